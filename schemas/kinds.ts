@@ -5,6 +5,18 @@ export const GROUP = 'stratuslab.eu';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/** A column of `kubectl get` (a Kubernetes Table column, as in a CRD's additionalPrinterColumns). */
+export interface PrinterColumn {
+  name: string;
+  /** date columns print as an age (e.g. "5m") */
+  type: 'string' | 'integer' | 'number' | 'date';
+  /** a dotted path such as .spec.cpu, or .status.conditions[?(@.type=="Ready")].status (see schemas/printer.ts) */
+  jsonPath: string;
+  /** 0: always shown; 1: only with -o wide */
+  priority?: 0 | 1;
+  description?: string;
+}
+
 export interface KindInfo {
   /** e.g. VirtualMachine */
   kind: string;
@@ -19,14 +31,74 @@ export interface KindInfo {
   schemaFile: string;
   /** whether `kubectl get all` includes it */
   categories: string[];
+  /** columns of `kubectl get` besides Name (and Namespace), in order; printed by schemas/printer.ts */
+  printerColumns?: PrinterColumn[];
 }
 
+const READY = '.status.conditions[?(@.type=="Ready")].status';
+const AGE: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation.' };
+
 export const KINDS: readonly KindInfo[] = [
-  { kind: 'VirtualMachine', plural: 'virtualmachines', singular: 'virtualmachine', shortNames: ['vm', 'vms'], namespaced: true, schemaFile: 'virtualmachine.json', categories: ['all'] },
-  { kind: 'Volume', plural: 'volumes', singular: 'volume', shortNames: ['vol'], namespaced: true, schemaFile: 'volume.json', categories: ['all'] },
-  { kind: 'Image', plural: 'images', singular: 'image', shortNames: ['img'], namespaced: true, schemaFile: 'image.json', categories: ['all'] },
-  { kind: 'Host', plural: 'hosts', singular: 'host', shortNames: ['host'], namespaced: false, schemaFile: 'host.json', categories: [] },
-  { kind: 'Project', plural: 'projects', singular: 'project', shortNames: ['proj'], namespaced: false, schemaFile: 'project.json', categories: [] },
+  {
+    kind: 'VirtualMachine', plural: 'virtualmachines', singular: 'virtualmachine', shortNames: ['vm', 'vms'], namespaced: true, schemaFile: 'virtualmachine.json', categories: ['all'],
+    printerColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'A one-word summary of the VM\'s state.' },
+      { name: 'Host', type: 'string', jsonPath: '.status.host', description: 'The Host the VM is bound to.' },
+      { name: 'CPU', type: 'integer', jsonPath: '.spec.cpu', description: 'vCPUs.' },
+      { name: 'Memory', type: 'string', jsonPath: '.spec.memory', description: 'Guest memory.' },
+      { name: 'Ready', type: 'string', jsonPath: READY, description: 'The Ready condition.' },
+      AGE,
+      { name: 'Run Strategy', type: 'string', jsonPath: '.spec.runStrategy', priority: 1, description: 'Whether the VM should run.' },
+      { name: 'Domain UUID', type: 'string', jsonPath: '.status.domainUUID', priority: 1, description: 'The libvirt domain.' },
+      { name: 'Generation', type: 'integer', jsonPath: '.metadata.generation', priority: 1, description: 'The generation of the spec.' },
+    ],
+  },
+  {
+    kind: 'Volume', plural: 'volumes', singular: 'volume', shortNames: ['vol'], namespaced: true, schemaFile: 'volume.json', categories: ['all'],
+    printerColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'A one-word summary of the volume\'s state.' },
+      { name: 'Size', type: 'string', jsonPath: '.spec.size', description: 'The requested size.' },
+      { name: 'Host', type: 'string', jsonPath: '.status.host', description: 'The Host holding the volume.' },
+      AGE,
+      { name: 'Image', type: 'string', jsonPath: '.spec.image', priority: 1, description: 'The Image the volume was cloned from.' },
+      { name: 'Path', type: 'string', jsonPath: '.status.path', priority: 1, description: 'The volume\'s path on the host.' },
+    ],
+  },
+  {
+    kind: 'Image', plural: 'images', singular: 'image', shortNames: ['img'], namespaced: true, schemaFile: 'image.json', categories: ['all'],
+    printerColumns: [
+      { name: 'Format', type: 'string', jsonPath: '.spec.format', description: 'The disk format.' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'A one-word summary of the image\'s state.' },
+      AGE,
+      { name: 'Size', type: 'string', jsonPath: '.status.size', priority: 1, description: 'The virtual size, as found.' },
+    ],
+  },
+  {
+    kind: 'Host', plural: 'hosts', singular: 'host', shortNames: ['host'], namespaced: false, schemaFile: 'host.json', categories: [],
+    printerColumns: [
+      { name: 'Ready', type: 'string', jsonPath: READY, description: 'Whether the agent\'s lease is fresh.' },
+      { name: 'Unschedulable', type: 'string', jsonPath: '.spec.unschedulable', description: 'true: cordoned.' },
+      { name: 'CPU', type: 'string', jsonPath: '.status.capacity.cpu', description: 'vCPUs of the hardware.' },
+      { name: 'CPU Allocated', type: 'string', jsonPath: '.status.allocated.cpu', description: 'vCPUs handed out to VMs.' },
+      { name: 'Memory', type: 'string', jsonPath: '.status.capacity.memory', description: 'Memory of the hardware.' },
+      { name: 'Memory Allocated', type: 'string', jsonPath: '.status.allocated.memory', description: 'Memory handed out to VMs.' },
+      AGE,
+      { name: 'Libvirt URI', type: 'string', jsonPath: '.status.libvirtURI', priority: 1, description: 'The agent\'s libvirt connection.' },
+      { name: 'Agent Version', type: 'string', jsonPath: '.status.agentVersion', priority: 1, description: 'The version of the agent.' },
+    ],
+  },
+  {
+    kind: 'Project', plural: 'projects', singular: 'project', shortNames: ['proj'], namespaced: false, schemaFile: 'project.json', categories: [],
+    printerColumns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Active or Terminating.' },
+      { name: 'VMs', type: 'integer', jsonPath: '.status.usage.vms', description: 'VirtualMachines in the project.' },
+      { name: 'Quota VMs', type: 'integer', jsonPath: '.spec.quota.vms', description: 'The quota on VirtualMachines.' },
+      AGE,
+      { name: 'CPU', type: 'integer', jsonPath: '.status.usage.cpu', priority: 1, description: 'vCPUs used.' },
+      { name: 'Memory', type: 'string', jsonPath: '.status.usage.memory', priority: 1, description: 'Memory used.' },
+      { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1, description: 'What the project is for.' },
+    ],
+  },
 ];
 
 const byAnyName = new Map<string, KindInfo>();

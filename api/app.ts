@@ -1,0 +1,112 @@
+// The Koa application of one stateless frontend: Kubernetes-style routes over the object store.
+
+import { randomUUID } from 'node:crypto';
+import Koa, { type Context, type Next } from 'koa';
+import Router from '@koa/router';
+import type { Logger } from 'pino';
+import { BadRequestError, NotFoundError } from '../errors';
+import { GROUP, VERSION, kindByPlural, type KindInfo } from '../schemas/kinds';
+import type { Validator } from '../schemas/validate';
+import type { ObjectStore } from '../store';
+import { errorMiddleware } from './middleware/errors';
+import { ApiMetrics } from './metrics';
+import { DEFAULT_BODY_LIMITS, type BodyLimits } from './negotiate';
+import { ProjectCache } from './project-cache';
+import { ResourceHandlers, type Target } from './resources';
+import { mountDiscovery } from './routes-discovery';
+
+export interface AppOptions {
+  store: ObjectStore;
+  validator: Validator;
+  logger: Logger;
+  metrics?: ApiMetrics;
+  limits?: Partial<BodyLimits>;
+  watch?: Partial<{ pollMs: number; bookmarkMs: number; maxTimeoutSeconds: number }>;
+  clock?: () => number;
+  /** readiness: resolves true when the store answers */
+  ready?: () => Promise<boolean>;
+}
+
+export interface StratusApp {
+  app: Koa;
+  metrics: ApiMetrics;
+}
+
+type Verb = 'list' | 'create' | 'deletecollection' | 'get' | 'update' | 'patch' | 'delete';
+
+export function createApp(o: AppOptions): StratusApp {
+  const app = new Koa();
+  app.proxy = false;
+  const metrics = o.metrics ?? new ApiMetrics();
+  const limits = { ...DEFAULT_BODY_LIMITS, ...o.limits };
+  const projects = new ProjectCache(o.store, 5000, o.clock);
+  const handlers = new ResourceHandlers({
+    store: o.store, validator: o.validator, logger: o.logger, limits, projects, clock: o.clock,
+    watch: { pollMs: 250, bookmarkMs: 15000, maxTimeoutSeconds: 1800, ...o.watch },
+  });
+
+  app.use(async (ctx: Context, next: Next) => {
+    const id = ctx.get('X-Request-Id') || randomUUID();
+    ctx.state.log = o.logger.child({ req: id });
+    ctx.set('X-Request-Id', id);
+    const start = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      const resource = (ctx.state.target as Target | undefined)?.kind.plural ?? 'other';
+      const verb = ctx.state.verb ?? ctx.method.toLowerCase();
+      metrics.requests.inc({ verb, resource, code: String(ctx.status) });
+      if (verb !== 'watch') metrics.latency.observe({ verb, resource }, ms / 1000);
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  });
+  app.use(errorMiddleware());
+
+  const router = new Router();
+  router.get('/healthz', (ctx) => { ctx.type = 'text/plain'; ctx.body = 'ok'; });
+  router.get('/livez', (ctx) => { ctx.type = 'text/plain'; ctx.body = 'ok'; });
+  router.get('/readyz', async (ctx) => {
+    const ok = o.ready ? await o.ready().catch(() => false) : true;
+    ctx.status = ok ? 200 : 503;
+    ctx.type = 'text/plain';
+    ctx.body = ok ? 'ok' : 'store unavailable';
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+  mountDiscovery(router, { store: o.store, validator: o.validator, projects });
+
+  const base = `/apis/${GROUP}/${VERSION}`;
+  const target = (ctx: Context, verb: Verb, sub?: 'status'): Target => {
+    const p = ctx.params as Record<string, string>;
+    const kind: KindInfo | undefined = kindByPlural(p['plural']);
+    if (!kind) throw new NotFoundError('the server could not find the requested resource');
+    const inNamespace = p['namespace'] !== undefined;
+    if (inNamespace && !kind.namespaced) throw new NotFoundError('the server could not find the requested resource');
+    if (!inNamespace && kind.namespaced && p['name'] !== undefined) throw new NotFoundError('the server could not find the requested resource');
+    if (!inNamespace && kind.namespaced && verb === 'create') throw new NotFoundError('the server could not find the requested resource (POST to a namespaced resource needs /namespaces/{namespace}/ in the path)');
+    if (inNamespace && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p['namespace'])) throw new BadRequestError(`invalid namespace "${p['namespace']}"`);
+    const t: Target = { kind, namespace: inNamespace ? p['namespace'] : '', name: p['name'], allNamespaces: !inNamespace && kind.namespaced, subresource: sub };
+    ctx.state.target = t;
+    ctx.state.verb = verb === 'list' && ctx.query['watch'] === 'true' ? 'watch' : verb;
+    return t;
+  };
+
+  for (const prefix of [`${base}/namespaces/:namespace`, base]) {
+    router.get(`${prefix}/:plural`, (ctx) => handlers.list(ctx, target(ctx, 'list')));
+    router.post(`${prefix}/:plural`, (ctx) => handlers.create(ctx, target(ctx, 'create')));
+    router.delete(`${prefix}/:plural`, (ctx) => handlers.removeCollection(ctx, target(ctx, 'deletecollection')));
+    router.get(`${prefix}/:plural/:name`, (ctx) => handlers.get(ctx, target(ctx, 'get')));
+    router.put(`${prefix}/:plural/:name`, (ctx) => handlers.replace(ctx, target(ctx, 'update')));
+    router.patch(`${prefix}/:plural/:name`, (ctx) => handlers.patch(ctx, target(ctx, 'patch')));
+    router.delete(`${prefix}/:plural/:name`, (ctx) => handlers.remove(ctx, target(ctx, 'delete')));
+    router.get(`${prefix}/:plural/:name/status`, (ctx) => handlers.get(ctx, target(ctx, 'get', 'status')));
+    router.put(`${prefix}/:plural/:name/status`, (ctx) => handlers.replace(ctx, target(ctx, 'update', 'status')));
+    router.patch(`${prefix}/:plural/:name/status`, (ctx) => handlers.patch(ctx, target(ctx, 'patch', 'status')));
+  }
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return { app, metrics };
+}

@@ -1,0 +1,59 @@
+// stratus-api: one stateless frontend. Connects to Cassandra, applies migrations, serves the API.
+
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import pino from 'pino';
+import { loadApiConfig } from '../config';
+import { Validator } from '../schemas/validate';
+import { createCassandraClient, migrate, ObjectStore } from '../store';
+import { createApp } from './app';
+import { ApiMetrics } from './metrics';
+
+export async function runApi(signal: AbortSignal): Promise<void> {
+  const cfg = loadApiConfig();
+  const logger = pino({ level: cfg.logLevel, base: { component: 'api' } });
+  const client = createCassandraClient({ ...cfg.cassandra, keyspace: undefined });
+  await client.connect();
+  await migrate({ client, keyspace: cfg.cassandra.keyspace, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec, logger });
+  const store = new ObjectStore({ client, keyspace: cfg.cassandra.keyspace, logger, feed: { retentionSec: cfg.feedRetentionSec } });
+  await store.init();
+  // Kubernetes clients assume a "default" namespace exists.
+  await store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'default' }, spec: {} }).catch((err) => {
+    if (err.code !== 'ALREADY_EXISTS') throw err;
+  });
+  const { app } = createApp({
+    store, validator: new Validator(), logger, metrics: new ApiMetrics({ processMetrics: true }),
+    limits: { maxBytes: cfg.maxBodyBytes }, watch: { pollMs: cfg.watchPollMs },
+    ready: async () => { await client.execute('SELECT now() FROM system.local'); return true; },
+  });
+  const server = cfg.tlsCert && cfg.tlsKey
+    ? https.createServer({ cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }, app.callback())
+    : http.createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, cfg.host, resolve);
+  });
+  logger.info({ url: `${cfg.tlsCert ? 'https' : 'http'}://${cfg.host}:${cfg.port}` }, 'stratus-api listening');
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  logger.info('shutting down');
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  await client.shutdown();
+}
+
+export function main(): void {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.once('SIGTERM', () => ac.abort());
+  runApi(ac.signal).then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`stratus-api: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+if (require.main === module) main();

@@ -1,0 +1,103 @@
+// Request bodies in (JSON or YAML, size-limited) and responses out (JSON or YAML by Accept).
+
+import type { Context } from 'koa';
+import getRawBody from 'raw-body';
+import YAML from 'yaml';
+import { BadRequestError, RequestEntityTooLargeError, UnsupportedMediaTypeError } from '../errors';
+
+export const JSON_TYPES = ['application/json'];
+export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+export const PATCH_TYPES = ['application/merge-patch+json', 'application/json-patch+json', 'application/apply-patch+yaml'];
+
+export interface BodyLimits {
+  /** bytes; default 3 MiB as Kubernetes */
+  maxBytes: number;
+  /** deepest nesting of objects and arrays; default 64 */
+  maxDepth: number;
+  /** YAML aliases allowed in one document; default 32 */
+  maxAliases: number;
+}
+
+export const DEFAULT_BODY_LIMITS: BodyLimits = { maxBytes: 3 * 1024 * 1024, maxDepth: 64, maxAliases: 32 };
+
+export function mediaType(ctx: Context): string {
+  return (ctx.get('Content-Type') || 'application/json').split(';')[0].trim().toLowerCase();
+}
+
+function depthOf(v: unknown, limit: number, d = 0): number {
+  if (d > limit) return d;
+  if (v && typeof v === 'object') {
+    let max = d;
+    for (const x of Object.values(v as Record<string, unknown>)) max = Math.max(max, depthOf(x, limit, d + 1));
+    return max;
+  }
+  return d;
+}
+
+/** Reads and parses the request body as JSON or YAML according to its Content-Type. */
+export async function readBody(ctx: Context, allowed: string[], limits: BodyLimits): Promise<unknown> {
+  const type = mediaType(ctx);
+  if (!allowed.includes(type)) {
+    throw new UnsupportedMediaTypeError(`the body of the request was in an unknown format - accepted media types include: ${allowed.join(', ')}`);
+  }
+  let text: string;
+  try {
+    text = await getRawBody(ctx.req, { limit: limits.maxBytes, length: ctx.get('Content-Length') || undefined, encoding: 'utf8' });
+  } catch (err) {
+    const e = err as { type?: string; status?: number };
+    if (e.type === 'entity.too.large' || e.status === 413) throw new RequestEntityTooLargeError(`request body is larger than the limit of ${limits.maxBytes} bytes`);
+    throw new BadRequestError(`could not read the request body: ${(err as Error).message}`);
+  }
+  if (text.trim() === '') throw new BadRequestError('the request body is empty');
+  let value: unknown;
+  if (type.endsWith('json') && type !== 'application/apply-patch+yaml') {
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new BadRequestError(`the request body is not valid JSON: ${(err as Error).message}`);
+    }
+  } else {
+    value = parseYamlDocument(text, limits);
+  }
+  if (depthOf(value, limits.maxDepth) > limits.maxDepth) throw new BadRequestError(`the request body is nested deeper than ${limits.maxDepth} levels`);
+  return value;
+}
+
+/** Parses exactly one YAML (or JSON) document with alias expansion bounded. */
+export function parseYamlDocument(text: string, limits: Pick<BodyLimits, 'maxAliases'>): unknown {
+  let docs: YAML.Document.Parsed[];
+  try {
+    docs = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true }) as YAML.Document.Parsed[];
+  } catch (err) {
+    throw new BadRequestError(`the request body is not valid YAML: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(docs)) docs = [docs];
+  const real = docs.filter((d) => d.contents !== null || d.errors.length > 0);
+  if (real.length !== 1) throw new BadRequestError(`the request body must hold exactly one YAML document, found ${real.length}`);
+  const doc = real[0];
+  if (doc.errors.length > 0) throw new BadRequestError(`the request body is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+  try {
+    return doc.toJS({ maxAliasCount: limits.maxAliases });
+  } catch (err) {
+    throw new BadRequestError(`the request body is not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+/** Whether the client prefers YAML over JSON. */
+export function wantsYaml(ctx: Context): boolean {
+  const accept = ctx.get('Accept');
+  if (!accept) return false;
+  const first = accept.split(',')[0].split(';')[0].trim().toLowerCase();
+  return YAML_TYPES.includes(first);
+}
+
+/** Sends an object as JSON, or YAML when the client asked for it. */
+export function sendObject(ctx: Context, obj: unknown): void {
+  if (wantsYaml(ctx)) {
+    ctx.type = 'application/yaml';
+    ctx.body = YAML.stringify(obj);
+  } else {
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify(obj);
+  }
+}

@@ -1,0 +1,305 @@
+// CRUD, status and watch for every kind: the Kubernetes REST semantics on top of the ObjectStore.
+
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+import * as jsonpatch from 'fast-json-patch';
+import mergePatch from 'json-merge-patch';
+import type { Logger } from 'pino';
+import {
+  BadRequestError, ConflictError, InvalidError, MethodNotAllowedError, NotFoundError, type StatusCause,
+} from '../errors';
+import { API_VERSION, type KindInfo } from '../schemas/kinds';
+import type { Validator, FieldValidation } from '../schemas/validate';
+import { parseFieldSelector, parseLabelSelector, type ObjectStore, type StoredObject, type ObjectKey } from '../store';
+import { apply as ssaApply, formatConflictMessage, trackUpdate } from './ssa';
+import { readBody, sendObject, JSON_TYPES, YAML_TYPES, PATCH_TYPES, mediaType, type BodyLimits } from './negotiate';
+import { dryRun, fieldManager, fieldValidation, queryInt, queryString } from './request';
+import { tableRequest, sendList, sendOne } from './printing';
+import { Watcher } from './watch';
+import { ProjectCache } from './project-cache';
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export interface ResourceOptions {
+  store: ObjectStore;
+  validator: Validator;
+  logger: Logger;
+  limits: BodyLimits;
+  projects: ProjectCache;
+  watch: { pollMs: number; bookmarkMs: number; maxTimeoutSeconds: number };
+  clock?: () => number;
+}
+
+export interface Target {
+  kind: KindInfo;
+  /** '' for cluster-scoped kinds or an all-namespaces request */
+  namespace: string;
+  name?: string;
+  /** true for /apis/.../{plural} on a namespaced kind */
+  allNamespaces: boolean;
+  subresource?: 'status';
+}
+
+function keyOf(t: Target): ObjectKey {
+  return { kind: t.kind.kind, namespace: t.namespace, name: t.name! };
+}
+
+function invalid(kind: string, name: string, causes: StatusCause[]): InvalidError {
+  const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
+  return new InvalidError(`${kind}.stratuslab.eu "${name}" is invalid: ${summary}`, { name, kind, causes });
+}
+
+export class ResourceHandlers {
+  private readonly clock: () => number;
+  constructor(private readonly o: ResourceOptions) {
+    this.clock = o.clock ?? Date.now;
+  }
+
+  private now(): string {
+    return new Date(Math.floor(this.clock() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  }
+
+  // ---- collection ----
+
+  async list(ctx: Context, t: Target): Promise<void> {
+    const labelSelector = parseLabelSelector(queryString(ctx, 'labelSelector'));
+    const fieldSelector = parseFieldSelector(queryString(ctx, 'fieldSelector'));
+    if (queryString(ctx, 'watch') === 'true' || queryString(ctx, 'watch') === '1') {
+      await new Watcher({ store: this.o.store, logger: this.o.logger, ...this.o.watch, clock: this.clock }).serve(ctx, {
+        kind: t.kind,
+        namespace: t.allNamespaces ? undefined : t.namespace,
+        labelSelector,
+        fieldSelector,
+        resourceVersion: queryString(ctx, 'resourceVersion'),
+        bookmarks: queryString(ctx, 'allowWatchBookmarks') === 'true',
+        timeoutSeconds: queryInt(ctx, 'timeoutSeconds', 1, this.o.watch.maxTimeoutSeconds),
+        table: tableRequest(ctx),
+      });
+      return;
+    }
+    const res = await this.o.store.list(t.kind.kind, t.allNamespaces ? undefined : t.namespace, {
+      limit: queryInt(ctx, 'limit', 1, 1000),
+      continue: queryString(ctx, 'continue'),
+      labelSelector,
+      fieldSelector,
+    });
+    sendList(ctx, t.kind, res, this.clock());
+  }
+
+  async create(ctx: Context, t: Target): Promise<void> {
+    const body = await readBody(ctx, [...JSON_TYPES, ...YAML_TYPES], this.o.limits);
+    const obj = this.checkTypeMeta(body, t);
+    const meta = obj.metadata;
+    if (!meta.name && typeof meta['generateName'] === 'string') {
+      meta.name = `${meta['generateName']}${randomBytes(3).toString('hex').slice(0, 5)}`;
+    }
+    delete obj.status;
+    for (const f of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'managedFields']) delete meta[f];
+    const validated = this.validate(obj, fieldValidation(ctx), ctx);
+    await this.requireNamespace(t);
+    const managed = trackUpdate(undefined, validated, { manager: fieldManager(ctx, 'unknown'), now: this.now() }) as StoredObject;
+    const created = await this.o.store.create(managed, { dryRun: dryRun(ctx) });
+    ctx.status = 201;
+    sendOne(ctx, t.kind, created, this.clock());
+  }
+
+  // ---- one object ----
+
+  async get(ctx: Context, t: Target): Promise<void> {
+    sendOne(ctx, t.kind, await this.o.store.mustGet(keyOf(t)), this.clock());
+  }
+
+  async replace(ctx: Context, t: Target): Promise<void> {
+    const body = await readBody(ctx, [...JSON_TYPES, ...YAML_TYPES], this.o.limits);
+    const obj = this.checkTypeMeta(body, t);
+    if (!obj.metadata.resourceVersion) {
+      throw invalid(t.kind.kind, t.name!, [{ field: 'metadata.resourceVersion', reason: 'FieldValueInvalid', message: 'Invalid value: 0x0: must be specified for an update' }]);
+    }
+    const validated = this.validate(obj, fieldValidation(ctx), ctx, t.subresource);
+    const manager = fieldManager(ctx, 'unknown');
+    const cur = await this.o.store.mustGet(keyOf(t));
+    const opts = { dryRun: dryRun(ctx) };
+    let out: StoredObject;
+    if (t.subresource === 'status') {
+      const next = trackUpdate(cur, { ...cur, status: validated.status, metadata: { ...cur.metadata, resourceVersion: obj.metadata.resourceVersion } }, { manager, now: this.now(), subresource: 'status' }) as StoredObject;
+      out = await this.o.store.updateStatus(next, opts);
+    } else {
+      const next = trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() }) as StoredObject;
+      next.metadata.resourceVersion = obj.metadata.resourceVersion;
+      out = await this.o.store.update(next, opts);
+    }
+    sendOne(ctx, t.kind, out, this.clock());
+  }
+
+  async patch(ctx: Context, t: Target): Promise<void> {
+    const type = mediaType(ctx);
+    if (type === 'application/strategic-merge-patch+json') {
+      throw new MethodNotAllowedError('strategic merge patch is not supported for stratuslab.eu resources; use a JSON merge patch, a JSON patch or server-side apply', undefined);
+    }
+    const patch = await readBody(ctx, PATCH_TYPES, this.o.limits);
+    const fv = fieldValidation(ctx);
+    const opts = { dryRun: dryRun(ctx) };
+    if (type === 'application/apply-patch+yaml') return this.applyPatch(ctx, t, patch, fv, opts.dryRun);
+    const manager = fieldManager(ctx, 'unknown');
+    const status = t.subresource === 'status';
+    const out = await this.o.store.guaranteedUpdate(keyOf(t), (cur) => {
+      let patched: StoredObject;
+      if (type === 'application/json-patch+json') {
+        if (!Array.isArray(patch)) throw new BadRequestError('a JSON patch must be an array of operations');
+        const err = jsonpatch.validate(patch as jsonpatch.Operation[], cur);
+        if (err) throw new BadRequestError(`invalid JSON patch: ${err.message.split('\n')[0]} (operation ${err.index})`);
+        try {
+          patched = jsonpatch.applyPatch(structuredClone(cur), patch as jsonpatch.Operation[], false, true).newDocument;
+        } catch (e) {
+          throw invalid(t.kind.kind, t.name!, [{ message: `the JSON patch could not be applied: ${(e as Error).message.split('\n')[0]}` }]);
+        }
+      } else {
+        if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new BadRequestError('a merge patch must be a JSON object');
+        patched = mergePatch.apply(structuredClone(cur), patch) as StoredObject;
+      }
+      if (!patched || typeof patched !== 'object' || !patched.metadata) throw new BadRequestError('the patch removed the object metadata');
+      const wantRv = patched.metadata.resourceVersion;
+      if (wantRv && wantRv !== cur.metadata.resourceVersion) throw new ConflictError(`Operation cannot be fulfilled on ${t.kind.plural}.stratuslab.eu "${t.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      this.checkIdentity(patched, t);
+      const validated = this.validate(patched, fv, ctx, t.subresource);
+      if (status) {
+        const next = { ...cur, status: validated.status };
+        return trackUpdate(cur, next, { manager, now: this.now(), subresource: 'status' }) as StoredObject;
+      }
+      return trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() }) as StoredObject;
+    }, { status, dryRun: opts.dryRun });
+    sendOne(ctx, t.kind, out, this.clock());
+  }
+
+  private async applyPatch(ctx: Context, t: Target, body: unknown, fv: FieldValidation, isDryRun: boolean): Promise<void> {
+    const manager = queryString(ctx, 'fieldManager');
+    if (!manager) throw new BadRequestError('PATCH with application/apply-patch+yaml requires the fieldManager query parameter');
+    const force = queryString(ctx, 'force') === 'true';
+    const applied = this.checkTypeMeta(body, t);
+    const sub = t.subresource;
+    if (sub !== 'status') delete applied.status;
+    // Unknown fields and wrong types are reported against the manifest itself.
+    this.validate(applied, fv, ctx, sub, true);
+    const key = keyOf(t);
+    const cur = await this.o.store.get(key, { serial: true });
+    if (!cur) {
+      if (sub === 'status') throw new NotFoundError(`${t.kind.plural}.stratuslab.eu "${t.name}" not found`, { name: t.name, kind: t.kind.plural });
+      await this.requireNamespace(t);
+      const { object } = ssaApply(undefined, applied, { manager, force, now: this.now() });
+      const validated = this.validate(object as StoredObject, fv, ctx);
+      const created = await this.o.store.create(validated, { dryRun: isDryRun });
+      ctx.status = 201;
+      sendOne(ctx, t.kind, created, this.clock());
+      return;
+    }
+    const out = await this.o.store.guaranteedUpdate(key, (latest) => {
+      const { object, conflicts } = ssaApply(latest, applied, { manager, force, now: this.now(), subresource: sub });
+      if (conflicts.length > 0) {
+        throw new ConflictError(formatConflictMessage(conflicts), {
+          name: t.name, kind: t.kind.plural,
+          causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: c.field })),
+        });
+      }
+      const validated = this.validate(object as StoredObject, fv, ctx, sub);
+      return sub === 'status' ? { ...latest, status: validated.status, metadata: validated.metadata } : { ...validated, status: latest.status };
+    }, { status: sub === 'status', dryRun: isDryRun });
+    sendOne(ctx, t.kind, out, this.clock());
+  }
+
+  async remove(ctx: Context, t: Target): Promise<void> {
+    let opts: { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] } = {};
+    if (ctx.get('Content-Length') && ctx.get('Content-Length') !== '0') {
+      const body = await readBody(ctx, [...JSON_TYPES, ...YAML_TYPES], this.o.limits);
+      if (!body || typeof body !== 'object') throw new BadRequestError('DeleteOptions must be an object');
+      opts = body as typeof opts;
+    }
+    const isDryRun = dryRun(ctx) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+    const { object } = await this.o.store.delete(keyOf(t), { preconditions: opts.preconditions, dryRun: isDryRun });
+    sendOne(ctx, t.kind, object, this.clock());
+  }
+
+  async removeCollection(ctx: Context, t: Target): Promise<void> {
+    const labelSelector = parseLabelSelector(queryString(ctx, 'labelSelector'));
+    const fieldSelector = parseFieldSelector(queryString(ctx, 'fieldSelector'));
+    const isDryRun = dryRun(ctx);
+    const deleted: StoredObject[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.o.store.list(t.kind.kind, t.allNamespaces ? undefined : t.namespace, { labelSelector, fieldSelector, continue: cont, limit: 500 });
+      for (const item of page.items) {
+        const key = { kind: t.kind.kind, namespace: item.metadata.namespace ?? '', name: item.metadata.name };
+        try {
+          deleted.push((await this.o.store.delete(key, { dryRun: isDryRun })).object);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+        }
+      }
+      cont = page.continue;
+    } while (cont);
+    sendList(ctx, t.kind, { items: deleted, resourceVersion: this.o.store.currentResourceVersion() }, this.clock());
+  }
+
+  // ---- helpers ----
+
+  /** Checks apiVersion, kind, name and namespace of a body against the URL. */
+  private checkTypeMeta(body: unknown, t: Target): StoredObject {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('the request body must be an object');
+    const obj = structuredClone(body) as StoredObject;
+    if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) {
+      throw new BadRequestError(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${API_VERSION})`);
+    }
+    if (obj.kind !== undefined && obj.kind !== t.kind.kind) {
+      throw new BadRequestError(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${t.kind.kind})`);
+    }
+    obj.apiVersion = API_VERSION;
+    obj.kind = t.kind.kind;
+    if (obj.metadata === undefined) obj.metadata = {} as StoredObject['metadata'];
+    if (typeof obj.metadata !== 'object' || obj.metadata === null || Array.isArray(obj.metadata)) {
+      throw invalid(t.kind.kind, '', [{ field: 'metadata', reason: 'FieldValueInvalid', message: 'must be an object' }]);
+    }
+    this.checkIdentity(obj, t);
+    return obj;
+  }
+
+  private checkIdentity(obj: StoredObject, t: Target): void {
+    const meta = obj.metadata;
+    if (t.name !== undefined) {
+      if (meta.name === undefined) meta.name = t.name;
+      else if (meta.name !== t.name) throw new BadRequestError(`the name of the object (${String(meta.name)}) does not match the name on the URL (${t.name})`);
+    }
+    if (t.kind.namespaced) {
+      if (meta.namespace === undefined || meta.namespace === '') meta.namespace = t.namespace;
+      else if (meta.namespace !== t.namespace) {
+        throw new BadRequestError(`the namespace of the provided object (${String(meta.namespace)}) does not match the namespace sent on the request (${t.namespace})`);
+      }
+    } else {
+      delete meta.namespace;
+    }
+    if (meta.name === undefined || meta.name === '') {
+      throw invalid(t.kind.kind, '', [{ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' }]);
+    }
+    if (typeof meta.name !== 'string' || meta.name.length > 63 || !NAME_RE.test(meta.name)) {
+      throw invalid(t.kind.kind, String(meta.name), [{
+        field: 'metadata.name', reason: 'FieldValueInvalid',
+        message: `Invalid value: "${String(meta.name)}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (at most 63 characters)`,
+      }]);
+    }
+  }
+
+  /** Validates against the kind's schema, applying defaults; warnings go to the Warning header. */
+  private validate(obj: StoredObject, fv: FieldValidation, ctx: Context, sub?: 'status', skipDefaults = false): StoredObject {
+    const res = this.o.validator.validate(obj.kind, obj, { fieldValidation: fv, part: sub === 'status' ? 'status' : 'object' });
+    if (!res.ok) throw invalid(obj.kind, obj.metadata.name, res.causes);
+    if (fv === 'Warn') {
+      for (const f of res.unknownFields) ctx.append('Warning', `299 - "unknown field \\"${f}\\""`);
+    }
+    return skipDefaults ? obj : (res.object as StoredObject);
+  }
+
+  private async requireNamespace(t: Target): Promise<void> {
+    if (!t.kind.namespaced) return;
+    if (!(await this.o.projects.exists(t.namespace))) {
+      throw new NotFoundError(`namespaces "${t.namespace}" not found`, { name: t.namespace, kind: 'namespaces' });
+    }
+  }
+}

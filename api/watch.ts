@@ -1,0 +1,126 @@
+// Watch: a stream of newline-delimited JSON events, resumable from any resourceVersion,
+// following the store's change feed. A too-old cursor gets an ERROR event with a 410 Status.
+
+import { PassThrough } from 'node:stream';
+import type { Context } from 'koa';
+import type { Logger } from 'pino';
+import { isStratusError } from '../errors';
+import type { KindInfo } from '../schemas/kinds';
+import {
+  matchesFields, matchesLabels, type FieldRequirement, type LabelSelector, type ObjectStore, type StoredObject, type WatchEvent,
+} from '../store';
+import { statusFromError } from './status';
+import { watchEventTable } from './table';
+import type { IncludeObject } from './printing';
+
+export interface WatcherOptions {
+  store: ObjectStore;
+  logger: Logger;
+  /** how often the feed is read; default 250 ms */
+  pollMs: number;
+  /** how often a BOOKMARK is sent when asked for; default 15 s */
+  bookmarkMs: number;
+  /** upper bound of a stream's life; default 1800 s */
+  maxTimeoutSeconds: number;
+  clock?: () => number;
+  onOpen?: () => void;
+  onClose?: () => void;
+}
+
+export interface WatchRequest {
+  kind: KindInfo;
+  namespace?: string;
+  labelSelector: LabelSelector;
+  fieldSelector: FieldRequirement[];
+  resourceVersion?: string;
+  bookmarks: boolean;
+  timeoutSeconds?: number;
+  table?: { includeObject: IncludeObject };
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class Watcher {
+  constructor(private readonly o: WatcherOptions) {}
+
+  async serve(ctx: Context, req: WatchRequest): Promise<void> {
+    const out = new PassThrough();
+    const abort = new AbortController();
+    ctx.req.on('close', () => abort.abort());
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    ctx.set('Cache-Control', 'no-cache, private');
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.body = out;
+    const timeoutMs = (req.timeoutSeconds ?? this.o.maxTimeoutSeconds) * 1000;
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    out.on('close', () => abort.abort());
+    this.run(out, req, abort.signal)
+      .catch((err) => {
+        if (!isStratusError(err)) this.o.logger.error({ err }, 'watch failed');
+        if (!out.writableEnded) out.write(JSON.stringify({ type: 'ERROR', object: statusFromError(err) }) + '\n');
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        if (!out.writableEnded) out.end();
+      });
+  }
+
+  private async run(out: PassThrough, req: WatchRequest, signal: AbortSignal): Promise<void> {
+    const { store } = this.o;
+    const keep = (o: StoredObject) =>
+      (req.namespace === undefined || (o.metadata.namespace ?? '') === req.namespace) &&
+      matchesLabels(req.labelSelector, o.metadata.labels) &&
+      matchesFields(req.fieldSelector, o);
+    let first = true;
+    const send = (ev: WatchEvent | { type: 'BOOKMARK'; object: unknown }) => {
+      let object = ev.object;
+      if (req.table && ev.type !== 'BOOKMARK') {
+        object = watchEventTable(req.kind, ev.object as StoredObject, first, req.table.includeObject);
+        first = false;
+      }
+      out.write(JSON.stringify({ type: ev.type, object }) + '\n');
+    };
+
+    const rv = req.resourceVersion;
+    let follower;
+    if (rv === undefined || rv === '0') {
+      // "Start at most recent": the current objects as ADDED, then changes since the list began.
+      follower = store.follow(req.kind.kind);
+      let cont: string | undefined;
+      do {
+        const page = await store.list(req.kind.kind, req.namespace, { continue: cont, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
+        for (const o of page.items) send({ type: 'ADDED', object: o });
+        cont = page.continue;
+      } while (cont && !signal.aborted);
+    } else {
+      follower = store.follow(req.kind.kind, rv);
+    }
+    this.o.onOpen?.();
+    try {
+      const clock = this.o.clock ?? Date.now;
+      let lastBookmark = clock();
+      while (!signal.aborted) {
+        const events = await follower.poll();
+        for (const ev of events) if (keep(ev.object)) send(ev);
+        if (req.bookmarks && clock() - lastBookmark >= this.o.bookmarkMs) {
+          send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
+          lastBookmark = clock();
+        }
+        await sleep(this.o.pollMs, signal);
+      }
+    } finally {
+      this.o.onClose?.();
+    }
+  }
+}

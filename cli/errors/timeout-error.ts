@@ -1,0 +1,8 @@
+// A wait (wait, delete --wait, get -w --timeout) ran out of time. Exit code 1.
+
+import { CliError } from './cli-error';
+
+export class WaitTimeoutError extends CliError {
+  override name = 'WaitTimeoutError';
+  override readonly code = 'WAIT_TIMEOUT';
+}

@@ -1,0 +1,9 @@
+// A usage error: bad flags, bad arguments, unknown kind. Exit code 2.
+
+import { CliError } from './cli-error';
+
+export class UsageError extends CliError {
+  override name = 'UsageError';
+  override readonly code = 'USAGE';
+  override readonly exitCode = 2;
+}

@@ -1,0 +1,72 @@
+// The only place that reads the environment: every process's settings, with documented defaults.
+
+export interface CassandraConfig {
+  /** STRATUS_CASSANDRA: host:port list, default 127.0.0.1:9042 */
+  contactPoints: string[];
+  /** STRATUS_CASSANDRA_DC: default datacenter1 */
+  localDataCenter: string;
+  /** STRATUS_KEYSPACE: default stratus */
+  keyspace: string;
+  /** STRATUS_REPLICATION: replication factor of a new keyspace, default 1 (3 for a cluster) */
+  replicationFactor: number;
+  /** STRATUS_CASSANDRA_USER / STRATUS_CASSANDRA_PASSWORD */
+  username?: string;
+  password?: string;
+}
+
+export interface ApiConfig {
+  cassandra: CassandraConfig;
+  /** STRATUS_LISTEN: host:port, default 127.0.0.1:6443 */
+  host: string;
+  port: number;
+  /** STRATUS_TLS_CERT / STRATUS_TLS_KEY: PEM files; HTTPS when both are set */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** STRATUS_LOG_LEVEL: default info */
+  logLevel: string;
+  /** STRATUS_MAX_BODY_BYTES: default 3 MiB */
+  maxBodyBytes: number;
+  /** STRATUS_WATCH_POLL_MS: how often watches read the change feed, default 250 */
+  watchPollMs: number;
+  /** STRATUS_FEED_RETENTION_SEC: how long changes stay watchable, default 900 */
+  feedRetentionSec: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+export function loadCassandraConfig(env: Env = process.env): CassandraConfig {
+  return {
+    contactPoints: (env['STRATUS_CASSANDRA'] ?? '127.0.0.1:9042').split(',').map((s) => s.trim()).filter(Boolean),
+    localDataCenter: env['STRATUS_CASSANDRA_DC'] ?? 'datacenter1',
+    keyspace: env['STRATUS_KEYSPACE'] ?? 'stratus',
+    replicationFactor: int(env, 'STRATUS_REPLICATION', 1),
+    username: env['STRATUS_CASSANDRA_USER'] || undefined,
+    password: env['STRATUS_CASSANDRA_PASSWORD'] || undefined,
+  };
+}
+
+export function loadApiConfig(env: Env = process.env): ApiConfig {
+  const listen = env['STRATUS_LISTEN'] ?? '127.0.0.1:6443';
+  const i = listen.lastIndexOf(':');
+  const port = Number(listen.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port)) throw new Error(`STRATUS_LISTEN must be host:port, got "${listen}"`);
+  return {
+    cassandra: loadCassandraConfig(env),
+    host: listen.slice(0, i),
+    port,
+    tlsCert: env['STRATUS_TLS_CERT'] || undefined,
+    tlsKey: env['STRATUS_TLS_KEY'] || undefined,
+    logLevel: env['STRATUS_LOG_LEVEL'] ?? 'info',
+    maxBodyBytes: int(env, 'STRATUS_MAX_BODY_BYTES', 3 * 1024 * 1024),
+    watchPollMs: int(env, 'STRATUS_WATCH_POLL_MS', 250),
+    feedRetentionSec: int(env, 'STRATUS_FEED_RETENTION_SEC', 900),
+  };
+}

@@ -1,0 +1,8 @@
+import { StratusError } from './stratus-error';
+
+export class ConflictError extends StratusError {
+  override readonly name = 'ConflictError';
+  readonly code = 'CONFLICT';
+  readonly status = 409;
+  readonly reason = 'Conflict';
+}

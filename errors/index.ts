@@ -1,0 +1,17 @@
+export * from './stratus-error';
+export { NotFoundError } from './not-found';
+export { AlreadyExistsError } from './already-exists';
+export { ConflictError } from './conflict';
+export { InvalidError } from './invalid';
+export { BadRequestError } from './bad-request';
+export { GoneError } from './gone';
+export { RequestEntityTooLargeError } from './request-entity-too-large';
+export { UnsupportedMediaTypeError } from './unsupported-media-type';
+export { NotAcceptableError } from './not-acceptable';
+export { MethodNotAllowedError } from './method-not-allowed';
+export { UnauthorizedError } from './unauthorized';
+export { ForbiddenError } from './forbidden';
+export { TooManyRequestsError } from './too-many-requests';
+export { TimeoutError } from './timeout';
+export { ServiceUnavailableError } from './service-unavailable';
+export { InternalError } from './internal';

@@ -1,0 +1,8 @@
+import { StratusError } from './stratus-error';
+
+export class TimeoutError extends StratusError {
+  override readonly name = 'TimeoutError';
+  readonly code = 'TIMEOUT';
+  readonly status = 504;
+  readonly reason = 'Timeout';
+}

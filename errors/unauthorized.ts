@@ -1,0 +1,8 @@
+import { StratusError } from './stratus-error';
+
+export class UnauthorizedError extends StratusError {
+  override readonly name = 'UnauthorizedError';
+  readonly code = 'UNAUTHORIZED';
+  readonly status = 401;
+  readonly reason = 'Unauthorized';
+}

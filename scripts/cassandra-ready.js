@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// One readiness probe of a Cassandra node, used by scripts/cassandra.sh.
+//
+//   node scripts/cassandra-ready.js [--host 127.0.0.1] [--port 9042] [--peers N] [--timeout-ms 4000]
+//
+// Connects to that one node only (no other host is queried), runs
+// `SELECT release_version FROM system.local` and, with --peers N, checks that
+// system.peers_v2 on that node lists at least N other nodes.
+// Exit 0 and print the release version when ready; exit 1 (reason on stderr) otherwise.
+'use strict';
+
+const cassandra = require('cassandra-driver');
+
+function parseArgs(argv) {
+  const opts = { host: '127.0.0.1', port: 9042, peers: 0, timeoutMs: 4000, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--host') opts.host = next();
+    else if (a === '--port') opts.port = Number(next());
+    else if (a === '--peers') opts.peers = Number(next());
+    else if (a === '--timeout-ms') opts.timeoutMs = Number(next());
+    else if (a === '--quiet' || a === '-q') opts.quiet = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+async function probe(opts) {
+  const endpoint = `${opts.host}:${opts.port}`;
+  const lbp = new cassandra.policies.loadBalancing.AllowListPolicy(
+    new cassandra.policies.loadBalancing.RoundRobinPolicy(),
+    [endpoint],
+  );
+  const client = new cassandra.Client({
+    contactPoints: [endpoint],
+    localDataCenter: 'datacenter1',
+    policies: {
+      loadBalancing: lbp,
+      reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(60000),
+    },
+    pooling: { warmup: false },
+    socketOptions: { connectTimeout: opts.timeoutMs, readTimeout: opts.timeoutMs },
+  });
+  try {
+    await client.connect();
+    const local = await client.execute('SELECT release_version FROM system.local');
+    const version = local.first() && local.first().release_version;
+    if (!version) throw new Error('system.local returned no release_version');
+    if (opts.peers > 0) {
+      const rs = await client.execute('SELECT peer FROM system.peers_v2');
+      const peers = rs.rows.map((r) => String(r.peer));
+      if (peers.length < opts.peers) {
+        throw new Error(`system.peers_v2 lists ${peers.length} peer(s) [${peers.join(', ')}], want ${opts.peers}`);
+      }
+    }
+    return version;
+  } finally {
+    await client.shutdown().catch(() => {});
+  }
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`cassandra-ready: ${e.message}\n`);
+    process.exit(2);
+  }
+  // Hard stop in case the driver hangs somewhere.
+  const guard = setTimeout(() => {
+    if (!opts.quiet) process.stderr.write('cassandra-ready: timed out\n');
+    process.exit(1);
+  }, opts.timeoutMs * 3);
+  guard.unref();
+  try {
+    const version = await probe(opts);
+    process.stdout.write(`${version}\n`);
+    process.exit(0);
+  } catch (e) {
+    if (!opts.quiet) process.stderr.write(`cassandra-ready: ${opts.host}:${opts.port} not ready: ${String(e.message).split('\n')[0]}\n`);
+    process.exit(1);
+  }
+}
+
+main();

@@ -1,0 +1,217 @@
+// The change feed: Cassandra has no watch, so every write first appends an entry to `feed`,
+// partitioned by (kind, time bucket, shard) and ordered by timeuuid, and marks it committed once
+// the object's compare-and-set succeeded. Followers read from a cursor, re-read a short overlap
+// window (clocks drift between writers) and de-duplicate; an entry still uncommitted after a grace
+// period is confirmed against the object itself, so a crash between the two writes neither loses
+// a change nor shows one that never happened.
+
+import type { Client } from 'cassandra-driver';
+import { GoneError } from '../errors';
+import { compareRv, minTimeUuidAtTicks, rvTicks } from './rv';
+import type { StoredObject, WatchEvent, WatchEventType } from './types';
+
+export interface FeedSettings {
+  /** partitions per kind and bucket, so no single partition takes every write */
+  shards: number;
+  /** width of a time bucket */
+  bucketMs: number;
+  /** how long entries are kept (TTL); older cursors get 410 Gone */
+  retentionSec: number;
+}
+
+export const DEFAULT_FEED_SETTINGS: FeedSettings = { shards: 4, bucketMs: 10_000, retentionSec: 900 };
+
+export interface FeedEntry {
+  ts: string;
+  ticks: bigint;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  type: WatchEventType;
+  body: string;
+  committed: boolean;
+}
+
+/** FNV-1a, so every writer maps an object to the same shard. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export class Feed {
+  constructor(
+    private readonly client: Client,
+    private readonly ks: string,
+    readonly settings: FeedSettings,
+  ) {}
+
+  shardOf(namespace: string, name: string): number {
+    return hash32(`${namespace}/${name}`) % this.settings.shards;
+  }
+
+  bucketOf(ticks: bigint): number {
+    return Number(ticks / 10000n / BigInt(this.settings.bucketMs));
+  }
+
+  private where(e: Pick<FeedEntry, 'kind' | 'ticks' | 'namespace' | 'name'>): [string, number, number] {
+    return [e.kind, this.bucketOf(e.ticks), this.shardOf(e.namespace, e.name)];
+  }
+
+  async append(e: FeedEntry): Promise<void> {
+    await this.client.execute(
+      `INSERT INTO ${this.ks}.feed (kind, bucket, shard, ts, namespace, name, uid, type, body, committed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+      [...this.where(e), e.ts, e.namespace, e.name, e.uid, e.type, e.body, e.committed, this.settings.retentionSec],
+    );
+  }
+
+  async markCommitted(e: FeedEntry): Promise<void> {
+    await this.client.execute(
+      `UPDATE ${this.ks}.feed USING TTL ? SET committed = true WHERE kind = ? AND bucket = ? AND shard = ? AND ts = ?`,
+      [this.settings.retentionSec, ...this.where(e), e.ts],
+    );
+  }
+
+  async remove(e: FeedEntry): Promise<void> {
+    await this.client.execute(`DELETE FROM ${this.ks}.feed WHERE kind = ? AND bucket = ? AND shard = ? AND ts = ?`, [...this.where(e), e.ts]);
+  }
+
+  /** Entries of `kind` with fromTicks < ts <= toTicks, in timeuuid order. */
+  async read(kind: string, fromTicks: bigint, toTicks: bigint): Promise<FeedEntry[]> {
+    const first = this.bucketOf(fromTicks);
+    const last = this.bucketOf(toTicks);
+    const from = minTimeUuidAtTicks(fromTicks + 1n);
+    const reads: Promise<FeedEntry[]>[] = [];
+    for (let b = first; b <= last; b++) {
+      for (let s = 0; s < this.settings.shards; s++) reads.push(this.readPartition(kind, b, s, from));
+    }
+    const all = (await Promise.all(reads)).flat().filter((e) => e.ticks <= toTicks);
+    all.sort((a, b) => compareRv(a.ts, b.ts));
+    return all;
+  }
+
+  private async readPartition(kind: string, bucket: number, shard: number, from: string): Promise<FeedEntry[]> {
+    const out: FeedEntry[] = [];
+    let pageState: string | undefined;
+    do {
+      const rs = await this.client.execute(
+        `SELECT ts, namespace, name, uid, type, body, committed FROM ${this.ks}.feed
+         WHERE kind = ? AND bucket = ? AND shard = ? AND ts > ?`,
+        [kind, bucket, shard, from],
+        { fetchSize: 1000, pageState },
+      );
+      for (const r of rs.rows) {
+        const ts = String(r['ts']);
+        out.push({
+          ts, ticks: rvTicks(ts), kind, namespace: r['namespace'], name: r['name'], uid: r['uid'],
+          type: r['type'] as WatchEventType, body: r['body'], committed: r['committed'] === true,
+        });
+      }
+      pageState = rs.pageState ?? undefined;
+    } while (pageState);
+    return out;
+  }
+}
+
+/** What a follower learns when it checks an uncommitted entry against the object. */
+export type Resolution = 'real' | 'not-yet';
+
+export interface FollowerOptions {
+  feed: Feed;
+  kind: string;
+  /** resume after this resourceVersion; undefined = from now */
+  from?: string;
+  /** checks an uncommitted entry against the object (read at SERIAL) */
+  resolve: (e: FeedEntry) => Promise<Resolution>;
+  clock?: () => number;
+  /** re-read window for clock skew and write latency; default 1000 ms */
+  overlapMs?: number;
+  /** how long an uncommitted entry is left to its writer before a follower checks it; default 1500 ms */
+  graceMs?: number;
+  /** an entry still unconfirmed after this is a write that failed; default 15000 ms */
+  abandonMs?: number;
+}
+
+/** Follows one kind's feed from a cursor. Call `poll()` repeatedly; `cursor()` is a safe resume point. */
+export class FeedFollower {
+  private position: bigint;
+  private readonly seen = new Map<string, bigint>();
+  private readonly pending = new Map<string, FeedEntry>();
+  private readonly clock: () => number;
+  private readonly overlap: bigint;
+  private readonly grace: bigint;
+  private readonly abandon: bigint;
+
+  constructor(private readonly o: FollowerOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.overlap = BigInt(o.overlapMs ?? 1000) * 10000n;
+    this.grace = BigInt(o.graceMs ?? 1500) * 10000n;
+    this.abandon = BigInt(o.abandonMs ?? 15000) * 10000n;
+    const now = this.nowTicks();
+    if (o.from !== undefined) {
+      const t = rvTicks(o.from);
+      const oldest = now - BigInt(o.feed.settings.retentionSec) * 10_000_000n + this.overlap;
+      if (t < oldest) throw new GoneError(`too old resource version: ${o.from}`);
+      this.position = t;
+    } else {
+      this.position = now;
+    }
+  }
+
+  private nowTicks(): bigint {
+    return BigInt(Math.floor(this.clock())) * 10000n;
+  }
+
+  /** A resourceVersion from which a new follower would miss nothing this one has not emitted. */
+  cursor(): string {
+    return minTimeUuidAtTicks(this.position);
+  }
+
+  async poll(): Promise<WatchEvent[]> {
+    const now = this.nowTicks();
+    const entries = await this.o.feed.read(this.o.kind, this.position - this.overlap, now);
+    const ready: FeedEntry[] = [];
+    for (const e of entries) {
+      if (this.seen.has(e.ts) || (this.pending.has(e.ts) && !e.committed)) continue;
+      if (e.committed) {
+        this.pending.delete(e.ts);
+        // A committed later write of the same object supersedes an unconfirmed earlier one.
+        for (const [ts, p] of this.pending) {
+          if (p.namespace === e.namespace && p.name === e.name && p.ticks < e.ticks) this.pending.delete(ts);
+        }
+        this.seen.set(e.ts, e.ticks);
+        ready.push(e);
+      } else {
+        this.pending.set(e.ts, e);
+      }
+    }
+    for (const [ts, p] of [...this.pending].sort((a, b) => compareRv(a[0], b[0]))) {
+      const age = now - p.ticks;
+      if (age < this.grace) continue;
+      if ((await this.o.resolve(p)) === 'real') {
+        this.pending.delete(ts);
+        this.seen.set(ts, p.ticks);
+        ready.push(p);
+      } else if (age > this.abandon) {
+        this.pending.delete(ts);
+      }
+    }
+    let pos = now;
+    for (const p of this.pending.values()) if (p.ticks <= pos) pos = p.ticks - 1n;
+    if (pos > this.position) this.position = pos;
+    const forget = this.position - this.overlap * 2n;
+    for (const [ts, t] of this.seen) if (t < forget) this.seen.delete(ts);
+    ready.sort((a, b) => compareRv(a.ts, b.ts));
+    return ready.map(toEvent);
+  }
+}
+
+export function toEvent(e: FeedEntry): WatchEvent {
+  const object = JSON.parse(e.body) as StoredObject;
+  return { type: e.type, object };
+}

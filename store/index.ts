@@ -1,0 +1,7 @@
+export * from './types';
+export * from './rv';
+export * from './selectors';
+export * from './feed';
+export * from './object-store';
+export * from './migrations';
+export * from './cassandra';

@@ -1,0 +1,108 @@
+// Versioned, idempotent schema migrations, safe when several frontends start at once: a lease
+// taken by compare-and-set lets one process apply them while the others wait for it.
+
+import type { Client } from 'cassandra-driver';
+import { types } from 'cassandra-driver';
+import type { Logger } from 'pino';
+
+export interface Migration {
+  id: number;
+  description: string;
+  statements: (o: { feedRetentionSec: number }) => string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    id: 1,
+    description: 'objects, name index, change feed',
+    statements: ({ feedRetentionSec }) => [
+      // One partition per object: compare-and-set on one object never contends with another.
+      `CREATE TABLE IF NOT EXISTS objects (
+         kind text, namespace text, name text,
+         uid text, rv timeuuid, body text,
+         PRIMARY KEY ((kind, namespace, name)))`,
+      // Listing: names per kind and namespace, paged by clustering order.
+      `CREATE TABLE IF NOT EXISTS object_names (
+         kind text, namespace text, name text,
+         PRIMARY KEY ((kind, namespace), name))`,
+      `CREATE TABLE IF NOT EXISTS object_namespaces (
+         kind text, namespace text,
+         PRIMARY KEY ((kind), namespace))`,
+      // The change feed: partitioned by kind, time bucket and shard, ordered by timeuuid.
+      `CREATE TABLE IF NOT EXISTS feed (
+         kind text, bucket bigint, shard int, ts timeuuid,
+         namespace text, name text, uid text, type text, body text, committed boolean,
+         PRIMARY KEY ((kind, bucket, shard), ts))
+       WITH CLUSTERING ORDER BY (ts ASC)
+        AND default_time_to_live = ${feedRetentionSec}
+        AND gc_grace_seconds = 3600
+        AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'MINUTES', 'compaction_window_size': 30}`,
+      // Settings shared by every process of the cluster (feed shards, bucket width).
+      `CREATE TABLE IF NOT EXISTS settings (name text PRIMARY KEY, value text)`,
+    ],
+  },
+];
+
+export interface MigrateOptions {
+  client: Client;
+  keyspace: string;
+  /** replication factor for a new keyspace (1 for one node, 3 for a cluster) */
+  replicationFactor?: number;
+  feedRetentionSec?: number;
+  logger?: Logger;
+  owner?: string;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Creates the keyspace if needed and applies pending migrations exactly once cluster-wide. */
+export async function migrate(o: MigrateOptions): Promise<number[]> {
+  const { client, keyspace } = o;
+  const ks = keyspace;
+  if (!/^[a-z_][a-z0-9_]{0,47}$/.test(ks)) throw new Error(`invalid keyspace name ${ks}`);
+  const rf = o.replicationFactor ?? 1;
+  const sleep = o.sleep ?? defaultSleep;
+  const owner = o.owner ?? `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const feedRetentionSec = o.feedRetentionSec ?? 900;
+
+  await client.execute(
+    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': ${rf}}`,
+  );
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (id int PRIMARY KEY, description text, applied_at timestamp, applied_by text)`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_lock (id int PRIMARY KEY, owner text)`);
+
+  const applied = async () => {
+    const rs = await client.execute(`SELECT id FROM ${ks}.schema_migrations`, [], { consistency: types.consistencies.localQuorum });
+    return new Set(rs.rows.map((r) => r['id'] as number));
+  };
+  let done = await applied();
+  if (MIGRATIONS.every((m) => done.has(m.id))) return [];
+
+  // Take the migration lease (expires by itself if its holder dies).
+  for (let attempt = 0; ; attempt++) {
+    const rs = await client.execute(`INSERT INTO ${ks}.schema_lock (id, owner) VALUES (0, ?) IF NOT EXISTS USING TTL 120`, [owner]);
+    if (rs.wasApplied()) break;
+    o.logger?.info({ holder: rs.first()?.['owner'] }, 'waiting for another process to finish migrations');
+    await sleep(Math.min(2000, 100 * 2 ** attempt));
+    done = await applied();
+    if (MIGRATIONS.every((m) => done.has(m.id))) return [];
+  }
+  const ran: number[] = [];
+  try {
+    done = await applied();
+    for (const m of MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      o.logger?.info({ migration: m.id, description: m.description }, 'applying migration');
+      for (const stmt of m.statements({ feedRetentionSec })) {
+        await client.execute(stmt.replace(/\b(TABLE IF NOT EXISTS) (\w+)/, `$1 ${ks}.$2`));
+      }
+      await client.execute(`INSERT INTO ${ks}.schema_migrations (id, description, applied_at, applied_by) VALUES (?, ?, ?, ?)`,
+        [m.id, m.description, new Date(), owner]);
+      ran.push(m.id);
+    }
+  } finally {
+    await client.execute(`DELETE FROM ${ks}.schema_lock WHERE id = 0 IF owner = ?`, [owner]);
+  }
+  return ran;
+}

@@ -1,0 +1,413 @@
+// The object store every part uses (api, controllers, agents): Kubernetes semantics on Cassandra.
+// One partition per object; every write of an object row is a lightweight transaction
+// (compare-and-set on resourceVersion); listing pages through a name index; every change is
+// announced on the change feed (feed.ts) before it is made.
+
+import { isDeepStrictEqual } from 'node:util';
+import { types, type Client } from 'cassandra-driver';
+import type { Logger } from 'pino';
+import {
+  AlreadyExistsError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError,
+} from '../errors';
+import { DEFAULT_FEED_SETTINGS, Feed, FeedFollower, type FeedEntry, type FeedSettings, type Resolution } from './feed';
+import { RvClock, isTimeUuid, minTimeUuidAtTicks, rvMicros, rvTicks } from './rv';
+import { matchesFields, matchesLabels, pinnedField, type FieldRequirement, type LabelSelector } from './selectors';
+import type { ObjectKey, StoredObject, WatchEventType } from './types';
+
+export interface ObjectStoreOptions {
+  client: Client;
+  keyspace: string;
+  /** feed layout used when the keyspace has none recorded yet; the recorded one wins */
+  feed?: Partial<FeedSettings>;
+  /** wall clock in ms; injectable for tests */
+  clock?: () => number;
+  logger?: Logger;
+  /** follower tuning (see FeedFollower) */
+  followerOverlapMs?: number;
+  followerGraceMs?: number;
+}
+
+export interface ListOptions {
+  limit?: number;
+  continue?: string;
+  labelSelector?: LabelSelector;
+  fieldSelector?: FieldRequirement[];
+}
+
+export interface ListResult {
+  items: StoredObject[];
+  resourceVersion: string;
+  continue?: string;
+}
+
+export interface DeleteOptions {
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+export const MAX_LIST_LIMIT = 1000;
+const DEFAULT_LIST_LIMIT = 500;
+const ROW = { serial: types.consistencies.localSerial, quorum: types.consistencies.localQuorum };
+
+interface ContinueToken { v: 1; ns: string; name: string; rv: string }
+
+export function keyOf(obj: StoredObject): ObjectKey {
+  return { kind: obj.kind, namespace: obj.metadata.namespace ?? '', name: obj.metadata.name };
+}
+
+function describeKey(k: ObjectKey): string {
+  return k.namespace ? `${k.namespace}/${k.name}` : k.name;
+}
+
+function nowIso(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export class ObjectStore {
+  private readonly client: Client;
+  private readonly ks: string;
+  private readonly clock: () => number;
+  private readonly rvClock: RvClock;
+  private feedImpl?: Feed;
+
+  constructor(private readonly o: ObjectStoreOptions) {
+    this.client = o.client;
+    this.ks = o.keyspace;
+    this.clock = o.clock ?? Date.now;
+    this.rvClock = new RvClock(this.clock);
+  }
+
+  /** Reads (or records, the first time) the cluster-wide feed layout. Call once before use. */
+  async init(): Promise<void> {
+    const wanted = { ...DEFAULT_FEED_SETTINGS, ...this.o.feed };
+    await this.client.execute(`INSERT INTO ${this.ks}.settings (name, value) VALUES ('feed', ?) IF NOT EXISTS`, [JSON.stringify(wanted)]);
+    const rs = await this.client.execute(`SELECT value FROM ${this.ks}.settings WHERE name = 'feed'`, [], { consistency: ROW.serial });
+    const settings = { ...wanted, ...JSON.parse(rs.first()['value']) } as FeedSettings;
+    this.feedImpl = new Feed(this.client, this.ks, settings);
+  }
+
+  get feed(): Feed {
+    if (!this.feedImpl) throw new Error('ObjectStore.init() was not called');
+    return this.feedImpl;
+  }
+
+  /** A resourceVersion for "now": a list taken after it reflects every change before it. */
+  currentResourceVersion(): string {
+    return minTimeUuidAtTicks(this.rvClock.nowTicks());
+  }
+
+  async get(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<StoredObject | undefined> {
+    const rs = await this.client.execute(
+      `SELECT body FROM ${this.ks}.objects WHERE kind = ? AND namespace = ? AND name = ?`,
+      [key.kind, key.namespace, key.name],
+      { consistency: opts.serial ? ROW.serial : ROW.quorum },
+    );
+    const row = rs.first();
+    return row ? (JSON.parse(row['body']) as StoredObject) : undefined;
+  }
+
+  async mustGet(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<StoredObject> {
+    const obj = await this.get(key, opts);
+    if (!obj) throw new NotFoundError(`${key.kind} "${describeKey(key)}" not found`, { name: key.name, kind: key.kind });
+    return obj;
+  }
+
+  /** Creates an object: uid, resourceVersion, generation 1 and creationTimestamp are set here. */
+  async create(input: StoredObject, opts: WriteOptions = {}): Promise<StoredObject> {
+    const key = keyOf(input);
+    const rv = this.rvClock.next();
+    const obj = structuredClone(input);
+    const meta = obj.metadata;
+    meta.namespace = key.namespace || undefined;
+    if (!meta.namespace) delete meta.namespace;
+    meta.uid = rv;
+    meta.resourceVersion = rv;
+    meta.generation = 1;
+    meta.creationTimestamp = nowIso(this.clock());
+    delete meta.deletionTimestamp;
+    if (opts.dryRun) return obj;
+    const body = JSON.stringify(obj);
+    const entry = this.entry(key, rv, rv, 'ADDED', body);
+    const micros = rvMicros(rv);
+    await Promise.all([
+      this.feed.append(entry),
+      this.client.execute(`INSERT INTO ${this.ks}.object_names (kind, namespace, name) VALUES (?, ?, ?) USING TIMESTAMP ?`,
+        [key.kind, key.namespace, key.name, types.Long.fromString(micros.toString())]),
+      this.client.execute(`INSERT INTO ${this.ks}.object_namespaces (kind, namespace) VALUES (?, ?)`, [key.kind, key.namespace]),
+    ]);
+    const applied = await this.cas(entry, `INSERT INTO ${this.ks}.objects (kind, namespace, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+      [key.kind, key.namespace, key.name, rv, rv, body]);
+    if (!applied) throw new AlreadyExistsError(`${input.kind} "${describeKey(key)}" already exists`, { name: key.name, kind: input.kind });
+    return obj;
+  }
+
+  /**
+   * Replaces spec, labels, annotations and finalizers, compare-and-set on
+   * `metadata.resourceVersion` (unconditional when it is absent). Status and the server-managed
+   * metadata are kept. `generation` increases only when spec changed; an update that changes
+   * nothing writes nothing. Removing the last finalizer of an object being deleted deletes it.
+   */
+  async update(input: StoredObject, opts: WriteOptions = {}): Promise<StoredObject> {
+    const key = keyOf(input);
+    const cur = await this.mustGet(key, { serial: !input.metadata.resourceVersion });
+    const expected = input.metadata.resourceVersion ?? cur.metadata.resourceVersion!;
+    if (expected !== cur.metadata.resourceVersion) throw this.conflict(key, input.kind);
+    if (input.metadata.uid && input.metadata.uid !== cur.metadata.uid) {
+      throw new ConflictError(`Precondition failed: UID in object meta: ${input.metadata.uid}, does not match existing UID: ${cur.metadata.uid}`);
+    }
+    const next = structuredClone(input);
+    next.metadata = {
+      ...next.metadata,
+      namespace: cur.metadata.namespace,
+      uid: cur.metadata.uid,
+      generation: cur.metadata.generation,
+      creationTimestamp: cur.metadata.creationTimestamp,
+      deletionTimestamp: cur.metadata.deletionTimestamp,
+    };
+    if (next.metadata.namespace === undefined) delete next.metadata.namespace;
+    if (next.metadata.deletionTimestamp === undefined) delete next.metadata.deletionTimestamp;
+    if (cur.status !== undefined) next.status = cur.status;
+    else delete next.status;
+    if (!isDeepStrictEqual(cur.spec, next.spec)) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
+    return this.write(key, cur, next, opts);
+  }
+
+  /** Replaces status only; spec, metadata and generation are never touched. */
+  async updateStatus(input: StoredObject, opts: WriteOptions = {}): Promise<StoredObject> {
+    const key = keyOf(input);
+    const cur = await this.mustGet(key, { serial: !input.metadata.resourceVersion });
+    const expected = input.metadata.resourceVersion ?? cur.metadata.resourceVersion!;
+    if (expected !== cur.metadata.resourceVersion) throw this.conflict(key, input.kind);
+    const next = structuredClone(cur);
+    if (input.status === undefined) delete next.status;
+    else next.status = structuredClone(input.status);
+    return this.write(key, cur, next, opts);
+  }
+
+  /**
+   * Deletes an object: with finalizers, sets deletionTimestamp (the owners clean up and remove
+   * them); without, removes it. Returns the object as last seen and whether it is gone.
+   */
+  async delete(key: ObjectKey, opts: DeleteOptions = {}): Promise<{ object: StoredObject; deleted: boolean }> {
+    const cur = await this.mustGet(key, { serial: true });
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== cur.metadata.uid) {
+      throw new ConflictError(`Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
+      throw new ConflictError(`Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
+    }
+    if ((cur.metadata.finalizers ?? []).length > 0) {
+      if (cur.metadata.deletionTimestamp) return { object: cur, deleted: false };
+      const next = structuredClone(cur);
+      next.metadata.deletionTimestamp = nowIso(this.clock());
+      return { object: await this.write(key, cur, next, opts), deleted: false };
+    }
+    return { object: await this.write(key, cur, null, opts), deleted: true };
+  }
+
+  /**
+   * Read-modify-write with retries on conflict: `mutate` gets a private copy of the current object
+   * (read at SERIAL) and returns the object to write, or undefined to write nothing.
+   */
+  async guaranteedUpdate(
+    key: ObjectKey,
+    mutate: (cur: StoredObject) => StoredObject | undefined | Promise<StoredObject | undefined>,
+    opts: { status?: boolean; maxRetries?: number; dryRun?: boolean } = {},
+  ): Promise<StoredObject> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.mustGet(key, { serial: true });
+      const next = await mutate(structuredClone(cur));
+      if (!next) return cur;
+      next.metadata.resourceVersion = cur.metadata.resourceVersion;
+      try {
+        return opts.status ? await this.updateStatus(next, opts) : await this.update(next, opts);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'CONFLICT' || attempt >= (opts.maxRetries ?? 20)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+      }
+    }
+  }
+
+  /** One page of a kind, in (namespace, name) order; cost per page is bounded by `limit`. */
+  async list(kind: string, namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+    const limit = Math.min(Math.max(1, opts.limit ?? DEFAULT_LIST_LIMIT), MAX_LIST_LIMIT);
+    const token = opts.continue ? this.parseContinue(opts.continue) : undefined;
+    const resourceVersion = token?.rv ?? this.currentResourceVersion();
+    const labels = opts.labelSelector;
+    const fields = opts.fieldSelector ?? [];
+    const keep = (o: StoredObject) => (!labels || matchesLabels(labels, o.metadata.labels)) && matchesFields(fields, o);
+
+    const pinnedName = pinnedField(fields, 'metadata.name');
+    const pinnedNs = namespace ?? pinnedField(fields, 'metadata.namespace');
+    if (pinnedName !== undefined && pinnedNs !== undefined && !token) {
+      const obj = await this.get({ kind, namespace: pinnedNs, name: pinnedName });
+      return { items: obj && keep(obj) ? [obj] : [], resourceVersion };
+    }
+
+    const items: StoredObject[] = [];
+    let ns = namespace ?? token?.ns ?? '';
+    let after = token?.name;
+    if (namespace === undefined && token === undefined) {
+      const first = await this.nextNamespace(kind, undefined);
+      if (first === undefined) return { items, resourceVersion };
+      ns = first;
+    }
+    // Scan at most a few pages' worth of names per call, so a selective selector stays bounded.
+    let budget = Math.max(limit * 4, 200);
+    for (;;) {
+      const want = Math.min(limit - items.length + 1, budget);
+      const rs = await this.client.execute(
+        after === undefined
+          ? `SELECT name FROM ${this.ks}.object_names WHERE kind = ? AND namespace = ? LIMIT ?`
+          : `SELECT name FROM ${this.ks}.object_names WHERE kind = ? AND namespace = ? AND name > ? LIMIT ?`,
+        after === undefined ? [kind, ns, want] : [kind, ns, after, want],
+        { consistency: ROW.quorum },
+      );
+      const names = rs.rows.map((r) => r['name'] as string);
+      budget -= names.length;
+      const objs = await Promise.all(names.map((name) => this.get({ kind, namespace: ns, name })));
+      for (let i = 0; i < names.length; i++) {
+        const o = objs[i];
+        if (items.length === limit) {
+          return { items, resourceVersion, continue: this.makeContinue({ v: 1, ns, name: after ?? '', rv: resourceVersion }) };
+        }
+        after = names[i];
+        if (o && keep(o)) items.push(o);
+      }
+      if (names.length < want) {
+        // This namespace is exhausted.
+        if (namespace !== undefined) return { items, resourceVersion };
+        const nextNs = await this.nextNamespace(kind, ns);
+        if (nextNs === undefined) return { items, resourceVersion };
+        ns = nextNs;
+        after = undefined;
+      }
+      if (budget <= 0) {
+        return { items, resourceVersion, continue: this.makeContinue({ v: 1, ns, name: after ?? '', rv: resourceVersion }) };
+      }
+    }
+  }
+
+  /** Follows changes of one kind from a resourceVersion (or from now). */
+  follow(kind: string, from?: string): FeedFollower {
+    return new FeedFollower({
+      feed: this.feed,
+      kind,
+      from,
+      clock: this.clock,
+      overlapMs: this.o.followerOverlapMs,
+      graceMs: this.o.followerGraceMs,
+      resolve: (e) => this.resolve(e),
+    });
+  }
+
+  // ---- internals ----
+
+  private async nextNamespace(kind: string, after: string | undefined): Promise<string | undefined> {
+    const rs = await this.client.execute(
+      after === undefined
+        ? `SELECT namespace FROM ${this.ks}.object_namespaces WHERE kind = ? LIMIT 1`
+        : `SELECT namespace FROM ${this.ks}.object_namespaces WHERE kind = ? AND namespace > ? LIMIT 1`,
+      after === undefined ? [kind] : [kind, after],
+    );
+    return rs.first()?.['namespace'] as string | undefined;
+  }
+
+  private makeContinue(t: ContinueToken): string {
+    return Buffer.from(JSON.stringify(t)).toString('base64url');
+  }
+
+  private parseContinue(s: string): ContinueToken {
+    try {
+      const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as ContinueToken;
+      if (t.v === 1 && typeof t.ns === 'string' && typeof t.name === 'string' && isTimeUuid(t.rv)) return t;
+    } catch {
+      // fall through
+    }
+    throw new BadRequestError('invalid continue token');
+  }
+
+  private conflict(key: ObjectKey, kind: string): ConflictError {
+    return new ConflictError(
+      `Operation cannot be fulfilled on ${kind} "${describeKey(key)}": the object has been modified; please apply your changes to the latest version and try again`,
+      { name: key.name, kind },
+    );
+  }
+
+  private entry(key: ObjectKey, ts: string, uid: string, type: WatchEventType, body: string): FeedEntry {
+    return { ts, ticks: rvTicks(ts), kind: key.kind, namespace: key.namespace, name: key.name, uid, type, body, committed: false };
+  }
+
+  /** Writes `next` (or deletes, when null) over `cur` by compare-and-set on its resourceVersion. */
+  private async write(key: ObjectKey, cur: StoredObject, next: StoredObject | null, opts: WriteOptions): Promise<StoredObject> {
+    const curRv = cur.metadata.resourceVersion!;
+    if (next && isDeepStrictEqual(cur, { ...next, metadata: { ...next.metadata, resourceVersion: curRv } })) return cur;
+    const finalizing = next && next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0;
+    const rv = this.rvClock.next(curRv);
+    const out = structuredClone(next ?? cur);
+    out.metadata.resourceVersion = rv;
+    if (opts.dryRun) return out;
+    const body = JSON.stringify(out);
+    const uid = cur.metadata.uid!;
+    if (next && !finalizing) {
+      const entry = this.entry(key, rv, uid, 'MODIFIED', body);
+      await this.feed.append(entry);
+      const ok = await this.cas(entry, `UPDATE ${this.ks}.objects SET rv = ?, body = ? WHERE kind = ? AND namespace = ? AND name = ? IF rv = ?`,
+        [rv, body, key.kind, key.namespace, key.name, curRv]);
+      if (!ok) throw this.conflict(key, cur.kind);
+      return out;
+    }
+    const entry = this.entry(key, rv, uid, 'DELETED', body);
+    await this.feed.append(entry);
+    const ok = await this.cas(entry, `DELETE FROM ${this.ks}.objects WHERE kind = ? AND namespace = ? AND name = ? IF rv = ?`,
+      [key.kind, key.namespace, key.name, curRv]);
+    if (!ok) throw this.conflict(key, cur.kind);
+    await this.client.execute(`DELETE FROM ${this.ks}.object_names USING TIMESTAMP ? WHERE kind = ? AND namespace = ? AND name = ?`,
+      [types.Long.fromString(rvMicros(uid).toString()), key.kind, key.namespace, key.name]);
+    return out;
+  }
+
+  /**
+   * Runs one conditional statement for a feed entry already appended. Applied: the entry is
+   * marked committed. Not applied: the entry is removed. Outcome unknown (a CAS timeout): the
+   * object is read at SERIAL, which finishes any in-flight Paxos round, to learn which.
+   */
+  private async cas(entry: FeedEntry, cql: string, params: unknown[]): Promise<boolean> {
+    let applied: boolean;
+    try {
+      const rs = await this.client.execute(cql, params);
+      applied = rs.wasApplied();
+    } catch (err) {
+      if (!isCasTimeout(err)) throw err;
+      this.o.logger?.warn({ kind: entry.kind, name: entry.name, err: String(err) }, 'compare-and-set timed out; reading back');
+      let cur: StoredObject | undefined;
+      try {
+        cur = await this.get(entry, { serial: true });
+      } catch {
+        throw new ServiceUnavailableError('the database did not confirm the write in time; retry');
+      }
+      applied = entry.type === 'DELETED' ? cur?.metadata.uid !== entry.uid : cur?.metadata.resourceVersion === entry.ts;
+    }
+    if (applied) await this.feed.markCommitted(entry).catch(() => undefined);
+    else await this.feed.remove(entry).catch(() => undefined);
+    return applied;
+  }
+
+  /** Confirms an uncommitted feed entry against the object, read at SERIAL. */
+  private async resolve(e: FeedEntry): Promise<Resolution> {
+    const cur = await this.get(e, { serial: true });
+    const real = e.type === 'DELETED' ? !cur || cur.metadata.uid !== e.uid : cur?.metadata.resourceVersion === e.ts;
+    if (real) await this.feed.markCommitted(e).catch(() => undefined);
+    return real ? 'real' : 'not-yet';
+  }
+}
+
+function isCasTimeout(err: unknown): boolean {
+  const e = err as { name?: string; writeType?: string; code?: number };
+  return (e?.name === 'ResponseError' && (e.code === 0x1100 || e.code === 0x1200)) || e?.writeType === 'CAS' || e?.name === 'OperationTimedOutError';
+}

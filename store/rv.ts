@@ -1,0 +1,79 @@
+// resourceVersions are timeuuids of the write that produced them: unique, ordered by time, and
+// valid watch cursors (see DESIGN.md "resourceVersion is a feed position").
+
+import { types } from 'cassandra-driver';
+
+/** 100 ns intervals between the UUID epoch (1582-10-15) and the Unix epoch. */
+const UUID_EPOCH_OFFSET = 0x01b21dd213814000n;
+const TIMEUUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isTimeUuid(s: string): boolean {
+  return TIMEUUID_RE.test(s);
+}
+
+/** Unix time of a timeuuid in 100 ns ticks. */
+export function rvTicks(rv: string): bigint {
+  const hex = rv.replace(/-/g, '');
+  const low = BigInt('0x' + hex.slice(0, 8));
+  const mid = BigInt('0x' + hex.slice(8, 12));
+  const hi = BigInt('0x' + hex.slice(12, 16)) & 0x0fffn;
+  return ((hi << 48n) | (mid << 32n) | low) - UUID_EPOCH_OFFSET;
+}
+
+export function rvMillis(rv: string): number {
+  return Number(rvTicks(rv) / 10000n);
+}
+
+/** Microseconds since the Unix epoch: used as a Cassandra write timestamp. */
+export function rvMicros(rv: string): bigint {
+  return rvTicks(rv) / 10n;
+}
+
+/** Orders two timeuuids by time, then by their text (so distinct uuids never compare equal). */
+export function compareRv(a: string, b: string): number {
+  const ta = rvTicks(a);
+  const tb = rvTicks(b);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function timeUuidFromTicks(ticks: bigint): types.TimeUuid {
+  const ms = ticks / 10000n;
+  const sub = Number(ticks % 10000n);
+  return types.TimeUuid.fromDate(new Date(Number(ms)), sub);
+}
+
+/** The smallest timeuuid at a given Unix time in ticks (a cursor "just before" that instant). */
+export function minTimeUuidAtTicks(ticks: bigint): string {
+  // TimeUuid.min has millisecond precision; build the exact one from a node/clock of zeros.
+  const t = ticks + UUID_EPOCH_OFFSET;
+  const low = (t & 0xffffffffn).toString(16).padStart(8, '0');
+  const mid = ((t >> 32n) & 0xffffn).toString(16).padStart(4, '0');
+  const hi = (((t >> 48n) & 0x0fffn) | 0x1000n).toString(16).padStart(4, '0');
+  return `${low}-${mid}-${hi}-8080-808080808080`;
+}
+
+/**
+ * Issues strictly increasing timeuuids in this process, never earlier than a given floor
+ * (the previous resourceVersion of the object being written), whatever the wall clock does.
+ */
+export class RvClock {
+  private last = 0n;
+  constructor(private readonly now: () => number = Date.now) {}
+
+  next(after?: string): string {
+    let t = BigInt(Math.floor(this.now())) * 10000n;
+    if (t <= this.last) t = this.last + 1n;
+    if (after) {
+      const floor = rvTicks(after);
+      if (t <= floor) t = floor + 1n;
+    }
+    this.last = t;
+    return timeUuidFromTicks(t).toString();
+  }
+
+  /** A cursor for "now" that does not move the issued sequence. */
+  nowTicks(): bigint {
+    return BigInt(Math.floor(this.now())) * 10000n;
+  }
+}

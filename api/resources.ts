@@ -11,7 +11,7 @@ import {
 import { API_VERSION, type KindInfo } from '../schemas/kinds';
 import type { Validator, FieldValidation } from '../schemas/validate';
 import { parseFieldSelector, parseLabelSelector, type ObjectStore, type StoredObject, type ObjectKey } from '../store';
-import { apply as ssaApply, formatConflictMessage, trackUpdate } from './ssa';
+import { apply as ssaApply, conflictCauses, formatConflictMessage, trackUpdate } from './ssa';
 import { readBody, sendObject, JSON_TYPES, YAML_TYPES, PATCH_TYPES, mediaType, type BodyLimits } from './negotiate';
 import { dryRun, fieldManager, fieldValidation, queryInt, queryString } from './request';
 import { tableRequest, sendList, sendOne } from './printing';
@@ -185,7 +185,7 @@ export class ResourceHandlers {
     if (!cur) {
       if (sub === 'status') throw new NotFoundError(`${t.kind.plural}.stratuslab.eu "${t.name}" not found`, { name: t.name, kind: t.kind.plural });
       await this.requireNamespace(t);
-      const { object } = ssaApply(undefined, applied, { manager, force, now: this.now() });
+      const { object } = ssaApply(undefined, applied, { manager, force, now: this.now(), defaults: this.defaulter(fv, ctx) });
       const validated = this.validate(object as StoredObject, fv, ctx);
       const created = await this.o.store.create(validated, { dryRun: isDryRun });
       ctx.status = 201;
@@ -193,12 +193,9 @@ export class ResourceHandlers {
       return;
     }
     const out = await this.o.store.guaranteedUpdate(key, (latest) => {
-      const { object, conflicts } = ssaApply(latest, applied, { manager, force, now: this.now(), subresource: sub });
+      const { object, conflicts } = ssaApply(latest, applied, { manager, force, now: this.now(), subresource: sub, defaults: this.defaulter(fv, ctx) });
       if (conflicts.length > 0) {
-        throw new ConflictError(formatConflictMessage(conflicts), {
-          name: t.name, kind: t.kind.plural,
-          causes: conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: c.field })),
-        });
+        throw new ConflictError(formatConflictMessage(conflicts), { name: t.name, kind: t.kind.plural, causes: conflictCauses(conflicts) });
       }
       const validated = this.validate(object as StoredObject, fv, ctx, sub);
       return sub === 'status' ? { ...latest, status: validated.status, metadata: validated.metadata } : { ...validated, status: latest.status };
@@ -294,6 +291,14 @@ export class ResourceHandlers {
       for (const f of res.unknownFields) ctx.append('Warning', `299 - "unknown field \\"${f}\\""`);
     }
     return skipDefaults ? obj : (res.object as StoredObject);
+  }
+
+  /** Schema defaults, for comparing applied lists in their defaulted form. */
+  private defaulter(fv: FieldValidation, ctx: Context): (o: StoredObject) => StoredObject {
+    return (o) => {
+      const res = this.o.validator.validate(o.kind, o, { fieldValidation: fv === 'Strict' ? 'Ignore' : fv });
+      return res.ok ? (res.object as StoredObject) : o;
+    };
   }
 
   private async requireNamespace(t: Target): Promise<void> {

@@ -92,6 +92,9 @@ export class CommandContext {
   }
 }
 
+/** Runs a command body with a context built from the command's flags; main records the exit code. */
+export type CommandRunner = (cmd: import('commander').Command, body: (ctx: CommandContext) => Promise<number>) => Promise<void>;
+
 export async function createContext(flags: GlobalFlags, io: CliIO): Promise<CommandContext> {
   return new CommandContext(io, await resolveSettings(flags, io.env, io.homedir));
 }

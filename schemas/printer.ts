@@ -6,18 +6,18 @@ import type { KindInfo, PrinterColumn } from './kinds';
 export type Cell = string | number | null;
 
 /** One step of a column path: a field, or a filter keeping the list items whose `key` equals `value`. */
-type Step = { field: string } | { filterKey: string; filterValue: string };
+export type ColumnPathStep = { field: string } | { filterKey: string; filterValue: string };
 
 const FIELD = /^\.([A-Za-z_][A-Za-z0-9_]*)/;
 const FILTER = /^\[\?\(@\.([A-Za-z_][A-Za-z0-9_]*)\s*==\s*(?:"([^"]*)"|'([^']*)')\)\]/;
 
-const parsed = new Map<string, Step[]>();
+const parsed = new Map<string, ColumnPathStep[]>();
 
 /** Parses a column path; throws on any form outside the supported subset (a bug in kinds.ts). */
-export function parseColumnPath(jsonPath: string): Step[] {
+export function parseColumnPath(jsonPath: string): ColumnPathStep[] {
   const cached = parsed.get(jsonPath);
   if (cached) return cached;
-  const steps: Step[] = [];
+  const steps: ColumnPathStep[] = [];
   let rest = jsonPath.trim();
   if (rest.startsWith('{') && rest.endsWith('}')) rest = rest.slice(1, -1); // kubectl's {.a.b} form
   while (rest.length > 0) {
@@ -62,7 +62,7 @@ export function evaluateColumnPath(obj: unknown, jsonPath: string): unknown {
  * "45s", "5m30s", "42m", "3h20m", "20h", "2d5h", "45d", "2y30d", "9y".
  */
 export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
+  const seconds = Math.trunc(ms / 1000); // Go truncates toward zero
   if (seconds < -1) return '<invalid>';
   if (seconds < 0) return '0s';
   if (seconds < 60 * 2) return `${seconds}s`;

@@ -774,9 +774,3 @@ export interface ProjectUsage {
   memory?: Quantity;
   storage?: Quantity;
 }
-/**
- * A map of strings to strings.
- */
-export interface StringMap {
-  [k: string]: string | undefined;
-}

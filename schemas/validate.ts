@@ -5,7 +5,7 @@ import Ajv from 'ajv';
 import type { AnySchemaObject, ErrorObject, SchemaValidateFunction, ValidateFunction } from 'ajv';
 import type { DataValidationCxt } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
-import { KINDS, resolveKind, type KindInfo } from './kinds';
+import { KINDS, resolveKind } from './kinds';
 import commonSchema from './common.json';
 import objectMetaSchema from './objectmeta.json';
 import virtualMachineSchema from './virtualmachine.json';
@@ -25,12 +25,22 @@ export type FieldCauseReason =
   | 'FieldValueForbidden'
   | 'UnknownField';
 
+/**
+ * One invalid field, shaped like a Kubernetes StatusCause: `message` is the error body without
+ * the field (as Kubernetes' field.Error.ErrorBody()), so that a Status message reads
+ * `${field}: ${message}`; formatCause() renders that.
+ */
 export interface FieldCause {
   /** Kubernetes-style path, e.g. spec.disks[0].name; "" for the whole object */
   field: string;
   reason: FieldCauseReason;
-  /** e.g. `spec.cpu: Invalid value: "two": must be integer` */
+  /** e.g. `Invalid value: "two": must be integer`, `Required value`, `unknown field "spec.bogus"` */
   message: string;
+}
+
+/** A cause as people read it: `spec.cpu: Invalid value: "two": must be integer`. */
+export function formatCause(cause: FieldCause): string {
+  return cause.field === '' ? cause.message : `${cause.field}: ${cause.message}`;
 }
 
 export interface ValidationResult {
@@ -83,7 +93,6 @@ const MESSAGE = 'x-stratus-message';
 const LIST_TYPE = 'x-kubernetes-list-type';
 
 interface CompiledKind {
-  info: KindInfo;
   object: ValidateFunction;
   status: ValidateFunction;
   /** fully dereferenced, deep-frozen */
@@ -120,7 +129,7 @@ export class Validator {
       const status = ajv.getSchema(`${id}#/properties/status`);
       if (!object || !status) throw new Error(`cannot compile the schema of ${info.kind}`);
       const schema = deepFreeze(dereference(doc, id, registry, []) as SchemaNode);
-      this.kinds.set(info.kind, { info, object, status, schema });
+      this.kinds.set(info.kind, { object, status, schema });
     }
   }
 
@@ -137,7 +146,7 @@ export class Validator {
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
       return {
         ok: false,
-        object: obj,
+        object: structuredClone(obj),
         causes: [{ field: '', reason: 'FieldValueInvalid', message: `Invalid value: ${formatValue(obj)}: must be a JSON object` }],
         unknownFields: [],
       };
@@ -170,8 +179,9 @@ export class Validator {
       if (mode !== 'Strict' && e.keyword === 'additionalProperties') continue;
       if (isWrapper(e, errors)) continue;
       const cause = toCause(e, schema, prefix);
-      if (seen.has(cause.message)) continue;
-      seen.add(cause.message);
+      const id = formatCause(cause);
+      if (seen.has(id)) continue;
+      seen.add(id);
       causes.push(cause);
     }
     return { ok: causes.length === 0, object, causes, unknownFields: [...new Set(unknownFields)] };
@@ -179,8 +189,10 @@ export class Validator {
 
   /**
    * The JSON Schema (draft-07) of a whole object of `kind`, with every $ref inlined (a property's
-   * own description wins over the referenced definition's), without $id/$schema/definitions; the
-   * x-kubernetes-* extensions are kept for OpenAPI. A fresh copy on every call.
+   * own description wins over the referenced definition's), without $id/$schema/definitions. Keeps
+   * title (e.g. Quantity), if/then/not/allOf constraints, the x-kubernetes-* extensions (list-type,
+   * list-map-keys, int-or-string, preserve-unknown-fields) and x-stratus-message (the human text
+   * used when a constraint fails). A fresh copy on every call.
    * @throws UnknownKindError when `kind` is not a Stratus kind
    */
   schemaOf(kind: string): object {
@@ -250,11 +262,7 @@ function toCause(e: ErrorObject, root: SchemaNode | undefined, prefix: string[])
   const parent = (e.parentSchema ?? {}) as SchemaNode;
   const custom: string | undefined = typeof parent[MESSAGE] === 'string' ? parent[MESSAGE] : undefined;
   const at = (extra: string[] = []): string => fieldPath(root, prefix, [...segments, ...extra]);
-  const make = (field: string, reason: FieldCauseReason, detail: string): FieldCause => ({
-    field,
-    reason,
-    message: field === '' ? detail : `${field}: ${detail}`,
-  });
+  const make = (field: string, reason: FieldCauseReason, message: string): FieldCause => ({ field, reason, message });
 
   // An invalid map key (propertyNames): reported at the map, naming the key.
   if (e.propertyName !== undefined) {

@@ -327,7 +327,8 @@ show_failure() {
   fi
 }
 
-# wait_ready DEADLINE_EPOCH NODE... : every node answers CQL; node 1 sees the others in system.peers_v2.
+# wait_ready DEADLINE_EPOCH NODE... : every node answers CQL; with WAIT_PEERS=N, node 1 also lists
+# N peers in system.peers_v2.
 wait_ready() {
   local deadline="$1"; shift
   local pending=("$@") last_dot=$SECONDS dots=0 i dir pid still version
@@ -343,7 +344,7 @@ wait_ready() {
         return 1
       fi
       local peers=0
-      [[ "$i" -eq 1 && "$NODES" -gt 1 ]] && peers=$((NODES - 1))
+      [[ "$i" -eq 1 ]] && peers="${WAIT_PEERS:-0}"
       if cql_port_open "$(node_addr "$i")" && version="$(cql_ready "$(node_addr "$i")" "$peers")"; then
         CASSANDRA_RELEASE="$version"
       else
@@ -409,7 +410,7 @@ start() {
       if [[ -z "$(node_pid "$(node_dir "$i")")" ]]; then launch_node "$i"; fi
       rest+=("$i")
     done
-    if ! wait_ready "$deadline" "${rest[@]}" 1; then stop_nodes >/dev/null 2>&1 || true; exit 1; fi
+    if ! WAIT_PEERS=$((NODES - 1)) wait_ready "$deadline" "${rest[@]}" 1; then stop_nodes >/dev/null 2>&1 || true; exit 1; fi
   fi
 
   local took

@@ -3,7 +3,7 @@
 // (compare-and-set on resourceVersion); listing pages through a name index; every change is
 // announced on the change feed (feed.ts) before it is made.
 
-import { isDeepStrictEqual } from 'node:util';
+import stableStringify from 'fast-json-stable-stringify';
 import { types, type Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import {
@@ -47,6 +47,11 @@ export interface DeleteOptions {
 
 export interface WriteOptions {
   dryRun?: boolean;
+}
+
+/** Structural equality of JSON values (key order ignored; safe across realms). */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  return stableStringify(a ?? null) === stableStringify(b ?? null);
 }
 
 export const MAX_LIST_LIMIT = 1000;
@@ -172,7 +177,7 @@ export class ObjectStore {
     if (next.metadata.deletionTimestamp === undefined) delete next.metadata.deletionTimestamp;
     if (cur.status !== undefined) next.status = cur.status;
     else delete next.status;
-    if (!isDeepStrictEqual(cur.spec, next.spec)) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
+    if (!jsonEqual(cur.spec, next.spec)) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
     return this.write(key, cur, next, opts);
   }
 
@@ -346,7 +351,7 @@ export class ObjectStore {
   /** Writes `next` (or deletes, when null) over `cur` by compare-and-set on its resourceVersion. */
   private async write(key: ObjectKey, cur: StoredObject, next: StoredObject | null, opts: WriteOptions): Promise<StoredObject> {
     const curRv = cur.metadata.resourceVersion!;
-    if (next && isDeepStrictEqual(cur, { ...next, metadata: { ...next.metadata, resourceVersion: curRv } })) return cur;
+    if (next && jsonEqual(cur, { ...next, metadata: { ...next.metadata, resourceVersion: curRv } })) return cur;
     const finalizing = next && next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0;
     const rv = this.rvClock.next(curRv);
     const out = structuredClone(next ?? cur);

@@ -90,11 +90,25 @@ export abstract class LibvirtHandle {
    * Runs `fn` on a worker with this handle's pointer as first argument, holding the handle (and
    * so its pointer) alive and counted until the call returns.
    */
-  protected async invoke(fn: LibvirtFunctionName, rest: unknown[], options: CallOptions = {}): Promise<CallResult> {
+  protected invoke(fn: LibvirtFunctionName, rest: unknown[], options: CallOptions = {}): Promise<CallResult> {
+    return this.invokeWith(fn, (ptr) => [ptr, ...rest], options);
+  }
+
+  /** invoke() for calls that take the pointer elsewhere than first: `args` builds the arguments. */
+  protected invokeWith(fn: LibvirtFunctionName, args: (ptr: bigint) => unknown[], options: CallOptions = {}): Promise<CallResult> {
+    return this.use((ptr) => this.executor.call(fn, args(ptr), { ...options, keepAlive: this }));
+  }
+
+  /**
+   * @internal Runs `run` with this handle's pointer, counting it as a call in flight: free()
+   * waits for it, and `run`'s closure keeps this object from being garbage collected. Used
+   * directly when another handle's call takes this one as an argument.
+   */
+  async use<T>(run: (ptr: bigint) => Promise<T>): Promise<T> {
     const ptr = this.ptr;
     this.inflight++;
     try {
-      return await this.executor.call(fn, [ptr, ...rest], { ...options, keepAlive: this });
+      return await run(ptr);
     } finally {
       this.inflight--;
       if (this.inflight === 0 && this.drained) {

@@ -37,6 +37,11 @@ type Verb = 'list' | 'create' | 'deletecollection' | 'get' | 'update' | 'patch' 
 export function createApp(o: AppOptions): StratusApp {
   const app = new Koa();
   app.proxy = false;
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    // A watcher that hangs up closes its stream early: that is how watches end.
+    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET' || err.code === 'EPIPE') return;
+    o.logger.error({ err }, 'unhandled error in the HTTP layer');
+  });
   const metrics = o.metrics ?? new ApiMetrics();
   const limits = { ...DEFAULT_BODY_LIMITS, ...o.limits };
   const projects = new ProjectCache(o.store, 5000, o.clock);

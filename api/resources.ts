@@ -6,7 +6,7 @@ import * as jsonpatch from 'fast-json-patch';
 import mergePatch from 'json-merge-patch';
 import type { Logger } from 'pino';
 import {
-  BadRequestError, ConflictError, InvalidError, MethodNotAllowedError, NotFoundError, type StatusCause,
+  BadRequestError, ConflictError, InvalidError, NotFoundError, UnsupportedMediaTypeError, type StatusCause,
 } from '../errors';
 import { API_VERSION, type KindInfo } from '../schemas/kinds';
 import type { Validator, FieldValidation } from '../schemas/validate';
@@ -134,7 +134,7 @@ export class ResourceHandlers {
   async patch(ctx: Context, t: Target): Promise<void> {
     const type = mediaType(ctx);
     if (type === 'application/strategic-merge-patch+json') {
-      throw new MethodNotAllowedError('strategic merge patch is not supported for stratuslab.eu resources; use a JSON merge patch, a JSON patch or server-side apply', undefined);
+      throw new UnsupportedMediaTypeError('strategic merge patch is not supported for stratuslab.eu resources; use a JSON merge patch (application/merge-patch+json), a JSON patch or server-side apply');
     }
     const patch = await readBody(ctx, PATCH_TYPES, this.o.limits);
     const fv = fieldValidation(ctx);

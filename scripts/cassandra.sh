@@ -82,7 +82,7 @@ proc_alive() {
 
 # The node folder a process was started for, from its command line.
 proc_node_dir() {
-  tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n 's/^-Dstratus.cassandra.node=//p' | head -n1
+  tr '\0' '\n' 2>/dev/null <"/proc/$1/cmdline" | sed -n 's/^-Dstratus.cassandra.node=//p' | head -n1
 }
 
 # Pid of the Cassandra started for node folder $1, or nothing.

@@ -1,16 +1,16 @@
 /**
  * libvirt's default event loop, pumped off the main thread, and lifecycle event dispatch.
- * Owns: the pump (virEventRunDefaultImpl via koffi `.async`), the one lifecycle callback
+ * Owns: the pump (virEventRunDefaultImpl via koffi `.async`), the lifecycle callback
  * trampoline, and the table of listeners it dispatches to.
  *
- * libvirt's event loop is process-global, so this module holds process state: one pump, started
- * when the first listener is added and stopped when the last one goes (so an idle agent, or a
- * test file, can exit). virEventRunDefaultImpl blocks in poll(), so it runs as a koffi `.async`
- * call on one of koffi's threads; libvirt calls our callbacks on that thread and koffi relays
- * each call to the main thread (the pump thread waits meanwhile). Listeners then run from a
- * microtask, so the pump is released immediately.
+ * libvirt's event loop is process-global, so the pump is too (its state is ffi.ts's
+ * processState()): started when the first listener is added and stopped when the last one goes,
+ * so an idle agent, or a test file, can exit. virEventRunDefaultImpl blocks in poll(), so it
+ * runs as a koffi `.async` call on one of koffi's threads; libvirt calls our callbacks on that
+ * thread and koffi relays each call to the main thread (the pump thread waits meanwhile).
+ * Listeners then run from a microtask, so the pump is released at once.
  */
-import { ensureEventImpl, libvirt } from './ffi';
+import { ensureEventImpl, libvirt, processState } from './ffi';
 import { domainEventName, type DomainLifecycleEvent } from './constants';
 
 export type DomainLifecycleListener = (event: DomainLifecycleEvent) => void;
@@ -18,12 +18,6 @@ export type DomainLifecycleListener = (event: DomainLifecycleEvent) => void;
 const listeners = new Map<number, DomainLifecycleListener>();
 let nextListenerId = 1;
 let lifecycleTrampoline: bigint | undefined;
-
-let users = 0;
-let pumping: Promise<void> | undefined;
-let stopRequested = false;
-let wakeTimer = -1;
-let wakeTrampoline: bigint | undefined;
 
 /** The function pointer to hand to virConnectDomainEventRegisterAny for lifecycle events. */
 export function lifecycleCallback(): bigint {
@@ -60,44 +54,46 @@ export function removeLifecycleListener(id: number): void {
 /** Declares a user of the event loop; the pump runs while there is at least one. */
 export function acquireEventLoop(): void {
   ensureEventImpl();
-  users++;
-  stopRequested = false;
-  if (!pumping) pumping = pump();
+  const pump = processState().pump;
+  pump.users++;
+  pump.stopRequested = false;
+  if (!pump.running) pump.running = runPump();
 }
 
 /** Drops a user; the last one stops the pump (resolves when it has stopped). */
 export async function releaseEventLoop(): Promise<void> {
-  users = Math.max(0, users - 1);
-  if (users > 0 || !pumping) return;
-  stopRequested = true;
-  wake();
-  await pumping;
+  const pump = processState().pump;
+  pump.users = Math.max(0, pump.users - 1);
+  if (pump.users > 0 || !pump.running) return;
+  pump.stopRequested = true;
+  if (pump.wakeTimer >= 0) libvirt().fn.virEventUpdateTimeout(pump.wakeTimer, 0);
+  await pump.running;
 }
 
 /** True while the pump runs (for tests and diagnostics). */
 export function eventLoopRunning(): boolean {
-  return pumping !== undefined;
+  return processState().pump.running !== undefined;
 }
 
-async function pump(): Promise<void> {
+async function runPump(): Promise<void> {
   const { fn } = libvirt();
+  const pump = processState().pump;
   ensureWakeTimer();
   try {
-    while (!stopRequested) {
+    while (!pump.stopRequested) {
       const rc = await new Promise<number>((resolve, reject) =>
         fn.virEventRunDefaultImpl.async((err: unknown, res: number) => (err ? reject(err) : resolve(res))),
       );
-      // -1 means the loop itself failed (it does not for poll errors it can retry); back off
-      // rather than spin.
+      // -1 means the loop itself failed (it retries poll errors itself); back off, don't spin.
       if (rc < 0) await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
-    fn.virEventUpdateTimeout(wakeTimer, -1);
-    pumping = undefined;
+    fn.virEventUpdateTimeout(pump.wakeTimer, -1);
+    pump.running = undefined;
     // A new user may have arrived while the last iteration finished.
-    if (users > 0) {
-      stopRequested = false;
-      pumping = pump();
+    if (pump.users > 0) {
+      pump.stopRequested = false;
+      pump.running = runPump();
     }
   }
 }
@@ -107,16 +103,13 @@ async function pump(): Promise<void> {
  * virEventRunDefaultImpl, so the pump notices a stop request; its callback disarms it again.
  */
 function ensureWakeTimer(): void {
-  if (wakeTimer >= 0) return;
+  const pump = processState().pump;
+  if (pump.wakeTimer >= 0) return;
   const { koffi, fn } = libvirt();
-  wakeTrampoline = koffi.register(
-    () => fn.virEventUpdateTimeout(wakeTimer, -1),
+  pump.wakeTrampoline = koffi.register(
+    () => fn.virEventUpdateTimeout(pump.wakeTimer, -1),
     koffi.pointer(koffi.type('virEventTimeoutCallback')),
   );
-  wakeTimer = fn.virEventAddTimeout(-1, wakeTrampoline, null, null) as number;
-  if (wakeTimer < 0) throw new Error('virEventAddTimeout failed');
-}
-
-function wake(): void {
-  if (wakeTimer >= 0) libvirt().fn.virEventUpdateTimeout(wakeTimer, 0);
+  pump.wakeTimer = fn.virEventAddTimeout(-1, pump.wakeTrampoline, null, null) as number;
+  if (pump.wakeTimer < 0) throw new Error('virEventAddTimeout failed');
 }

@@ -221,22 +221,66 @@ export interface LibvirtLibrary {
   readonly koffi: typeof koffi;
 }
 
-/** Declares `spec` in this thread's koffi instance; the worker source mirrors this function. */
+function typeExists(name: string): boolean {
+  try {
+    koffi.type(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Declares `spec` in this thread's koffi instance; the worker source mirrors this function.
+ * Koffi's type names are per thread, not per module instance, so types already declared (by an
+ * earlier evaluation of this module, as under jest) are reused rather than redeclared.
+ */
 function declare(spec: LibvirtSpec): { lib: LibraryHandle; fn: Record<string, NativeFunction> } {
   const lib = koffi.load(spec.library);
-  for (const name of spec.opaques) koffi.opaque(name);
-  for (const [name, fields] of Object.entries(spec.structs)) koffi.struct(name, fields);
-  for (const proto of spec.callbacks) koffi.proto(proto);
+  for (const name of spec.opaques) if (!typeExists(name)) koffi.opaque(name);
+  for (const [name, fields] of Object.entries(spec.structs)) if (!typeExists(name)) koffi.struct(name, fields);
+  for (const proto of spec.callbacks) if (!typeExists(functionNameOf(proto))) koffi.proto(proto);
   const fn: Record<string, NativeFunction> = {};
   for (const proto of spec.functions) fn[functionNameOf(proto)] = lib.func(proto) as NativeFunction;
   return { lib, fn };
 }
 
+/** State that mirrors libvirt's process-global state (see processState()). */
+export interface ProcessState {
+  eventImplRegistered: boolean;
+  /** The event loop pump (events.ts). */
+  pump: {
+    users: number;
+    running: Promise<void> | undefined;
+    stopRequested: boolean;
+    wakeTimer: number;
+    wakeTrampoline: bigint | undefined;
+  };
+}
+
+const PROCESS_STATE = Symbol.for('stratus.agents.libvirt.process-state.v1');
+
+/**
+ * libvirt's event loop registration and its pump exist once per process, so their bookkeeping
+ * must too, even when this module is evaluated more than once in a process: jest evaluates it
+ * afresh for every test file run in the same worker, and registering libvirt's event loop twice,
+ * or running two pumps, would corrupt libvirt's loop. Node's core module objects are shared by
+ * every such evaluation, so the state hangs off one of them under a registered symbol.
+ */
+export function processState(): ProcessState {
+  const host = require('node:os') as Record<symbol, ProcessState | undefined>;
+  host[PROCESS_STATE] ??= {
+    eventImplRegistered: false,
+    pump: { users: 0, running: undefined, stopRequested: false, wakeTimer: -1, wakeTrampoline: undefined },
+  };
+  return host[PROCESS_STATE];
+}
+
 let loaded: LibvirtLibrary | undefined;
 
 /**
- * The main thread's libvirt, loaded on first use. This is process state by nature (libvirt's
- * error handler and event loop are process-global), hence the one module-level cache.
+ * The main thread's libvirt, loaded on first use (cached per module instance; loading again in
+ * a fresh module instance is harmless).
  *
  * Loading also: calls virInitialize (libvirt asks multithreaded programs to do so before any
  * other thread uses it), and installs libc's free() as the global error handler. libvirt calls
@@ -263,8 +307,6 @@ export function libvirt(): LibvirtLibrary {
   return loaded;
 }
 
-let eventImplRegistered = false;
-
 /**
  * Registers libvirt's default event loop implementation, once per process. libvirt needs it
  * registered before a connection is opened for that connection to deliver events (and, on
@@ -272,11 +314,12 @@ let eventImplRegistered = false;
  * pumped by events.ts only while someone listens.
  */
 export function ensureEventImpl(): void {
-  if (eventImplRegistered) return;
+  const state = processState();
+  if (state.eventImplRegistered) return;
   if ((libvirt().fn.virEventRegisterDefaultImpl() as number) < 0) {
     throw new Error('virEventRegisterDefaultImpl failed');
   }
-  eventImplRegistered = true;
+  state.eventImplRegistered = true;
 }
 
 /** The libvirt library version as "major.minor.micro". */

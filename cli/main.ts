@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { createContext, defaultIO, type CliIO, type CommandContext, type CommandRunner } from './context';
 import type { GlobalFlags } from './config';
 import { exitCodeOf, formatError } from './errors/format';
+import { normalizeBooleanFlags } from './commands/common';
 import * as apply from './commands/apply';
 import * as del from './commands/delete';
 import * as describe from './commands/describe';
@@ -55,7 +56,8 @@ export async function run(argv: string[], io: Partial<CliIO> = {}): Promise<numb
     exitCode = await body(ctx);
   };
   try {
-    await buildProgram(fullIO, runner).parseAsync(argv, { from: 'node' });
+    const program = buildProgram(fullIO, runner);
+    await program.parseAsync([...argv.slice(0, 2), ...normalizeBooleanFlags(argv.slice(2))], { from: 'node' });
   } catch (err) {
     if (err instanceof CommanderError || (err as { code?: unknown })?.code?.toString().startsWith('commander.')) {
       // commander has already printed its message (or the help)

@@ -78,6 +78,8 @@ export class ObjectStore {
   private readonly clock: () => number;
   private readonly rvClock: RvClock;
   private feedImpl?: Feed;
+  /** (kind, namespace) pairs this process has already recorded in object_namespaces */
+  private readonly knownNamespaces = new Set<string>();
 
   constructor(private readonly o: ObjectStoreOptions) {
     this.client = o.client;
@@ -138,11 +140,14 @@ export class ObjectStore {
     const body = JSON.stringify(obj);
     const entry = this.entry(key, rv, rv, 'ADDED', body);
     const micros = rvMicros(rv);
+    const nsKey = `${key.kind}/${key.namespace}`;
     await Promise.all([
       this.feed.append(entry),
       this.client.execute(`INSERT INTO ${this.ks}.object_names (kind, namespace, name) VALUES (?, ?, ?) USING TIMESTAMP ?`,
         [key.kind, key.namespace, key.name, types.Long.fromString(micros.toString())]),
-      this.client.execute(`INSERT INTO ${this.ks}.object_namespaces (kind, namespace) VALUES (?, ?)`, [key.kind, key.namespace]),
+      this.knownNamespaces.has(nsKey) ? undefined
+        : this.client.execute(`INSERT INTO ${this.ks}.object_namespaces (kind, namespace) VALUES (?, ?)`, [key.kind, key.namespace])
+          .then(() => { this.knownNamespaces.add(nsKey); }),
     ]);
     const applied = await this.cas(entry, `INSERT INTO ${this.ks}.objects (kind, namespace, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
       [key.kind, key.namespace, key.name, rv, rv, body]);

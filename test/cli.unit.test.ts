@@ -2,7 +2,9 @@
 // exit codes. No Stratus server: HTTP tests use small local servers started here.
 
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +13,7 @@ import { ApiClient, errorCodeOf } from '../cli/client';
 import { configPathFor, parseConfig, parseServers } from '../cli/config';
 import { applyVerdict } from '../cli/commands/apply';
 import { describeObject, titleCase } from '../cli/commands/describe';
-import { jsonEqual, manifestTarget, withoutVolatileFields } from '../cli/commands/common';
+import { jsonEqual, manifestTarget, normalizeBooleanFlags, withoutVolatileFields } from '../cli/commands/common';
 import { parseDuration } from '../cli/duration';
 import { ApiError } from '../cli/errors/api-error';
 import { formatError } from '../cli/errors/format';
@@ -250,6 +252,12 @@ describe('config and kinds', () => {
     expect(resourcePath(vm, { namespace: 'demo', name: 'web-1', subresource: 'status' })).toBe('/apis/stratuslab.eu/v1alpha1/namespaces/demo/virtualmachines/web-1/status');
     expect(resourcePath(vm, {})).toBe('/apis/stratuslab.eu/v1alpha1/virtualmachines');
     expect(resourcePath(host, { namespace: 'demo', name: 'hv1' })).toBe('/apis/stratuslab.eu/v1alpha1/hosts/hv1');
+  });
+
+  test('kubectl-style --flag=true|false of boolean flags', () => {
+    expect(normalizeBooleanFlags(['delete', 'vm', 'x', '--wait=false', '--ignore-not-found=true', '--all=false', '-n', 'demo'])).toEqual(['delete', 'vm', 'x', '--no-wait', '--ignore-not-found', '-n', 'demo']);
+    expect(normalizeBooleanFlags(['--', '--wait=false'])).toEqual(['--', '--wait=false']);
+    expect(() => normalizeBooleanFlags(['--wait=maybe'])).toThrow('invalid argument "maybe" for "--wait" flag');
   });
 
   test('durations: Go syntax and bare seconds', () => {
@@ -575,6 +583,7 @@ describe('main exit codes', () => {
     expect((await cli(['wait', 'vm/x', ...s])).code).toBe(2);
     expect((await cli(['apply', ...s])).code).toBe(2);
     expect((await cli(['wait', 'vm/x', '--for=delete', '--timeout', 'soon', ...s])).code).toBe(2);
+    expect(await cli(['delete', 'vm', 'x', '--wait=maybe', ...s])).toMatchObject({ code: 2, stderr: 'error: invalid argument "maybe" for "--wait" flag: use true or false\n' });
   });
 
   test('--help exits 0 and prints the commands', async () => {
@@ -634,6 +643,29 @@ describe('main exit codes', () => {
       expect(process.exitCode).toBe(2);
     } finally {
       process.exitCode = saved;
+    }
+  });
+
+  test('https: the config\'s CA (relative to the config file) is trusted; without it the TLS error is reported', async () => {
+    const d = tmpDir();
+    execFileSync('bash', [path.join(__dirname, '..', 'scripts', 'pki.sh'), d], { stdio: 'ignore' });
+    const server = https.createServer({ cert: fs.readFileSync(path.join(d, 'server.pem')), key: fs.readFileSync(path.join(d, 'server-key.pem')) }, (req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ gitVersion: 'v1.32.0', auth: req.headers.authorization }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cfg = write(path.join(d, 'config.yaml'), `servers: [${url}]\nca: ca.pem\ntoken: tls-token\n`);
+    try {
+      const ok = await cli(['version', '-o', 'json', '--config', cfg]);
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.stdout).serverVersion).toEqual({ gitVersion: 'v1.32.0', auth: 'Bearer tls-token' });
+      const bad = await cli(['get', 'vm', '--server', url]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^error: unable to connect to the server: https:\/\/127\.0\.0\.1:\d+: .*(certificate|self.signed)/i);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
@@ -939,7 +971,8 @@ describe('commands against a stub API', () => {
     api.finalize('virtualmachines', 'demo', 'web-1');
     expect(await deleting).toEqual({ code: 0, stdout: 'virtualmachine.stratuslab.eu "web-1" deleted\n', stderr: '' });
     expect((await cli(['delete', 'vm', 'web-1', ...s()])).code).toBe(1);
-    expect(await cli(['delete', 'vm', 'web-1', '--ignore-not-found', ...s()])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await cli(['delete', '--ignore-not-found', 'vm', 'web-1', ...s()])).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await cli(['get', 'vm', 'web-1', '--ignore-not-found=true', ...s()])).toEqual({ code: 0, stdout: '', stderr: '' });
   });
 
   test('diff: exit 1 with a unified diff when apply would change something, 0 when not', async () => {

@@ -101,6 +101,11 @@ export class LibvirtConnection extends LibvirtHandle {
     await this.release();
   }
 
+  /** Same as close(), without waiting. */
+  override free(): void {
+    this.close().catch(() => undefined);
+  }
+
   async isAlive(): Promise<boolean> {
     return (await this.invokeInt('virConnectIsAlive', [])).result === 1;
   }

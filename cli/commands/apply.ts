@@ -10,7 +10,7 @@ import { UsageError } from '../errors/usage-error';
 import { readManifests, sortByKindOrder, type Manifest } from '../manifests';
 import { renderObjects, type OutputFormat } from '../output';
 import { objectRef, resourcePath, resourceVersionOf } from '../resources';
-import { collect, jsonEqual, manifestTarget, parseBool, withoutVolatileFields } from './common';
+import { collect, jsonEqual, manifestTarget, withoutVolatileFields } from './common';
 
 export const DEFAULT_FIELD_MANAGER = 'stratus';
 
@@ -89,7 +89,7 @@ export function register(program: Command, run: CommandRunner): void {
     )
     .option('-f, --filename <path>', 'file, directory or - (repeatable)', collect)
     .option('-R, --recursive', 'accepted for kubectl compatibility: directories are always read recursively')
-    .option('--force-conflicts [bool]', 'take over fields owned by other managers', parseBool)
+    .option('--force-conflicts', 'take over fields owned by other managers')
     .option('--field-manager <name>', 'the manager that owns the applied fields', DEFAULT_FIELD_MANAGER)
     .addOption(new Option('--dry-run [strategy]', 'server: let the server validate without persisting').choices(['none', 'server']).preset('server'))
     .action(async (opts: { filename?: string[]; forceConflicts?: boolean; fieldManager: string; dryRun?: string }, cmd: Command) =>

@@ -4,6 +4,7 @@
 import { InvalidArgumentError } from 'commander';
 import { API_VERSION, resolveKind, type KindInfo } from '../../schemas/kinds';
 import { CliError } from '../errors/cli-error';
+import { UsageError } from '../errors/usage-error';
 import type { Manifest } from '../manifests';
 import { parseDuration } from '../duration';
 
@@ -12,12 +13,42 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), ...value.split(',').filter((v) => v !== '')];
 }
 
-/** kubectl-style booleans: `--wait`, `--wait=true`, `--wait=false`. */
-export function parseBool(value: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 't', 'yes'].includes(v)) return true;
-  if (['false', '0', 'f', 'no'].includes(v)) return false;
-  throw new InvalidArgumentError(`invalid boolean value "${value}" (use true or false)`);
+/** Boolean flags that kubectl users also write as `--flag=true|false`. */
+export const BOOLEAN_FLAGS = [
+  'wait', 'ignore-not-found', 'force-conflicts', 'output-watch-events', 'watch', 'watch-only',
+  'all-namespaces', 'all', 'recursive', 'client', 'verbose',
+];
+
+/** Flags whose default is true: `--flag=false` becomes `--no-flag` (others just drop it). */
+const DEFAULT_TRUE_FLAGS = ['wait'];
+
+/**
+ * Rewrites kubectl-style `--flag=true|false` of boolean flags into what commander understands:
+ * `--flag`, `--no-flag`, or nothing (false is the default). Arguments after `--` are left alone.
+ */
+export function normalizeBooleanFlags(args: string[]): string[] {
+  const out: string[] = [];
+  let rest = false;
+  for (const a of args) {
+    if (rest || a === '--') {
+      rest = true;
+      out.push(a);
+      continue;
+    }
+    const m = /^--([a-z-]+)=(.*)$/i.exec(a);
+    if (!m || !BOOLEAN_FLAGS.includes(m[1])) {
+      out.push(a);
+      continue;
+    }
+    const v = m[2].trim().toLowerCase();
+    if (['true', '1', 't', 'yes'].includes(v)) out.push(`--${m[1]}`);
+    else if (['false', '0', 'f', 'no'].includes(v)) {
+      if (DEFAULT_TRUE_FLAGS.includes(m[1])) out.push(`--no-${m[1]}`);
+    } else {
+      throw new UsageError(`invalid argument "${m[2]}" for "--${m[1]}" flag: use true or false`);
+    }
+  }
+  return out;
 }
 
 /** A commander argParser for durations. */

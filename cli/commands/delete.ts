@@ -11,7 +11,7 @@ import { listObjects, type Obj } from '../list';
 import { readManifests, sortByKindOrder } from '../manifests';
 import { namedRefs, nameOf, namespaceOf, objectRef, parseTargets, qualifiedSingular, resourcePath, uidOf, type KindInfo } from '../resources';
 import { waitForObject, withTimeout } from '../watch';
-import { collect, durationArg, manifestTarget, parseBool } from './common';
+import { collect, durationArg, manifestTarget } from './common';
 
 export const DEFAULT_DELETE_TIMEOUT_MS = 60_000;
 
@@ -129,9 +129,10 @@ export function register(program: Command, run: CommandRunner): void {
     .option('-R, --recursive', 'accepted for kubectl compatibility: directories are always read recursively')
     .option('-l, --selector <selector>', 'delete the objects matching this label selector')
     .option('--all', 'delete every object of the kind in the namespace')
-    .option('--wait [bool]', 'wait until the objects are gone (default true)', parseBool)
+    .option('--wait', 'wait until the objects are gone (the default; --wait=false or --no-wait to return at once)')
+    .option('--no-wait', 'return without waiting')
     .option('--timeout <duration>', 'how long --wait waits (default 60s)', durationArg('--timeout'))
-    .option('--ignore-not-found [bool]', 'succeed when an object does not exist', parseBool)
+    .option('--ignore-not-found', 'succeed when an object does not exist')
     .addOption(new Option('--dry-run [strategy]', 'server: ask the server without deleting').choices(['none', 'server']).preset('server'))
     .action(async (kind: string | undefined, names: string[], opts: DeleteOptions, cmd: Command) =>
       run(cmd, (ctx) => deleteCommand(ctx, kind === undefined ? [] : [kind, ...names], opts)),

@@ -11,7 +11,7 @@ import { toYaml } from '../output';
 import { resourcePath } from '../resources';
 import { API_VERSION } from '../../schemas/kinds';
 import { unifiedDiff } from '../unified-diff';
-import { collect, manifestTarget, parseBool, withoutVolatileFields } from './common';
+import { collect, manifestTarget, withoutVolatileFields } from './common';
 import { DEFAULT_FIELD_MANAGER } from './apply';
 
 type Obj = Record<string, unknown>;
@@ -74,7 +74,7 @@ export function register(program: Command, run: CommandRunner): void {
     .description('Show what apply would change (server dry run). Exit 0: no differences, 1: differences, 2: error.')
     .option('-f, --filename <path>', 'file, directory or - (repeatable)', collect)
     .option('-R, --recursive', 'accepted for kubectl compatibility: directories are always read recursively')
-    .option('--force-conflicts [bool]', 'diff as if apply took over fields owned by other managers', parseBool)
+    .option('--force-conflicts', 'diff as if apply took over fields owned by other managers')
     .option('--field-manager <name>', 'the manager that owns the applied fields', DEFAULT_FIELD_MANAGER)
     .action(async (opts: { filename?: string[]; forceConflicts?: boolean; fieldManager: string }, cmd: Command) =>
       run(cmd, async (ctx) => {

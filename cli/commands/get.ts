@@ -39,7 +39,7 @@ import {
   type KindInfo,
 } from '../resources';
 import { isExpired, watchFrom, withTimeout } from '../watch';
-import { durationArg, parseBool } from './common';
+import { durationArg } from './common';
 import { API_VERSION } from '../../schemas/kinds';
 
 export interface GetOptions {
@@ -306,9 +306,9 @@ export function register(program: Command, run: CommandRunner): void {
     .option('--field-selector <selector>', 'field selector, e.g. metadata.name=web-1')
     .option('-w, --watch', 'after listing, watch for changes')
     .option('--watch-only', 'watch for changes without listing first')
-    .option('--output-watch-events [bool]', 'with -w, print the event type of each change', parseBool)
+    .option('--output-watch-events', 'with -w, print the event type of each change')
     .option('--timeout <duration>', 'with -w, stop watching after this long (e.g. 30s, 5m)', durationArg('--timeout'))
-    .option('--ignore-not-found [bool]', 'do not fail on a named object that does not exist', parseBool)
+    .option('--ignore-not-found', 'do not fail on a named object that does not exist')
     .action(async (kind: string, names: string[], opts: GetOptions, cmd: Command) =>
       run(cmd, (ctx) => getCommand(ctx, [kind, ...names], opts)),
     );

@@ -102,16 +102,22 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 function isAbort(err: unknown, signal?: AbortSignal): boolean {
-  return !!signal?.aborted || (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'));
+  const name = (err as { name?: unknown })?.name;
+  return !!signal?.aborted || name === 'AbortError' || name === 'TimeoutError';
 }
 
 function describeFetchError(err: unknown): string {
   const code = errorCodeOf(err);
   if (code && MESSAGES[code]) return MESSAGES[code];
+  // the innermost message is the informative one ("fetch failed" is not); no instanceof: errors
+  // made by node's core come from another realm under jest
   let e: unknown = err;
-  // the innermost message is the informative one ("fetch failed" is not)
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-  const msg = e instanceof Error ? e.message : String(e);
+  for (let i = 0; i < 10; i++) {
+    const cause = (e as { cause?: unknown })?.cause;
+    if (!cause || typeof cause !== 'object' || typeof (cause as { message?: unknown }).message !== 'string') break;
+    e = cause;
+  }
+  const msg = typeof (e as { message?: unknown })?.message === 'string' ? (e as { message: string }).message : String(e);
   return code && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
 
@@ -229,7 +235,7 @@ export class ApiClient {
         res = await fetch(url, { method, headers, body, signal: opts.signal, dispatcher: this.dispatcher });
       } catch (err) {
         if (isAbort(err, opts.signal)) throw err;
-        if (err instanceof TypeError && /invalid url|failed to parse url/i.test(err.message)) {
+        if (/invalid url|failed to parse url/i.test(String((err as { message?: unknown })?.message ?? ''))) {
           throw new UsageError(`invalid server URL "${server}"`);
         }
         const code = errorCodeOf(err) ?? 'UNKNOWN';

@@ -180,7 +180,7 @@ export async function readManifests(paths: string[], opts: ReadOptions = {}): Pr
         if (s.size > MAX_MANIFEST_BYTES) throw new ManifestError(`${f} is larger than ${MAX_MANIFEST_BYTES} bytes`);
         text = await fs.readFile(f, 'utf8');
       } catch (err) {
-        if (err instanceof ManifestError) throw err;
+        if ((err as { code?: unknown })?.code === 'MANIFEST') throw err;
         throw new ManifestError(`cannot read ${f}: ${(err as Error).message}`);
       }
       out.push(...parseManifests(text, f));

@@ -5,6 +5,7 @@
 #   bash scripts/cassandra.sh fetch        # install java+maven if missing, download the jars once per machine
 #   bash scripts/cassandra.sh start        # fetch if needed, start, wait until a CQL query answers
 #   bash scripts/cassandra.sh stop         # stop the node(s) this script started (idempotent)
+#   bash scripts/cassandra.sh restart      # stop, then start
 #   bash scripts/cassandra.sh status       # prints "running" (exit 0) or "stopped" (exit 3)
 #   bash scripts/cassandra.sh logs [-f] [NODE]   # last log lines of node 1 (or NODE); -f follows
 #   bash scripts/cassandra.sh version      # the Cassandra version the pom pins
@@ -20,6 +21,8 @@
 #   STRATUS_CASSANDRA_CLUSTER_NAME   cluster_name (a data folder keeps its name)   default: stratus
 #   STRATUS_CASSANDRA_JMX_PORT       enable local-only JMX on this port (+1 per node)  default: off
 #   STRATUS_CASSANDRA_PORT           CQL port                           default: 9042
+#   STRATUS_CASSANDRA_RING_DELAY_MS  gossip ring delay                  default: 5000
+#   STRATUS_CASSANDRA_LOG_LINES      lines shown by logs                default: 100
 #   STRATUS_JAVA                     java binary to use                 default: Java 17 (or 11) found here
 set -euo pipefail
 
@@ -80,6 +83,8 @@ proc_alive() {
   [[ -n "$state" && "$state" != Z && "$state" != X ]]
 }
 
+is_java() { local comm=""; read -r comm 2>/dev/null <"/proc/$1/comm" || true; [[ "$comm" == java ]]; }
+
 # The node folder a process was started for, from its command line.
 proc_node_dir() {
   tr '\0' '\n' 2>/dev/null <"/proc/$1/cmdline" | sed -n 's/^-Dstratus.cassandra.node=//p' | head -n1
@@ -93,6 +98,7 @@ node_pid() {
   local p
   for p in /proc/[0-9]*; do
     pid="${p#/proc/}"
+    is_java "$pid" || continue
     [[ "$(proc_node_dir "$pid")" == "$dir" ]] && proc_alive "$pid" && { echo "$pid"; return 0; }
   done
   return 0
@@ -103,6 +109,7 @@ all_pids() {
   local p pid dir
   for p in /proc/[0-9]*; do
     pid="${p#/proc/}"
+    is_java "$pid" || continue
     dir="$(proc_node_dir "$pid")"
     [[ -n "$dir" ]] || continue
     if [[ "$dir" == "$DATA" || "$dir" == "$DATA"/node* ]] && proc_alive "$pid"; then echo "$pid"; fi
@@ -488,7 +495,7 @@ logs() {
   exec tail -n "${STRATUS_CASSANDRA_LOG_LINES:-100}" "${follow[@]+"${follow[@]}"}" "$f"
 }
 
-usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
 cmd="${1:-}"
 [[ $# -gt 0 ]] && shift

@@ -92,6 +92,6 @@ case "${1:-all}" in
   system) ensure_system ;;
   node) ensure_node ;;
   all) ensure_system; ensure_node ;;
-  -h|--help|help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+  -h|--help|help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" ;;
   *) log "unknown mode '$1' (use system, node or all)"; exit 2 ;;
 esac

@@ -41,6 +41,15 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE IF NOT EXISTS settings (name text PRIMARY KEY, value text)`,
     ],
   },
+  {
+    id: 2,
+    description: 'secondary index of selected fields (e.g. VirtualMachine status.host)',
+    statements: () => [
+      `CREATE TABLE IF NOT EXISTS field_index (
+         kind text, field text, value text, namespace text, name text,
+         PRIMARY KEY ((kind, field, value), namespace, name))`,
+    ],
+  },
 ];
 
 export interface MigrateOptions {

@@ -54,6 +54,15 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   return stableStringify(a ?? null) === stableStringify(b ?? null);
 }
 
+/** Fields with a secondary index, so a fieldSelector pinning them reads only the matching objects. */
+export const INDEXED_FIELDS: Record<string, string[]> = { VirtualMachine: ['status.host'] };
+
+function fieldValue(obj: StoredObject | null | undefined, field: string): string | undefined {
+  let v: unknown = obj;
+  for (const part of field.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
 export const MAX_LIST_LIMIT = 1000;
 const DEFAULT_LIST_LIMIT = 500;
 const ROW = { serial: types.consistencies.localSerial, quorum: types.consistencies.localQuorum };
@@ -152,6 +161,7 @@ export class ObjectStore {
     const applied = await this.cas(entry, `INSERT INTO ${this.ks}.objects (kind, namespace, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
       [key.kind, key.namespace, key.name, rv, rv, body]);
     if (!applied) throw new AlreadyExistsError(`${input.kind} "${describeKey(key)}" already exists`, { name: key.name, kind: input.kind });
+    await this.reindex(key, undefined, obj, rv);
     return obj;
   }
 
@@ -257,6 +267,11 @@ export class ObjectStore {
     if (pinnedName !== undefined && pinnedNs !== undefined && !token) {
       const obj = await this.get({ kind, namespace: pinnedNs, name: pinnedName });
       return { items: obj && keep(obj) ? [obj] : [], resourceVersion };
+    }
+
+    for (const field of INDEXED_FIELDS[kind] ?? []) {
+      const value = pinnedField(fields, field);
+      if (value !== undefined) return this.listIndexed(kind, namespace, field, value, limit, token, resourceVersion, keep);
     }
 
     const items: StoredObject[] = [];
@@ -370,6 +385,7 @@ export class ObjectStore {
       const ok = await this.cas(entry, `UPDATE ${this.ks}.objects SET rv = ?, body = ? WHERE kind = ? AND namespace = ? AND name = ? IF rv = ?`,
         [rv, body, key.kind, key.namespace, key.name, curRv]);
       if (!ok) throw this.conflict(key, cur.kind);
+      await this.reindex(key, cur, out, rv);
       return out;
     }
     const entry = this.entry(key, rv, uid, 'DELETED', body);
@@ -377,6 +393,7 @@ export class ObjectStore {
     const ok = await this.cas(entry, `DELETE FROM ${this.ks}.objects WHERE kind = ? AND namespace = ? AND name = ? IF rv = ?`,
       [key.kind, key.namespace, key.name, curRv]);
     if (!ok) throw this.conflict(key, cur.kind);
+    await this.reindex(key, cur, null, rv);
     await this.client.execute(`DELETE FROM ${this.ks}.object_names USING TIMESTAMP ? WHERE kind = ? AND namespace = ? AND name = ?`,
       [types.Long.fromString(rvMicros(uid).toString()), key.kind, key.namespace, key.name]);
     return out;
@@ -406,6 +423,52 @@ export class ObjectStore {
     if (applied) await this.feed.markCommitted(entry).catch(() => undefined);
     else await this.feed.remove(entry).catch(() => undefined);
     return applied;
+  }
+
+  /**
+   * Keeps field_index in step with a successful write. Rows are written with the write's
+   * resourceVersion as their timestamp, so late or repeated index writes settle on the newest.
+   */
+  private async reindex(key: ObjectKey, before: StoredObject | undefined, after: StoredObject | null, rv: string): Promise<void> {
+    const fields = INDEXED_FIELDS[key.kind];
+    if (!fields) return;
+    const ts = types.Long.fromString(rvMicros(rv).toString());
+    const writes: Promise<unknown>[] = [];
+    for (const field of fields) {
+      const old = fieldValue(before, field);
+      const now = fieldValue(after, field);
+      if (old === now) continue;
+      if (old !== undefined) {
+        writes.push(this.client.execute(`DELETE FROM ${this.ks}.field_index USING TIMESTAMP ? WHERE kind = ? AND field = ? AND value = ? AND namespace = ? AND name = ?`,
+          [ts, key.kind, field, old, key.namespace, key.name]));
+      }
+      if (now !== undefined) {
+        writes.push(this.client.execute(`INSERT INTO ${this.ks}.field_index (kind, field, value, namespace, name) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+          [key.kind, field, now, key.namespace, key.name, ts]));
+      }
+    }
+    await Promise.all(writes);
+  }
+
+  /** A page of objects whose indexed `field` equals `value`, read through field_index. */
+  private async listIndexed(kind: string, namespace: string | undefined, field: string, value: string, limit: number,
+    token: ContinueToken | undefined, resourceVersion: string, keep: (o: StoredObject) => boolean): Promise<ListResult> {
+    const where = ['kind = ?', 'field = ?', 'value = ?'];
+    const params: unknown[] = [kind, field, value];
+    if (namespace !== undefined) { where.push('namespace = ?'); params.push(namespace); }
+    if (token) {
+      if (namespace !== undefined) { where.push('name > ?'); params.push(token.name); }
+      else { where.push('(namespace, name) > (?, ?)'); params.push(token.ns, token.name); }
+    }
+    const rs = await this.client.execute(`SELECT namespace, name FROM ${this.ks}.field_index WHERE ${where.join(' AND ')} LIMIT ?`, [...params, limit + 1]);
+    const rows = rs.rows.map((r) => ({ ns: r['namespace'] as string, name: r['name'] as string }));
+    const page = rows.slice(0, limit);
+    const objs = await Promise.all(page.map((r) => this.get({ kind, namespace: r.ns, name: r.name })));
+    const items = objs.filter((o): o is StoredObject => !!o && keep(o));
+    const last = page[page.length - 1];
+    return rows.length > limit
+      ? { items, resourceVersion, continue: this.makeContinue({ v: 1, ns: last.ns, name: last.name, rv: resourceVersion }) }
+      : { items, resourceVersion };
   }
 
   /** Confirms an uncommitted feed entry against the object, read at SERIAL. */

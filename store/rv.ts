@@ -62,11 +62,12 @@ export class RvClock {
   constructor(private readonly now: () => number = Date.now) {}
 
   next(after?: string): string {
+    // Whole microseconds, so successive versions of an object also have distinct write timestamps.
     let t = BigInt(Math.floor(this.now())) * 10000n;
-    if (t <= this.last) t = this.last + 1n;
+    if (t <= this.last) t = this.last + 10n;
     if (after) {
-      const floor = rvTicks(after);
-      if (t <= floor) t = floor + 1n;
+      const floor = rvTicks(after) - (rvTicks(after) % 10n);
+      if (t <= floor) t = floor + 10n;
     }
     this.last = t;
     return timeUuidFromTicks(t).toString();

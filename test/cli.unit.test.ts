@@ -358,7 +358,7 @@ describe('output', () => {
       status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', reason: 'Running' }] },
     });
     expect(text).toContain('Name:         web-1\nNamespace:    demo\nLabels:       app=web\n              tier=front\nAnnotations:  <none>\n');
-    expect(text).toContain('Spec:\n  Run Strategy:  Always\n  Cpu:           2\n  Disks:\n    - Name:   root\n      Image:  debian-12\n');
+    expect(text).toContain('Spec:\n  Run Strategy:  Always\n  CPU:           2\n  Disks:\n    - Name:   root\n      Image:  debian-12\n');
     expect(text).toContain('Status:\n  Conditions:\n    Type   Status  Reason\n    ----   ------  ------\n    Ready  True    Running\n  Phase:  Running\n');
     expect(text).not.toContain('Events');
     expect(titleCase('domainUUID')).toBe('Domain UUID');
@@ -648,7 +648,12 @@ describe('main exit codes', () => {
 
   test('https: the config\'s CA (relative to the config file) is trusted; without it the TLS error is reported', async () => {
     const d = tmpDir();
-    execFileSync('bash', [path.join(__dirname, '..', 'scripts', 'pki.sh'), d], { stdio: 'ignore' });
+    // a CA and a server certificate for 127.0.0.1
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: d, stdio: 'ignore' });
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=test-ca', '-keyout', 'ca-key.pem', '-out', 'ca.pem');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=stratus-api', '-keyout', 'server-key.pem', '-out', 'server.csr');
+    write(path.join(d, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', 'server.ext', '-out', 'server.pem');
     const server = https.createServer({ cert: fs.readFileSync(path.join(d, 'server.pem')), key: fs.readFileSync(path.join(d, 'server-key.pem')) }, (req, res) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ gitVersion: 'v1.32.0', auth: req.headers.authorization }));

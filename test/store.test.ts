@@ -186,3 +186,21 @@ test('an uncommitted feed entry is shown only if its write happened (crash betwe
   const events = await drain(follower, (all) => all.length >= 1, 5000);
   expect(events.map((e) => e.object.metadata.name)).toEqual(['h1']);
 });
+
+test('a fieldSelector on status.host reads the field index, which follows binds, moves and deletes', async () => {
+  const bound = async (host: string) => (await store.list('VirtualMachine', undefined, { fieldSelector: [{ field: 'status.host', op: '=', value: host }], limit: 2 }));
+  for (let i = 0; i < 3; i++) {
+    const c = await store.create(vm(`b${i}`, 'idx'));
+    await store.updateStatus({ ...c, status: { host: 'hv-a' } });
+  }
+  const page1 = await bound('hv-a');
+  expect(page1.items.map((o) => o.metadata.name)).toEqual(['b0', 'b1']);
+  const page2 = await store.list('VirtualMachine', undefined, { fieldSelector: [{ field: 'status.host', op: '=', value: 'hv-a' }], limit: 2, continue: page1.continue });
+  expect(page2.items.map((o) => o.metadata.name)).toEqual(['b2']);
+  await store.guaranteedUpdate(key('b1', 'idx'), (cur) => ({ ...cur, status: { host: 'hv-b' } }), { status: true });
+  await store.delete(key('b2', 'idx'));
+  expect((await bound('hv-a')).items.map((o) => o.metadata.name)).toEqual(['b0']);
+  expect((await bound('hv-b')).items.map((o) => o.metadata.name)).toEqual(['b1']);
+  const rows = await t.client.execute(`SELECT name FROM ${t.keyspace}.field_index WHERE kind = 'VirtualMachine' AND field = 'status.host' AND value = 'hv-a'`);
+  expect(rows.rows.map((r) => r['name'])).toEqual(['b0']);
+});

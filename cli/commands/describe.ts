@@ -10,14 +10,21 @@ import { formatTable } from '../output';
 import { namedRefs, parseTargets, resourcePath, type KindInfo } from '../resources';
 import { noResourcesMessage } from './get';
 
-/** `runStrategy` → `Run Strategy`, `domainUUID` → `Domain UUID` (kubectl's describe does the same). */
+const ACRONYMS = new Set(['uid', 'uuid', 'cpu', 'ip', 'url', 'api', 'id', 'vm', 'os']);
+
+/** `runStrategy` → `Run Strategy`, `domainUUID` → `Domain UUID`, `uid` → `UID` (as kubectl's describe). */
 export function titleCase(key: string): string {
-  const spaced = key
+  return key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
-    .replace(/[_-]+/g, ' ');
-  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+    .replace(/[_-]+/g, ' ')
+    .split(' ')
+    .map((w) => (ACRONYMS.has(w.toLowerCase()) ? w.toUpperCase() : w.charAt(0).toUpperCase() + w.slice(1)))
+    .join(' ');
 }
+
+/** Maps whose keys are user data (label keys), printed as they are. */
+const VERBATIM_KEYS = /(^|[a-z])(Labels|labels|Annotations|annotations)$|^(host|node)Selector$/;
 
 function scalar(v: unknown): string {
   if (v === null || v === undefined) return '<nil>';
@@ -38,7 +45,8 @@ function renderTree(obj: Obj, indent: number, lines: string[], titled = true): v
   for (const [k, v] of entries) {
     if (isComplex(v)) {
       lines.push(`${pad}${label(k)}`);
-      renderValue(v, indent + 2, lines, titled);
+      if (isPlainObject(v) && VERBATIM_KEYS.test(k)) renderTree(v, indent + 2, lines, false);
+      else renderValue(v, indent + 2, lines, true);
     } else {
       lines.push(`${pad}${label(k).padEnd(width + 2)}${scalar(v)}`.replace(/\s+$/, ''));
     }

@@ -136,7 +136,8 @@ export async function getCommand(ctx: CommandContext, args: string[], opts: GetO
   if (format.type === 'name') {
     if (found.length === 0 && !refs) ctx.errLine(noResourcesMessage(kinds, ns));
   }
-  if (found.length > 0 || format.type !== 'name') {
+  // an empty list still prints (an empty List); names that all failed print only their errors
+  if (found.length > 0 || (!refs && format.type !== 'name')) {
     const single = !!refs && refs.length === 1 && found.length === 1;
     ctx.out(
       renderObjects(

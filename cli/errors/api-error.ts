@@ -89,7 +89,7 @@ export class ApiError extends CliError {
 }
 
 export function isApiError(err: unknown): err is ApiError {
-  return err instanceof Error && (err as ApiError).code === 'API_ERROR';
+  return !!err && typeof err === 'object' && (err as ApiError).code === 'API_ERROR';
 }
 
 /** True for a 404 answer. */

@@ -13,5 +13,5 @@ export class CliError extends Error {
 }
 
 export function isCliError(err: unknown): err is CliError {
-  return err instanceof Error && typeof (err as CliError).exitCode === 'number' && typeof (err as CliError).code === 'string';
+  return !!err && typeof err === 'object' && typeof (err as CliError).exitCode === 'number' && typeof (err as CliError).code === 'string';
 }

@@ -26,8 +26,9 @@ function formatApiError(err: ApiError): string {
 /** The text printed on stderr for an error (no trailing newline). */
 export function formatError(err: unknown): string {
   if (isApiError(err)) return formatApiError(err);
-  if (err instanceof Error) {
-    const msg = err.message || err.name || 'unknown error';
+  // duck-typed: errors from node's core come from another realm under jest
+  if (err && typeof err === 'object' && typeof (err as Error).message === 'string') {
+    const msg = (err as Error).message || (err as Error).name || 'unknown error';
     return withErrorPrefix(msg);
   }
   return withErrorPrefix(String(err));

@@ -194,7 +194,10 @@ export class Informer {
     for (const [k, old] of this.cache) {
       if (!fresh.has(k)) this.remove(k, old, old.metadata.resourceVersion ?? '');
     }
-    for (const [k, obj] of fresh) this.upsert(k, obj);
+    for (const [k, obj] of fresh) {
+      const cur = this.cache.get(k)?.metadata.resourceVersion;
+      if (!cur || !obj.metadata.resourceVersion || compareRv(obj.metadata.resourceVersion, cur) > 0) this.upsert(k, obj);
+    }
     this.tombstones.clear();
     this.lastRv = listRv!;
     if (!this.synced) {

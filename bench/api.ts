@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   });
 
   progress(`starting a frontend on 127.0.0.1:${PORT}`);
-  const api = spawn(process.execPath, [path.join(__dirname, '..', 'api', 'main.js')], {
+  const api = spawn(process.execPath, [...(process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(__dirname, '..', 'api', 'main.js')], {
     env: { ...process.env, STRATUS_KEYSPACE: keyspace, STRATUS_LISTEN: `127.0.0.1:${PORT}`, STRATUS_LOG_LEVEL: 'warn', STRATUS_TLS_CERT: '', STRATUS_TLS_KEY: '' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -13,6 +13,7 @@ import { DEFAULT_FEED_SETTINGS, Feed, FeedFollower, type FeedEntry, type FeedSet
 import { RvClock, isTimeUuid, minTimeUuidAtTicks, rvMicros, rvTicks } from './rv';
 import { matchesFields, matchesLabels, pinnedField, type FieldRequirement, type LabelSelector } from './selectors';
 import type { ObjectKey, StoredObject, WatchEventType } from './types';
+import { GROUP, kindByKind } from '../schemas/kinds';
 
 export interface ObjectStoreOptions {
   client: Client;
@@ -73,8 +74,14 @@ export function keyOf(obj: StoredObject): ObjectKey {
   return { kind: obj.kind, namespace: obj.metadata.namespace ?? '', name: obj.metadata.name };
 }
 
+/** Kubernetes-style resource name for messages, e.g. virtualmachines.stratuslab.eu */
+function resourceOf(kind: string): string {
+  const k = kindByKind(kind);
+  return k ? `${k.plural}.${GROUP}` : kind;
+}
+
 function describeKey(k: ObjectKey): string {
-  return k.namespace ? `${k.namespace}/${k.name}` : k.name;
+  return `${resourceOf(k.kind)} "${k.name}"`;
 }
 
 function nowIso(ms: number): string {
@@ -128,7 +135,7 @@ export class ObjectStore {
 
   async mustGet(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<StoredObject> {
     const obj = await this.get(key, opts);
-    if (!obj) throw new NotFoundError(`${key.kind} "${describeKey(key)}" not found`, { name: key.name, kind: key.kind });
+    if (!obj) throw new NotFoundError(`${describeKey(key)} not found`, { name: key.name, kind: kindByKind(key.kind)?.plural ?? key.kind });
     return obj;
   }
 
@@ -160,7 +167,7 @@ export class ObjectStore {
     ]);
     const applied = await this.cas(entry, `INSERT INTO ${this.ks}.objects (kind, namespace, name, uid, rv, body) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
       [key.kind, key.namespace, key.name, rv, rv, body]);
-    if (!applied) throw new AlreadyExistsError(`${input.kind} "${describeKey(key)}" already exists`, { name: key.name, kind: input.kind });
+    if (!applied) throw new AlreadyExistsError(`${describeKey(key)} already exists`, { name: key.name, kind: kindByKind(key.kind)?.plural ?? key.kind });
     await this.reindex(key, undefined, obj, rv);
     return obj;
   }
@@ -359,8 +366,8 @@ export class ObjectStore {
 
   private conflict(key: ObjectKey, kind: string): ConflictError {
     return new ConflictError(
-      `Operation cannot be fulfilled on ${kind} "${describeKey(key)}": the object has been modified; please apply your changes to the latest version and try again`,
-      { name: key.name, kind },
+      `Operation cannot be fulfilled on ${describeKey(key)}: the object has been modified; please apply your changes to the latest version and try again`,
+      { name: key.name, kind: kindByKind(kind)?.plural ?? kind },
     );
   }
 
@@ -420,8 +427,10 @@ export class ObjectStore {
       }
       applied = entry.type === 'DELETED' ? cur?.metadata.uid !== entry.uid : cur?.metadata.resourceVersion === entry.ts;
     }
-    if (applied) await this.feed.markCommitted(entry).catch(() => undefined);
-    else await this.feed.remove(entry).catch(() => undefined);
+    // Marking the entry is not on the caller's critical path: until it lands, followers treat the
+    // entry as in flight and confirm it against the object themselves.
+    const settle = applied ? this.feed.markCommitted(entry) : this.feed.remove(entry);
+    settle.catch((err) => this.o.logger?.warn({ err: String(err), ts: entry.ts }, 'could not settle a feed entry'));
     return applied;
   }
 

@@ -209,3 +209,17 @@ describe('Manager', () => {
     expect(stopped).toBe(true);
   });
 });
+
+describe('WorkQueue order: random', () => {
+  test('hands out every waiting key exactly once, in a different order than added', async () => {
+    let seed = 42;
+    const rng = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const q = new WorkQueue({ clock: new FakeClock(), order: 'random', rng });
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    for (const k of keys) q.add(k);
+    const got: string[] = [];
+    for (let i = 0; i < 50; i++) got.push((await q.get())!);
+    expect([...got].sort()).toEqual([...keys].sort());
+    expect(got).not.toEqual(keys);
+  });
+});

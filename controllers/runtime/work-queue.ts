@@ -22,6 +22,13 @@ export interface WorkQueueOptions {
   qps?: number;
   /** overall bucket size; default 100 */
   burst?: number;
+  /**
+   * fifo (default) or random: hand out a random waiting key, so several replicas working through
+   * the same backlog rarely pick the same key at the same time (placement uses it)
+   */
+  order?: 'fifo' | 'random';
+  /** random source for order: random; default Math.random */
+  rng?: () => number;
 }
 
 export class WorkQueue<K extends string = string> {
@@ -38,12 +45,16 @@ export class WorkQueue<K extends string = string> {
   private readonly waiters: ((key: K | undefined) => void)[] = [];
   private shuttingDown = false;
   private drainWaiters: (() => void)[] = [];
+  private readonly random: boolean;
+  private readonly rng: () => number;
 
   constructor(o: WorkQueueOptions = {}) {
     this.name = o.name ?? 'queue';
     this.clock = o.clock ?? systemClock;
     this.backoff = new ExponentialBackoff<K>({ baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs });
     this.bucket = new TokenBucket({ qps: o.qps, burst: o.burst, clock: this.clock });
+    this.random = o.order === 'random';
+    this.rng = o.rng ?? Math.random;
   }
 
   /** Queues `key` unless it is already waiting; a key in flight is queued again after done(). */
@@ -107,6 +118,10 @@ export class WorkQueue<K extends string = string> {
   get(): Promise<K | undefined> {
     if (this.shuttingDown) return Promise.resolve(undefined);
     if (this.head < this.queue.length) {
+      if (this.random) {
+        const j = this.head + Math.floor(this.rng() * (this.queue.length - this.head));
+        [this.queue[this.head], this.queue[j]] = [this.queue[j], this.queue[this.head]];
+      }
       const key = this.queue[this.head++];
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);

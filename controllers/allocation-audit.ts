@@ -1,0 +1,167 @@
+// The allocation audit: every period, recomputes each host's allocation record from the VMs bound
+// to it and repairs what crashes left behind — a claim whose VM is not bound there (older than a
+// grace period, confirmed by a fresh read) is removed; a bound VM without a claim gets one. It
+// also publishes the totals in Host status.allocated for people (`kubectl get hosts`).
+
+import type { Logger } from 'pino';
+import type { ObjectStore, StoredObject } from '../store';
+import { formatBytes, formatCpu } from '../schemas/quantity';
+import type { VirtualMachine } from '../schemas/types.gen';
+import { HOST_INDEX } from './host-health';
+import type { PlacementMetrics } from './metrics';
+import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './placement/allocation-record';
+import type { PlacementCache } from './placement/cache';
+import { vmRequest } from './placement/resources';
+import { sleep, systemClock, type Clock, type Informer } from './runtime';
+
+export interface AllocationAuditOptions {
+  store: ObjectStore;
+  informers: { hosts: Informer; allocations: Informer; vms: Informer };
+  cache?: PlacementCache;
+  logger: Logger;
+  metrics: PlacementMetrics;
+  clock?: Clock;
+  rng?: () => number;
+  /** default 60 000 ms (jittered ±20 %) */
+  periodMs?: number;
+  /** a claim younger than this is an in-flight placement, never a leak; default 30 000 ms */
+  claimGraceMs?: number;
+  /** publish totals in Host status.allocated; default true */
+  publishAllocated?: boolean;
+}
+
+export interface AuditReport {
+  hosts: number;
+  leaked: number;
+  missing: number;
+}
+
+export class AllocationAudit {
+  readonly name = 'allocation-audit';
+  private readonly clock: Clock;
+
+  constructor(private readonly o: AllocationAuditOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const { hosts, allocations, vms } = this.o.informers;
+    for (const i of [hosts, allocations, vms]) if (!(await i.waitForSync(signal))) return;
+    const period = this.o.periodMs ?? 60_000;
+    const rng = this.o.rng ?? Math.random;
+    while (!signal.aborted) {
+      await sleep(this.clock, period * (0.8 + 0.4 * rng()), signal);
+      if (signal.aborted) return;
+      try {
+        const r = await this.runOnce();
+        if (r.leaked || r.missing) this.o.logger.info({ ...r }, 'allocation audit repaired records');
+      } catch (err) {
+        this.o.logger.warn({ err: String(err) }, 'allocation audit failed; next period retries');
+      }
+    }
+  }
+
+  /** Audits every host once. */
+  async runOnce(): Promise<AuditReport> {
+    const names = new Set([...this.o.informers.hosts.keys(), ...this.o.informers.allocations.keys()]);
+    const report: AuditReport = { hosts: names.size, leaked: 0, missing: 0 };
+    const list = [...names];
+    const worker = async () => {
+      for (let n = list.pop(); n !== undefined; n = list.pop()) {
+        const r = await this.auditHost(n);
+        report.leaked += r.leaked;
+        report.missing += r.missing;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    return report;
+  }
+
+  async auditHost(host: string): Promise<{ leaked: number; missing: number }> {
+    const { store, metrics } = this.o;
+    const now = this.clock.now();
+    const grace = this.o.claimGraceMs ?? 30_000;
+    const bound = new Map(this.o.informers.vms.byIndex(HOST_INDEX, host).map((v) => [v.metadata.uid!, v]));
+    const record = this.o.cache?.record(host) ?? this.o.informers.allocations.get(host);
+    const claims = claimsOf(record);
+    const suspectsMissing = [...bound.keys()].filter((uid) => !claims[uid]);
+    const suspectsLeaked = Object.entries(claims).filter(([uid, c]) => !bound.has(uid) && now - c.at > grace);
+
+    // Confirm with fresh reads: the cache may lag behind a bind or an unbind.
+    const add: Record<string, Claim> = {};
+    for (const uid of suspectsMissing) {
+      const v = bound.get(uid)!;
+      const fresh = await store.get({ kind: 'VirtualMachine', namespace: v.metadata.namespace ?? '', name: v.metadata.name });
+      if (fresh?.metadata.uid !== uid || fresh.status?.host !== host) continue;
+      let req;
+      try {
+        req = vmRequest(fresh as unknown as VirtualMachine);
+      } catch {
+        continue;
+      }
+      add[uid] = { vm: `${v.metadata.namespace}/${v.metadata.name}`, ...req, labels: fresh.metadata.labels, by: 'audit', at: now };
+    }
+    const remove = new Map<string, Claim>();
+    for (const [uid, c] of suspectsLeaked) {
+      const i = c.vm.indexOf('/');
+      const fresh = await store.get({ kind: 'VirtualMachine', namespace: c.vm.slice(0, i), name: c.vm.slice(i + 1) }, { serial: true });
+      if (fresh?.metadata.uid === uid && fresh.status?.host === host) continue;
+      remove.set(uid, c);
+    }
+
+    let written: StoredObject | undefined;
+    let leaked = 0;
+    let missing = 0;
+    if (Object.keys(add).length > 0 || remove.size > 0) {
+      const mutate = (cur: StoredObject) => {
+        leaked = 0;
+        missing = 0;
+        const next = { ...claimsOf(cur) };
+        for (const [uid, c] of remove) {
+          if (next[uid] && next[uid].by === c.by && next[uid].at === c.at) {
+            delete next[uid];
+            leaked++;
+          }
+        }
+        for (const [uid, c] of Object.entries(add)) {
+          if (!next[uid]) {
+            next[uid] = c;
+            missing++;
+          }
+        }
+        if (leaked === 0 && missing === 0) return undefined;
+        (cur.spec as { claims: Record<string, Claim> }).claims = next;
+        return cur;
+      };
+      const key = { kind: ALLOCATION_KIND, namespace: '', name: host };
+      try {
+        written = await store.guaranteedUpdate(key, mutate);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'NOT_FOUND' || Object.keys(add).length === 0) throw err;
+        written = await store.create(newAllocation(host, add));
+        missing = Object.keys(add).length;
+      }
+      if (written) this.o.cache?.assume(written);
+      if (leaked) metrics.repairs.inc({ type: 'leaked' }, leaked);
+      if (missing) metrics.repairs.inc({ type: 'missing' }, missing);
+    }
+    if (this.o.publishAllocated ?? true) await this.publish(host, claimsOf(written ?? record));
+    return { leaked, missing };
+  }
+
+  private async publish(host: string, claims: Record<string, Claim>): Promise<void> {
+    const h = this.o.informers.hosts.get(host);
+    if (!h) return;
+    const t = totalOf(claims);
+    const allocated: Record<string, string> = { cpu: formatCpu(t.cpu), memory: formatBytes(t.memory) };
+    if (t.storage > 0) allocated.storage = formatBytes(t.storage);
+    if (JSON.stringify(h.status?.allocated) === JSON.stringify(allocated)) return;
+    await this.o.store.guaranteedUpdate({ kind: 'Host', namespace: '', name: host }, (cur) => {
+      if (JSON.stringify(cur.status?.allocated) === JSON.stringify(allocated)) return undefined;
+      (cur.status ??= {}).allocated = allocated;
+      return cur;
+    }, { status: true }).catch((err) => {
+      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+    });
+  }
+}

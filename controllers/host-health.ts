@@ -1,0 +1,169 @@
+// Host health: turns the agents' heartbeats (Host status.heartbeatTime) into the Host's Ready
+// condition, and reschedules the VMs of a failed host. A lease counts from when THIS process saw
+// the heartbeat change (so clock skew between agent and controller does not matter): older than
+// leaseDurationMs → Ready=False/LeaseExpired; older than rescheduleMs (T_resched, which must exceed
+// the agent's fencing time T_fence plus a margin, so the agent has stopped its VMs) → every VM with
+// runStrategy Always bound there is unbound (status.host removed, Scheduled=False/HostLost) and its
+// claim released, and the scheduler places it elsewhere. The heartbeat is re-read at SERIAL
+// before rescheduling, so a lagging cache never moves VMs off a live host.
+
+import type { Logger } from 'pino';
+import type { ObjectStore, StoredObject } from '../store';
+import { getCondition, setCondition } from './conditions';
+import type { PlacementMetrics } from './metrics';
+import type { PlacementCache } from './placement/cache';
+import { releaseClaim } from './placement/claims';
+import { Controller, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+
+export interface HostHealthOptions {
+  store: ObjectStore;
+  /** vms must carry a 'host' index (status.host) */
+  informers: { hosts: Informer; vms: Informer };
+  /** optional: lets a release show up at once in this replica's placement cache */
+  cache?: PlacementCache;
+  logger: Logger;
+  metrics: PlacementMetrics;
+  clock?: Clock;
+  /** heartbeat age after which the host is NotReady; default 20 000 ms */
+  leaseDurationMs?: number;
+  /** the agent's T_fence: it stops its VMs when it could not renew for this long; default 30 000 ms */
+  fenceMs?: number;
+  /** T_resched: heartbeat age after which VMs are rescheduled; default 60 000 ms; must exceed fenceMs */
+  rescheduleMs?: number;
+  workers?: number;
+  resyncPeriodMs?: number;
+}
+
+export const HOST_INDEX = 'host';
+
+export class HostHealth {
+  readonly name = 'host-health';
+  readonly controller: Controller;
+  private readonly o: HostHealthOptions;
+  private readonly clock: Clock;
+  private readonly lease: number;
+  private readonly resched: number;
+  /** per host: the heartbeat value last seen and when this process first saw it */
+  private readonly observed = new Map<string, { hb: string | undefined; at: number }>();
+  private readonly notReady = new Set<string>();
+
+  constructor(o: HostHealthOptions) {
+    this.o = o;
+    this.clock = o.clock ?? systemClock;
+    this.lease = o.leaseDurationMs ?? 20_000;
+    const fence = o.fenceMs ?? 30_000;
+    this.resched = o.rescheduleMs ?? 60_000;
+    if (!(this.resched > fence)) throw new Error(`T_resched (${this.resched} ms) must be longer than the agents' T_fence (${fence} ms)`);
+    if (!(this.lease <= this.resched)) throw new Error(`the lease duration (${this.lease} ms) must not exceed T_resched (${this.resched} ms)`);
+    this.controller = new Controller({
+      name: 'host-health', logger: o.logger, clock: this.clock, metrics: o.metrics.runtime,
+      workers: o.workers ?? 4, resyncPeriodMs: o.resyncPeriodMs, reconciler: (k, ctx) => this.reconcile(k, ctx),
+    });
+    this.controller.watch(o.informers.hosts);
+    o.informers.hosts.addHandlers({
+      onAdd: (k, h) => this.observe(k, h),
+      onUpdate: (k, _old, h) => this.observe(k, h),
+      onDelete: (k) => {
+        this.observed.delete(k);
+        this.notReady.delete(k);
+      },
+    });
+  }
+
+  start(signal: AbortSignal): Promise<void> {
+    return this.controller.start(signal);
+  }
+
+  private observe(name: string, h: CachedObject | StoredObject): void {
+    const hb = h.status?.heartbeatTime as string | undefined;
+    const cur = this.observed.get(name);
+    if (!cur || cur.hb !== hb) this.observed.set(name, { hb, at: this.clock.now() });
+  }
+
+  async reconcile(name: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const host = this.o.informers.hosts.get(name);
+    if (!host) return {};
+    this.observe(name, host);
+    const obs = this.observed.get(name)!;
+    const now = this.clock.now();
+    const age = now - obs.at;
+    const fresh = obs.hb !== undefined && age < this.lease;
+    if (fresh) this.notReady.delete(name);
+    else this.notReady.add(name);
+    this.o.metrics.notReady.set(this.notReady.size);
+
+    const ready = fresh
+      ? { status: 'True' as const, reason: 'LeaseRenewed', message: 'the agent renews its lease' }
+      : obs.hb === undefined
+        ? { status: 'False' as const, reason: 'NoHeartbeat', message: 'the agent has not reported a heartbeat yet' }
+        : { status: 'False' as const, reason: 'LeaseExpired', message: `no heartbeat seen for ${Math.round(age / 1000)}s (last ${obs.hb})` };
+    const prev = getCondition(host.status?.conditions as never, 'Ready');
+    if (prev?.status !== ready.status || prev?.reason !== ready.reason) {
+      await this.o.store.guaranteedUpdate({ kind: 'Host', namespace: '', name }, (cur) => {
+        if ((cur.status?.heartbeatTime as string | undefined) !== obs.hb) return undefined; // changed meanwhile: next reconcile decides
+        const st = (cur.status ??= {});
+        st.conditions = setCondition(st.conditions as never, { type: 'Ready', ...ready }, now);
+        return cur;
+      }, { status: true });
+      ctx.logger.info({ ready: ready.status, reason: ready.reason }, 'host readiness changed');
+    }
+    if (fresh) return { requeueAfterMs: this.lease - age + 50 };
+    if (obs.hb === undefined) return {};
+    if (age < this.resched) return { requeueAfterMs: this.resched - age + 50 };
+
+    // T_resched passed. Confirm against the store (a lagging cache must not move VMs off a live host).
+    const cur = await this.o.store.get({ kind: 'Host', namespace: '', name }, { serial: true });
+    if (!cur) return {};
+    if ((cur.status?.heartbeatTime as string | undefined) !== obs.hb) {
+      this.observe(name, cur);
+      return { requeueAfterMs: 50 };
+    }
+    await this.evacuate(name, ctx);
+    return { requeueAfterMs: this.lease };
+  }
+
+  /** Unbinds the host's runStrategy-Always VMs and releases their claims; marks the others' Ready Unknown. */
+  private async evacuate(name: string, ctx: ReconcileContext): Promise<void> {
+    const { store, metrics } = this.o;
+    const vms = this.o.informers.vms.byIndex(HOST_INDEX, name);
+    const now = this.clock.now();
+    for (const vm of vms) {
+      const key = { kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name };
+      const always = ((vm.spec as { runStrategy?: string }).runStrategy ?? 'Always') === 'Always';
+      let unbound = false;
+      try {
+        await store.guaranteedUpdate(key, (cur) => {
+          unbound = false;
+          if (cur.metadata.uid !== vm.metadata.uid || cur.status?.host !== name) return undefined;
+          const st = cur.status;
+          if (!always) {
+            const r = getCondition(st.conditions as never, 'Ready');
+            if (r?.status === 'Unknown' && r.reason === 'HostNotReady') return undefined;
+            st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostNotReady', message: `host ${name} stopped renewing its lease` }, now);
+            return cur;
+          }
+          for (const f of ['host', 'domainUUID', 'startTime', 'volumes', 'ip']) delete st[f];
+          st.conditions = setCondition(st.conditions as never, {
+            type: 'Scheduled', status: 'False', reason: 'HostLost', message: `host ${name} stopped renewing its lease; rescheduling`,
+            observedGeneration: cur.metadata.generation,
+          }, now);
+          st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostLost', message: `host ${name} failed` }, now);
+          st.phase = 'Pending';
+          unbound = true;
+          return cur;
+        }, { status: true });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'NOT_FOUND') continue;
+        throw err;
+      }
+      if (!unbound) continue;
+      metrics.rescheduled.inc();
+      const rec = await releaseClaim(store, name, vm.metadata.uid!);
+      if (rec) {
+        this.o.cache?.assume(rec);
+        metrics.releases.inc({ reason: 'host-lost' });
+      }
+      ctx.logger.info({ vm: `${key.namespace}/${key.name}` }, 'unbound a VM from a failed host for rescheduling');
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// The scheduler's view of the cluster, kept current by informers (Hosts, HostAllocations, VMs)
+// and by this replica's own successful claims ("assumed" until the feed brings them back, so
+// back-to-back decisions do not stack VMs onto a host the cache still thinks is empty).
+// Implements the ClusterSnapshot the pure decide() reads.
+
+import { compareRv, type StoredObject } from '../../store';
+import type { Host, Taint } from '../../schemas/types.gen';
+import type { CachedObject, Informer } from '../runtime';
+import { claimsOf, totalOf, type Claim } from './allocation-record';
+import type { ClusterSnapshot } from './decide';
+import type { HostView, PlacedVm } from './filters';
+import { hostAllocatable, ZERO, type Resources } from './resources';
+
+export function conditionStatus(obj: Pick<StoredObject, 'status'> | undefined, type: string): string | undefined {
+  const conds = (obj?.status?.conditions ?? []) as { type: string; status: string }[];
+  return conds.find((c) => c.type === type)?.status;
+}
+
+export function toHostView(obj: CachedObject): HostView {
+  const h = obj as unknown as Host;
+  let allocatable: Resources | undefined;
+  try {
+    allocatable = hostAllocatable(h);
+  } catch {
+    allocatable = undefined; // a malformed quantity: treat as not reported
+  }
+  const load = (h.status as { load?: { cpu?: number } } | undefined)?.load?.cpu;
+  return {
+    name: obj.metadata.name,
+    labels: (h.metadata.labels ?? {}) as Record<string, string>,
+    taints: (h.spec?.taints ?? []) as Taint[],
+    unschedulable: h.spec?.unschedulable === true,
+    ready: conditionStatus(obj, 'Ready') === 'True',
+    allocatable,
+    load: typeof load === 'number' ? load : undefined,
+  };
+}
+
+interface Effective {
+  obj: StoredObject;
+  claims: Record<string, Claim>;
+  total: Resources;
+}
+
+export class PlacementCache implements ClusterSnapshot {
+  private readonly views = new Map<string, HostView>();
+  private list: HostView[] | null = null;
+  private readonly effective = new Map<string, Effective>();
+  /** VMs bound (status.host) by namespace, from the VM informer */
+  private readonly bound = new Map<string, Map<string, PlacedVm>>();
+  /** VMs claimed by namespace, from the allocation records */
+  private readonly claimed = new Map<string, Map<string, PlacedVm>>();
+
+  constructor(private readonly inf: { hosts: Informer; allocations: Informer; vms: Informer }) {
+    inf.hosts.addHandlers({
+      onAdd: (k, o) => this.setHost(k, o),
+      onUpdate: (k, _old, o) => this.setHost(k, o),
+      onDelete: (k) => {
+        this.views.delete(k);
+        this.list = null;
+      },
+    });
+    inf.allocations.addHandlers({
+      onAdd: (_k, o) => this.offer(o),
+      onUpdate: (_k, _old, o) => this.offer(o),
+      onDelete: (k) => this.setEffective(k, undefined),
+    });
+    inf.vms.addHandlers({
+      onAdd: (_k, o) => this.setBound(undefined, o),
+      onUpdate: (_k, old, o) => this.setBound(old, o),
+      onDelete: (_k, o) => this.setBound(o, undefined),
+    });
+  }
+
+  // ---- ClusterSnapshot ----
+
+  get hosts(): readonly HostView[] {
+    if (!this.list) this.list = [...this.views.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    return this.list;
+  }
+
+  host(name: string): HostView | undefined {
+    return this.views.get(name);
+  }
+
+  allocated(host: string): Resources {
+    return this.effective.get(host)?.total ?? ZERO;
+  }
+
+  *placedIn(namespace: string): Iterable<PlacedVm> {
+    const b = this.bound.get(namespace);
+    const c = this.claimed.get(namespace);
+    if (b) yield* b.values();
+    if (c) for (const [k, v] of c) if (!b?.has(k)) yield v;
+  }
+
+  // ---- allocation records ----
+
+  /** The newest allocation record known for a host (informer or this replica's own write). */
+  record(host: string): StoredObject | undefined {
+    return this.effective.get(host)?.obj;
+  }
+
+  /** Records this replica's successful write of an allocation record. */
+  assume(obj: StoredObject): void {
+    this.offer(obj);
+  }
+
+  private offer(obj: StoredObject): void {
+    const host = obj.metadata.name;
+    const cur = this.effective.get(host);
+    const rv = obj.metadata.resourceVersion ?? '';
+    if (cur && cur.obj.metadata.resourceVersion && compareRv(rv, cur.obj.metadata.resourceVersion) <= 0) return;
+    this.setEffective(host, obj);
+  }
+
+  private setEffective(host: string, obj: StoredObject | undefined): void {
+    const old = this.effective.get(host)?.claims ?? {};
+    const next = obj ? claimsOf(obj) : {};
+    for (const [uid, c] of Object.entries(old)) if (!next[uid]) this.unfile(this.claimed, c.vm);
+    for (const [uid, c] of Object.entries(next)) if (!old[uid]) this.file(this.claimed, { key: c.vm, namespace: nsOf(c.vm), labels: c.labels ?? {}, host });
+    if (obj) this.effective.set(host, { obj, claims: next, total: totalOf(next) });
+    else this.effective.delete(host);
+  }
+
+  // ---- hosts and VMs ----
+
+  private setHost(name: string, o: CachedObject): void {
+    this.views.set(name, toHostView(o));
+    this.list = null;
+  }
+
+  private setBound(old: CachedObject | undefined, o: CachedObject | undefined): void {
+    if (old?.status?.host) this.unfile(this.bound, vmKeyOf(old));
+    if (o?.status?.host) {
+      this.file(this.bound, { key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', labels: (o.metadata.labels ?? {}) as Record<string, string>, host: String(o.status.host) });
+    }
+  }
+
+  private file(m: Map<string, Map<string, PlacedVm>>, p: PlacedVm): void {
+    let inner = m.get(p.namespace);
+    if (!inner) m.set(p.namespace, (inner = new Map()));
+    inner.set(p.key, p);
+  }
+
+  private unfile(m: Map<string, Map<string, PlacedVm>>, key: string): void {
+    const inner = m.get(nsOf(key));
+    inner?.delete(key);
+    if (inner && inner.size === 0) m.delete(nsOf(key));
+  }
+}
+
+function nsOf(vmKey: string): string {
+  const i = vmKey.indexOf('/');
+  return i < 0 ? '' : vmKey.slice(0, i);
+}
+
+function vmKeyOf(o: CachedObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}

@@ -1,0 +1,242 @@
+// The scheduler: places unbound VirtualMachines on Hosts. Any number of replicas run at once
+// with no leader (Omega-style shared state): each decides from its own cache, claims capacity by
+// compare-and-set on the host's allocation record, then binds the VM (status.host + Scheduled)
+// by compare-and-set on the VM; a claim whose bind failed is released. A VM no host fits gets
+// Scheduled=False/Unschedulable with the count of hosts each filter rejected, and is retried
+// when a host changes or capacity is freed.
+
+import type { Logger } from 'pino';
+import type { ObjectStore, StoredObject } from '../store';
+import { ConflictError } from '../errors';
+import type { Placement, VirtualMachine } from '../schemas/types.gen';
+import { getCondition, setCondition } from './conditions';
+import type { PlacementMetrics } from './metrics';
+import type { Claim } from './placement/allocation-record';
+import type { PlacementCache } from './placement/cache';
+import { claimCapacity, releaseClaim } from './placement/claims';
+import { candidateOrder, decide, unschedulableMessage } from './placement/decide';
+import { vmRequest, type Resources } from './placement/resources';
+import type { Policy } from './placement/scores';
+import {
+  Controller, TerminalError, systemClock, storeKey, type CachedObject, type Clock, type Informer,
+  type ReconcileContext, type ReconcileResult,
+} from './runtime';
+import { derivePhase } from './vm-status';
+
+export interface SchedulerOptions {
+  store: ObjectStore;
+  informers: { hosts: Informer; allocations: Informer; vms: Informer };
+  cache: PlacementCache;
+  /** this replica's name, recorded in claims */
+  identity: string;
+  logger: Logger;
+  metrics: PlacementMetrics;
+  clock?: Clock;
+  rng?: () => number;
+  /** concurrent decisions; default 8 */
+  workers?: number;
+  /** default spread */
+  defaultPolicy?: Policy;
+  /** feasible hosts to score at most (bounded decision cost); default 100 */
+  sampleSize?: number;
+  /** pick at random among this many best hosts; default 3 */
+  topCandidates?: number;
+  /** hosts to try claiming on per attempt; default 5 */
+  maxClaimHosts?: number;
+  /** re-check an unschedulable VM this often even when nothing changed; default 60 000 ms */
+  unschedulableRetryMs?: number;
+  /** retry after this when another replica holds a claim for the VM; default 2000 ms */
+  takenRetryMs?: number;
+  /** resync of every VM key; default 300 000 ms */
+  resyncPeriodMs?: number;
+}
+
+type BindOutcome = 'ok' | 'gone' | 'elsewhere' | 'changed' | 'conflict';
+
+const vmKind = 'VirtualMachine';
+
+function needsPlacement(o: CachedObject): boolean {
+  return !o.status?.host && !o.metadata.deletionTimestamp && (o.spec as { runStrategy?: string } | undefined)?.runStrategy !== 'Halted';
+}
+
+export class Scheduler {
+  readonly name = 'scheduler';
+  readonly controller: Controller;
+  private readonly o: SchedulerOptions;
+  private readonly clock: Clock;
+  private readonly rng: () => number;
+  /** VMs last found unschedulable: re-queued when hosts change or capacity is freed */
+  private readonly unschedulable = new Set<string>();
+  /** deleted bound VMs whose claim is still to be released */
+  private readonly releases = new Map<string, { host: string; uid: string }>();
+
+  constructor(o: SchedulerOptions) {
+    this.o = o;
+    this.clock = o.clock ?? systemClock;
+    this.rng = o.rng ?? Math.random;
+    this.controller = new Controller({
+      name: 'scheduler', logger: o.logger, clock: this.clock, metrics: o.metrics.runtime,
+      workers: o.workers ?? 8, resyncPeriodMs: o.resyncPeriodMs,
+      queue: { order: 'random', rng: this.rng, qps: 500, burst: 2000 },
+      reconciler: (key, ctx) => this.reconcile(key, ctx),
+    });
+    const { hosts, allocations, vms } = o.informers;
+    this.controller.watch(vms, (vm) => (needsPlacement(vm) ? `${vm.metadata.namespace}/${vm.metadata.name}` : undefined));
+    vms.addHandlers({
+      onDelete: (key, vm) => {
+        if (vm.status?.host) {
+          this.releases.set(key, { host: String(vm.status.host), uid: vm.metadata.uid! });
+          this.controller.enqueue(key);
+        }
+      },
+    });
+    hosts.addHandlers({
+      onAdd: () => this.retryUnschedulable(),
+      onUpdate: (_k, a, b) => {
+        if (a.metadata.generation !== b.metadata.generation || JSON.stringify(a.metadata.labels) !== JSON.stringify(b.metadata.labels)
+          || JSON.stringify(a.status?.capacity) !== JSON.stringify(b.status?.capacity)
+          || JSON.stringify(a.status?.conditions) !== JSON.stringify(b.status?.conditions)) this.retryUnschedulable();
+      },
+    });
+    allocations.addHandlers({
+      onUpdate: (_k, a, b) => {
+        if (Object.keys((b.spec as { claims?: object }).claims ?? {}).length < Object.keys((a.spec as { claims?: object }).claims ?? {}).length) {
+          this.retryUnschedulable();
+        }
+      },
+      onDelete: () => this.retryUnschedulable(),
+    });
+  }
+
+  start(signal: AbortSignal): Promise<void> {
+    return this.controller.start(signal);
+  }
+
+  private retryUnschedulable(): void {
+    for (const k of this.unschedulable) this.controller.enqueue(k);
+  }
+
+  async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const { store, cache, metrics } = this.o;
+    const pendingRelease = this.releases.get(key);
+    if (pendingRelease) {
+      const rec = await releaseClaim(store, pendingRelease.host, pendingRelease.uid);
+      if (rec) {
+        cache.assume(rec);
+        metrics.releases.inc({ reason: 'vm-deleted' });
+      }
+      this.releases.delete(key);
+    }
+    const vm = this.o.informers.vms.get(key);
+    if (!vm || !needsPlacement(vm)) {
+      this.unschedulable.delete(key);
+      return {};
+    }
+    const started = this.clock.now();
+    let request: Resources;
+    try {
+      request = vmRequest(vm as unknown as VirtualMachine);
+    } catch (err) {
+      await this.writeScheduled(vm, 'False', 'InvalidSpec', String((err as Error).message));
+      throw new TerminalError(`cannot place ${key}: ${(err as Error).message}`);
+    }
+    const placement = (vm.spec as { placement?: Placement }).placement;
+    const d = decide(
+      { key, namespace: vm.metadata.namespace ?? '', labels: (vm.metadata.labels ?? {}) as Record<string, string>, request, placement },
+      cache,
+      { defaultPolicy: this.o.defaultPolicy, sampleSize: this.o.sampleSize, startIndex: Math.floor(this.rng() * 1e9) },
+    );
+    metrics.decision.observe((this.clock.now() - started) / 1000);
+    if (d.ranked.length === 0) {
+      this.unschedulable.add(key);
+      metrics.unschedulable.inc();
+      const message = unschedulableMessage(d);
+      await this.writeScheduled(vm, 'False', 'Unschedulable', message);
+      ctx.logger.debug({ message }, 'unschedulable');
+      return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
+    }
+
+    const uid = vm.metadata.uid!;
+    const by = `${this.o.identity}/${ctx.reconcileId}`;
+    const order = candidateOrder(d.ranked, this.o.topCandidates ?? 3, this.rng).slice(0, this.o.maxClaimHosts ?? 5);
+    for (const host of order) {
+      const view = cache.host(host);
+      if (!view?.allocatable) continue;
+      const claim: Claim = {
+        vm: key, cpu: request.cpu, memory: request.memory, storage: request.storage,
+        labels: vm.metadata.labels as Record<string, string> | undefined, by, at: this.clock.now(),
+      };
+      const out = await claimCapacity(store, {
+        host, uid, claim, allocatable: view.allocatable, antiAffinity: placement?.antiAffinity,
+        cached: cache.record(host), onConflict: () => metrics.conflicts.inc({ stage: 'claim' }),
+      });
+      if (!out.ok) {
+        if (out.why === 'taken') {
+          metrics.conflicts.inc({ stage: 'taken' });
+          return { requeueAfterMs: this.o.takenRetryMs ?? 2000 };
+        }
+        if (out.why === 'nofit') metrics.conflicts.inc({ stage: 'stale' });
+        continue;
+      }
+      cache.assume(out.record);
+      const bound = await this.bind(key, vm, host);
+      if (bound === 'ok') {
+        this.unschedulable.delete(key);
+        metrics.placements.inc();
+        metrics.attempt.observe((this.clock.now() - started) / 1000);
+        ctx.logger.debug({ host }, 'bound');
+        return {};
+      }
+      const rel = await releaseClaim(store, host, uid, by);
+      if (rel) {
+        cache.assume(rel);
+        metrics.releases.inc({ reason: 'bind-failed' });
+      }
+      if (bound === 'gone' || bound === 'elsewhere') return {};
+      throw new ConflictError(`binding ${key} to ${host} lost a race (${bound}); retrying`);
+    }
+    throw new ConflictError(`every claim for ${key} lost a race; retrying`);
+  }
+
+  /** Compare-and-set of status.host and Scheduled=True on the VM (re-read at SERIAL after a conflict). */
+  private async bind(key: string, decided: CachedObject, host: string): Promise<BindOutcome> {
+    const { store, metrics } = this.o;
+    let cur: StoredObject | undefined = decided as StoredObject;
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) cur = await store.get(storeKey(vmKind, key), { serial: true });
+      if (!cur || cur.metadata.uid !== decided.metadata.uid || cur.metadata.deletionTimestamp) return 'gone';
+      if (cur.status?.host) return cur.status.host === host ? 'ok' : 'elsewhere';
+      if (cur.metadata.generation !== decided.metadata.generation) return 'changed';
+      const status = structuredClone(cur.status ?? {}) as Record<string, unknown>;
+      status.host = host;
+      status.conditions = setCondition(status.conditions as never, {
+        type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `bound to ${host} by ${this.o.identity}`,
+        observedGeneration: cur.metadata.generation,
+      }, this.clock.now());
+      status.phase = derivePhase({ ...cur, status }).phase;
+      try {
+        await store.updateStatus({ ...cur, status });
+        return 'ok';
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'CONFLICT') throw err;
+        metrics.conflicts.inc({ stage: 'bind' });
+      }
+    }
+    return 'conflict';
+  }
+
+  /** Writes the Scheduled condition (and phase) unless it already says the same. */
+  private async writeScheduled(vm: CachedObject, status: 'True' | 'False', reason: string, message: string): Promise<void> {
+    const conds = vm.status?.conditions as never;
+    const prev = getCondition(conds, 'Scheduled');
+    const gen = vm.metadata.generation;
+    if (prev && prev.status === status && prev.reason === reason && prev.message === message && prev.observedGeneration === gen) return;
+    const next = structuredClone(vm) as StoredObject;
+    const st = (next.status ??= {});
+    st.conditions = setCondition(conds, { type: 'Scheduled', status, reason, message, observedGeneration: gen }, this.clock.now());
+    const derived = derivePhase(next);
+    st.phase = derived.phase;
+    if (derived.observedGeneration !== undefined) st.observedGeneration = derived.observedGeneration;
+    await this.o.store.updateStatus(next);
+  }
+}

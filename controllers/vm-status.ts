@@ -1,0 +1,40 @@
+// How a VM's phase and observedGeneration follow from its binding and its agent's report; shared
+// by the scheduler (which writes them with a binding) and the VM lifecycle controller.
+//
+// The agent's contract (issue 3): on VMs bound to its host it writes the Ready condition — True
+// while the domain runs; False with reason Starting, Stopped or Failed otherwise — with
+// observedGeneration = the generation its domain reflects, plus domainUUID and startTime.
+
+import type { StoredObject } from '../store';
+import type { Condition, VirtualMachineStatus } from '../schemas/types.gen';
+import { getCondition } from './conditions';
+
+export type Phase = NonNullable<VirtualMachineStatus['phase']>;
+
+export interface DerivedStatus {
+  phase: Phase;
+  observedGeneration?: number;
+}
+
+export function derivePhase(vm: Pick<StoredObject, 'metadata' | 'spec' | 'status'>): DerivedStatus {
+  const status = (vm.status ?? {}) as VirtualMachineStatus;
+  const conds = status.conditions as Condition[] | undefined;
+  const gen = vm.metadata.generation;
+  const runStrategy = (vm.spec as { runStrategy?: string } | undefined)?.runStrategy ?? 'Always';
+  if (vm.metadata.deletionTimestamp) return { phase: 'Terminating', observedGeneration: status.observedGeneration };
+  const scheduled = getCondition(conds, 'Scheduled');
+  if (!status.host) {
+    if (runStrategy === 'Halted') return { phase: 'Stopped', observedGeneration: gen };
+    return { phase: 'Pending', observedGeneration: scheduled?.observedGeneration ?? status.observedGeneration };
+  }
+  const ready = getCondition(conds, 'Ready');
+  const observedGeneration = ready?.observedGeneration ?? status.observedGeneration;
+  if (ready?.status === 'True') return { phase: 'Running', observedGeneration };
+  if (ready?.status === 'False') {
+    if (ready.reason === 'Failed') return { phase: 'Failed', observedGeneration };
+    if (ready.reason === 'Stopped') return { phase: 'Stopped', observedGeneration };
+    if (ready.reason === 'Starting') return { phase: 'Starting', observedGeneration };
+  }
+  if (ready?.status === 'Unknown' && status.phase) return { phase: status.phase, observedGeneration };
+  return { phase: status.domainUUID ? 'Starting' : 'Scheduled', observedGeneration };
+}

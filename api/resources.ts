@@ -178,8 +178,7 @@ export class ResourceHandlers {
     const applied = this.checkTypeMeta(body, t);
     const sub = t.subresource;
     if (sub !== 'status') delete applied.status;
-    // Unknown fields and wrong types are reported against the manifest itself.
-    this.validate(applied, fv, ctx, sub, true);
+    // An apply configuration may be partial: it is validated once merged into the live object.
     const key = keyOf(t);
     const cur = await this.o.store.get(key, { serial: true });
     if (!cur) {
@@ -284,13 +283,13 @@ export class ResourceHandlers {
   }
 
   /** Validates against the kind's schema, applying defaults; warnings go to the Warning header. */
-  private validate(obj: StoredObject, fv: FieldValidation, ctx: Context, sub?: 'status', skipDefaults = false): StoredObject {
+  private validate(obj: StoredObject, fv: FieldValidation, ctx: Context, sub?: 'status'): StoredObject {
     const res = this.o.validator.validate(obj.kind, obj, { fieldValidation: fv, part: sub === 'status' ? 'status' : 'object' });
     if (!res.ok) throw invalid(obj.kind, obj.metadata.name, res.causes);
     if (fv === 'Warn') {
       for (const f of res.unknownFields) ctx.append('Warning', `299 - "unknown field \\"${f}\\""`);
     }
-    return skipDefaults ? obj : (res.object as StoredObject);
+    return res.object as StoredObject;
   }
 
   /** Schema defaults, for comparing applied lists in their defaulted form. */

@@ -68,7 +68,7 @@ clusters:
   cluster: {server: $SERVER, certificate-authority: $STATE/pki/ca.pem}
 users:
 - name: stratus-admin
-  user: {}
+  user: {token: local-dev-no-auth-yet}
 contexts:
 - name: stratus
   context: {cluster: stratus, user: stratus-admin, namespace: demo}

@@ -1,0 +1,80 @@
+/**
+ * The parts of a domain definition the agent manages, read back from domain XML, so that the
+ * definition libvirt holds can be compared with the one the spec asks for (libvirt adds defaults,
+ * reorders attributes and quotes, so the documents themselves never compare equal). Pure.
+ */
+import { attrOf, unesc } from './xml';
+import { parseOwner } from './metadata';
+
+export interface DomainFingerprint {
+  type?: string;
+  uuid?: string;
+  ownerUid?: string;
+  memoryKiB?: number;
+  vcpus?: number;
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  disks: { source?: string; target?: string; bus?: string }[];
+  nics: { type?: string; mac?: string; model?: string; network?: string }[];
+  serial?: string;
+}
+
+function text(xml: string, element: string): string | undefined {
+  const m = new RegExp(`<${element}(\\s[^>]*)?>([^<]*)</${element}>`).exec(xml);
+  return m ? unesc(m[2].trim()) : undefined;
+}
+
+function tag(xml: string, element: string): string | undefined {
+  return new RegExp(`<${element}\\b[^>]*>`).exec(xml)?.[0];
+}
+
+function blocks(xml: string, element: string): string[] {
+  return [...xml.matchAll(new RegExp(`<${element}\\b[^>]*>[\\s\\S]*?</${element}>`, 'g'))].map((m) => m[0]);
+}
+
+function toKiB(value: string | undefined, unit: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const factor: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, m: 1024, mib: 1024, g: 1024 ** 2, gib: 1024 ** 2 };
+  return Math.round(n * (factor[(unit ?? 'KiB').toLowerCase()] ?? 1));
+}
+
+export function fingerprintOf(xml: string): DomainFingerprint {
+  const memTag = tag(xml, 'memory');
+  const os = blocks(xml, 'os')[0] ?? '';
+  const serial = blocks(xml, 'serial')[0];
+  const vcpu = text(xml, 'vcpu');
+  return {
+    type: attrOf(tag(xml, 'domain') ?? '', 'type'),
+    uuid: text(xml, 'uuid'),
+    ownerUid: parseOwner(xml)?.uid,
+    memoryKiB: toKiB(text(xml, 'memory'), memTag ? attrOf(memTag, 'unit') : undefined),
+    vcpus: vcpu === undefined ? undefined : Number(vcpu),
+    kernel: text(os, 'kernel'),
+    initrd: text(os, 'initrd'),
+    cmdline: text(os, 'cmdline'),
+    disks: blocks(xml, 'disk').map((d) => ({
+      source: attrOf(tag(d, 'source') ?? '', 'file'),
+      target: attrOf(tag(d, 'target') ?? '', 'dev'),
+      bus: attrOf(tag(d, 'target') ?? '', 'bus'),
+    })),
+    nics: blocks(xml, 'interface').map((n) => ({
+      type: attrOf(tag(n, 'interface') ?? '', 'type'),
+      mac: attrOf(tag(n, 'mac') ?? '', 'address'),
+      model: attrOf(tag(n, 'model') ?? '', 'type'),
+      network: attrOf(tag(n, 'source') ?? '', 'network'),
+    })),
+    serial: serial ? attrOf(tag(serial, 'source') ?? '', 'path') : undefined,
+  };
+}
+
+/** The managed fields that differ between two definitions (empty: nothing to repair). */
+export function fingerprintDiff(want: DomainFingerprint, have: DomainFingerprint): string[] {
+  const out: string[] = [];
+  const keys = Object.keys(want) as (keyof DomainFingerprint)[];
+  for (const k of keys) {
+    if (JSON.stringify(want[k]) !== JSON.stringify(have[k])) out.push(k);
+  }
+  return out;
+}

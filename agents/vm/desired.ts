@@ -1,0 +1,224 @@
+/**
+ * What a VirtualMachine asks of this host, fully resolved: the domain to define (built by the
+ * pure builders) and the volumes to create. Pure: Images and Volumes are looked up beforehand
+ * (refs.ts) and passed in.
+ */
+import type { StoredObject } from '../../store';
+import type { Image, Volume, VirtualMachineSpec, VirtualMachineStatus } from '../../schemas/types.gen';
+import { parseQuantity } from '../../schemas/quantity';
+import { buildDomainXml, buildVolumeXml, macFor, type DomainBoot, type DomainDisk, type DomainSpec, type VirtType } from '../domain';
+import { consoleLogName, domainName, vmVolumeName, volumeObjectVolumeName } from '../names';
+
+export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Halted' | 'Manual';
+
+/** Facts about this host that shape every domain it defines. */
+export interface HostContext {
+  host: string;
+  virtType: VirtType;
+  /** folder of the serial console logs */
+  consoleDir: string;
+  /** the pool of VM disks (and of Volumes that name none) */
+  pool: string;
+  /** target path of each known pool */
+  poolPaths: Readonly<Record<string, string>>;
+  /** size of a disk cloned from an Image when neither the disk nor the Image gives one */
+  defaultDiskBytes: number;
+}
+
+/** Images and Volumes of the VM's project that its disks name (undefined: not found). */
+export interface ResolvedRefs {
+  images: Readonly<Record<string, Image | undefined>>;
+  volumes: Readonly<Record<string, Volume | undefined>>;
+}
+
+export interface DesiredVolume {
+  /** the disk's name in spec.disks */
+  disk: string;
+  pool: string;
+  /** libvirt volume name */
+  name: string;
+  path: string;
+  xml: string;
+  capacityBytes: number;
+  /** true: created for this VM and deleted with it; false: a Volume object's */
+  owned: boolean;
+  /** the Volume object backing the disk, if any */
+  volumeObject?: string;
+}
+
+export interface DesiredVm {
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  runStrategy: RunStrategy;
+  /** status says this host already started this incarnation once */
+  everStarted: boolean;
+  domain: DomainSpec;
+  xml: string;
+  volumes: DesiredVolume[];
+}
+
+/** Why a VM cannot be built here; `terminal`: retrying will not help until the spec or refs change. */
+export interface Problem {
+  reason: string;
+  message: string;
+  terminal: boolean;
+}
+
+export type DesiredResult = { desired: DesiredVm; problem?: undefined } | { desired?: undefined; problem: Problem };
+
+const KiB = 1024;
+
+/** Names of the Images and Volumes a VM spec refers to (what refs.ts must look up). */
+export function referencedNames(spec: VirtualMachineSpec): { images: string[]; volumes: string[] } {
+  const images = new Set<string>();
+  const volumes = new Set<string>();
+  for (const d of spec.disks ?? []) {
+    if (d.image) images.add(d.image);
+    if (d.volume) volumes.add(d.volume);
+  }
+  return { images: [...images], volumes: [...volumes] };
+}
+
+/** The Images a set of Volume objects are cloned from (a second round of look-ups). */
+export function volumeImageNames(volumes: ResolvedRefs['volumes']): string[] {
+  return [...new Set(Object.values(volumes).flatMap((v) => (v?.spec.image ? [v.spec.image] : [])))];
+}
+
+function problem(reason: string, message: string, terminal = false): DesiredResult {
+  return { problem: { reason, message, terminal } };
+}
+
+function bytes(q: string | number | undefined): number | undefined {
+  return q === undefined ? undefined : Math.ceil(parseQuantity(q));
+}
+
+/** The backing file of a clone of `img`, or a Problem when the agent cannot use the image. */
+function imageBacking(name: string, img: Image): { path: string; format: 'qcow2' | 'raw' } | Problem {
+  const src = img.spec.source;
+  if (src?.path) return { path: src.path, format: img.spec.format ?? 'qcow2' };
+  if (src?.url) return { reason: 'ImageNotAvailable', message: `Image ${name}: only images with source.path are cloned by this agent (source.url is not downloaded yet)`, terminal: true };
+  if (src?.volume) return { reason: 'ImageNotAvailable', message: `Image ${name}: images made from a Volume are not supported by this agent yet`, terminal: true };
+  return { reason: 'ImageNotAvailable', message: `Image ${name} has no disk content (source) to clone`, terminal: true };
+}
+
+function isProblem(x: unknown): x is Problem {
+  return typeof x === 'object' && x !== null && 'reason' in x;
+}
+
+export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostContext): DesiredResult {
+  const meta = vm.metadata;
+  const namespace = meta.namespace ?? '';
+  const spec = vm.spec as unknown as VirtualMachineSpec;
+  const status = (vm.status ?? {}) as VirtualMachineStatus;
+  const uid = meta.uid ?? '';
+  let memoryBytes: number;
+  try {
+    memoryBytes = parseQuantity(spec.memory);
+  } catch (err) {
+    return problem('InvalidSpec', `spec.memory: ${(err as Error).message}`, true);
+  }
+  const memoryKiB = Math.ceil(memoryBytes / KiB);
+  if (memoryKiB < 1) return problem('InvalidSpec', 'spec.memory must be positive', true);
+
+  const poolPath = (pool: string) => ctx.poolPaths[pool];
+  let boot: DomainBoot | undefined;
+  const disks: DomainDisk[] = [];
+  const volumes: DesiredVolume[] = [];
+  for (const d of spec.disks ?? []) {
+    const bus = d.bus ?? 'virtio';
+    let vol: Omit<DesiredVolume, 'path' | 'xml'> & { backing?: { path: string; format: 'qcow2' | 'raw' } };
+    if (d.image) {
+      const img = refs.images[d.image];
+      if (!img) return problem('ImageNotFound', `disk ${d.name}: Image ${namespace}/${d.image} not found`);
+      if (img.spec.kernel && !boot) boot = { kernel: img.spec.kernel, initrd: img.spec.initrd, cmdline: img.spec.cmdline };
+      // A kernel-only image boots the VM and needs no block device.
+      if (img.spec.kernel && !img.spec.source) continue;
+      const backing = imageBacking(d.image, img);
+      if (isProblem(backing)) return { problem: backing };
+      let capacityBytes: number;
+      try {
+        capacityBytes = bytes(d.size) ?? bytes(img.spec.size) ?? ctx.defaultDiskBytes;
+      } catch (err) {
+        return problem('InvalidSpec', `disk ${d.name}: ${(err as Error).message}`, true);
+      }
+      vol = { disk: d.name, pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes, owned: true, backing };
+    } else if (d.volume) {
+      const v = refs.volumes[d.volume];
+      if (!v) return problem('VolumeNotFound', `disk ${d.name}: Volume ${namespace}/${d.volume} not found`);
+      const elsewhere = v.spec.host ?? v.status?.host;
+      if (elsewhere && elsewhere !== ctx.host) {
+        return problem('VolumeOnOtherHost', `disk ${d.name}: Volume ${namespace}/${d.volume} is on host ${elsewhere}, not ${ctx.host}`, true);
+      }
+      let backing: { path: string; format: 'qcow2' | 'raw' } | undefined;
+      let capacityBytes: number | undefined;
+      try {
+        capacityBytes = bytes(v.spec.size);
+        if (v.spec.image) {
+          const img = refs.images[v.spec.image];
+          if (!img) return problem('ImageNotFound', `Volume ${d.volume}: Image ${namespace}/${v.spec.image} not found`);
+          const b = imageBacking(v.spec.image, img);
+          if (isProblem(b)) return { problem: b };
+          backing = b;
+          capacityBytes ??= bytes(img.spec.size) ?? ctx.defaultDiskBytes;
+        }
+      } catch (err) {
+        return problem('InvalidSpec', `Volume ${d.volume}: ${(err as Error).message}`, true);
+      }
+      if (capacityBytes === undefined) return problem('InvalidSpec', `Volume ${d.volume} has neither size nor image`, true);
+      vol = {
+        disk: d.name, pool: v.spec.pool ?? ctx.pool, name: volumeObjectVolumeName(namespace, d.volume), capacityBytes,
+        owned: false, volumeObject: d.volume, backing,
+      };
+    } else {
+      let capacityBytes: number | undefined;
+      try {
+        capacityBytes = bytes(d.size);
+      } catch (err) {
+        return problem('InvalidSpec', `disk ${d.name}: ${(err as Error).message}`, true);
+      }
+      if (!capacityBytes) return problem('InvalidSpec', `disk ${d.name}: a blank disk needs a size`, true);
+      vol = { disk: d.name, pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes, owned: true };
+    }
+    const dir = poolPath(vol.pool);
+    if (dir === undefined) return problem('PoolNotFound', `disk ${d.name}: storage pool ${vol.pool} does not exist on host ${ctx.host}`);
+    const path = `${dir.replace(/\/+$/, '')}/${vol.name}`;
+    const { backing, ...rest } = vol;
+    volumes.push({ ...rest, path, xml: buildVolumeXml({ name: vol.name, capacityBytes: vol.capacityBytes, backing }) });
+    disks.push({ name: d.name, path, format: 'qcow2', bus });
+  }
+
+  const domain: DomainSpec = {
+    name: domainName(namespace, meta.name),
+    uuid: uid,
+    virtType: ctx.virtType,
+    vcpus: spec.cpu,
+    memoryKiB,
+    owner: { uid, namespace, name: meta.name, host: ctx.host, generation: meta.generation ?? 0 },
+    boot,
+    disks,
+    nics: (spec.networks ?? [{ name: 'default' }]).map((n, i) => ({ name: n.name, model: n.model ?? 'virtio', mac: macFor(uid, i) })),
+    consoleLog: `${ctx.consoleDir.replace(/\/+$/, '')}/${consoleLogName(namespace, meta.name)}`,
+    vnc: spec.console?.type === 'vnc',
+  };
+  let xml: string;
+  try {
+    xml = buildDomainXml(domain);
+  } catch (err) {
+    return problem('InvalidSpec', (err as Error).message, true);
+  }
+  return {
+    desired: {
+      namespace,
+      name: meta.name,
+      uid,
+      generation: meta.generation ?? 0,
+      runStrategy: spec.runStrategy ?? 'Always',
+      everStarted: Boolean(status.startTime) && status.domainUUID === uid && status.host === ctx.host,
+      domain,
+      xml,
+      volumes,
+    },
+  };
+}

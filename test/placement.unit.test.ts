@@ -1,0 +1,169 @@
+// Placement without I/O: resources, each filter, each policy, preferred affinity, sampling and
+// the Unschedulable message.
+import { candidateOrder, decide, unschedulableMessage, type ClusterSnapshot, type VmToPlace } from '../controllers/placement/decide';
+import { filterHost, tolerates, type HostView, type PlacedVm } from '../controllers/placement/filters';
+import { hostAllocatable, vmRequest, ZERO, type Resources } from '../controllers/placement/resources';
+import { derivePhase } from '../controllers/vm-status';
+
+const Gi = 2 ** 30;
+
+function snap(hosts: HostView[], allocated: Record<string, Resources> = {}, placed: PlacedVm[] = []): ClusterSnapshot {
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  return {
+    hosts,
+    host: (n) => byName.get(n),
+    allocated: (n) => allocated[n] ?? ZERO,
+    placedIn: (ns) => placed.filter((p) => p.namespace === ns),
+  };
+}
+
+function host(name: string, o: Partial<HostView> = {}): HostView {
+  return { name, labels: {}, taints: [], unschedulable: false, ready: true, allocatable: { cpu: 16, memory: 16 * Gi, storage: Infinity }, ...o };
+}
+
+function vm(o: Partial<VmToPlace> = {}): VmToPlace {
+  return { key: 'p/vm', namespace: 'p', labels: {}, request: { cpu: 1, memory: Gi, storage: 0 }, ...o };
+}
+
+describe('resources', () => {
+  test('a VM requests its vCPUs, memory and the sizes of its blank and image disks, not its Volumes', () => {
+    expect(vmRequest({ spec: { cpu: 2, memory: '2Gi', disks: [{ name: 'root', image: 'deb', size: '10Gi' }, { name: 'd', volume: 'v' }, { name: 'b', size: '1Gi' }] } })).toEqual({
+      cpu: 2, memory: 2 * Gi, storage: 11 * Gi,
+    });
+  });
+
+  test('allocatable is (capacity - reserved) x overcommit, with defaults cpu 4, memory 1, storage 1', () => {
+    expect(hostAllocatable({ spec: { reserved: { cpu: 2, memory: '4Gi' } }, status: { capacity: { cpu: 10, memory: '36Gi', storage: '100Gi' } } })).toEqual({
+      cpu: 32, memory: 32 * Gi, storage: 100 * Gi,
+    });
+    expect(hostAllocatable({ spec: { overcommit: { cpu: 1, memory: 1.5 } }, status: { capacity: { cpu: 8, memory: '8Gi' } } })).toEqual({
+      cpu: 8, memory: 12 * Gi, storage: Infinity,
+    });
+    expect(hostAllocatable({ spec: {}, status: {} })).toBeUndefined();
+  });
+});
+
+describe('filters', () => {
+  const input = (o: Partial<Parameters<typeof filterHost>[0]> = {}) => ({ request: { cpu: 1, memory: Gi, storage: 0 }, tolerations: [], terms: [], ...o });
+
+  test('capacity: cpu, memory and storage against what is allocated', () => {
+    const h = host('h', { allocatable: { cpu: 4, memory: 4 * Gi, storage: 10 * Gi } });
+    expect(filterHost(input(), h, ZERO)).toBeUndefined();
+    expect(filterHost(input(), h, { cpu: 3.5, memory: 0, storage: 0 })).toBe('insufficient cpu');
+    expect(filterHost(input(), h, { cpu: 0, memory: 3.5 * Gi, storage: 0 })).toBe('insufficient memory');
+    expect(filterHost(input({ request: { cpu: 1, memory: Gi, storage: 11 * Gi } }), h, ZERO)).toBe('insufficient storage');
+    expect(filterHost(input(), h, { cpu: 3, memory: 3 * Gi, storage: 0 })).toBeUndefined(); // exactly full fits
+  });
+
+  test('readiness, cordon and missing capacity', () => {
+    expect(filterHost(input(), host('h', { ready: false }), ZERO)).toBe('not ready');
+    expect(filterHost(input(), host('h', { unschedulable: true }), ZERO)).toBe('cordoned');
+    expect(filterHost(input(), host('h', { allocatable: undefined }), ZERO)).toBe('no capacity reported');
+  });
+
+  test('host selector must match every label', () => {
+    const h = host('h', { labels: { rack: 'r1', ssd: 'true' } });
+    expect(filterHost(input({ hostSelector: { rack: 'r1' } }), h, ZERO)).toBeUndefined();
+    expect(filterHost(input({ hostSelector: { rack: 'r1', gpu: 'true' } }), h, ZERO)).toBe('host selector mismatch');
+  });
+
+  test('taints: NoSchedule and NoExecute repel unless tolerated; PreferNoSchedule only scores', () => {
+    const h = host('h', { taints: [{ key: 'maintenance', effect: 'NoSchedule' }] });
+    expect(filterHost(input(), h, ZERO)).toBe('untolerated taint');
+    expect(filterHost(input({ tolerations: [{ key: 'maintenance', effect: 'NoSchedule' }] }), h, ZERO)).toBeUndefined();
+    expect(filterHost(input({ tolerations: [{ operator: 'Exists' }] }), h, ZERO)).toBeUndefined();
+    expect(filterHost(input(), host('p', { taints: [{ key: 'x', effect: 'PreferNoSchedule' }] }), ZERO)).toBeUndefined();
+    expect(tolerates([{ key: 'k', value: 'a' }], { key: 'k', value: 'b', effect: 'NoExecute' })).toBe(false);
+    expect(tolerates([{ key: 'k', operator: 'Exists', effect: 'NoExecute' }], { key: 'k', value: 'b', effect: 'NoSchedule' })).toBe(false);
+  });
+
+  test('required anti-affinity by host and by rack; required affinity; the first of a group goes anywhere', () => {
+    const hosts = [host('a', { labels: { rack: 'r1' } }), host('b', { labels: { rack: 'r1' } }), host('c', { labels: { rack: 'r2' } })];
+    const placed: PlacedVm[] = [{ key: 'p/web-0', namespace: 'p', labels: { app: 'web' }, host: 'a' }];
+    const anti = (topologyKey: string) => vm({ labels: { app: 'web' }, placement: { antiAffinity: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey }] } });
+    expect(decide(anti('host'), snap(hosts, {}, placed)).ranked.map((r) => r.host).sort()).toEqual(['b', 'c']);
+    expect(decide(anti('rack'), snap(hosts, {}, placed)).ranked.map((r) => r.host)).toEqual(['c']);
+    const d = decide(anti('rack'), snap(hosts, {}, placed));
+    expect(d.reasons).toEqual({ 'anti-affinity conflict': 2 });
+    const aff = vm({ labels: { app: 'db' }, placement: { affinity: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'rack' }] } });
+    expect(decide(aff, snap(hosts, {}, placed)).ranked.map((r) => r.host).sort()).toEqual(['a', 'b']);
+    const first = vm({ labels: { app: 'db' }, placement: { affinity: [{ labelSelector: { matchLabels: { app: 'db' } } }] } });
+    expect(decide(first, snap(hosts, {}, placed)).ranked).toHaveLength(3);
+    // other projects' VMs do not count
+    const other = decide(anti('host'), snap(hosts, {}, [{ ...placed[0], namespace: 'q', key: 'q/web-0' }]));
+    expect(other.ranked).toHaveLength(3);
+  });
+});
+
+describe('scores', () => {
+  const hosts = [host('empty'), host('half'), host('full')];
+  const alloc = { half: { cpu: 8, memory: 8 * Gi, storage: 0 }, full: { cpu: 14, memory: 14 * Gi, storage: 0 } };
+
+  test('pack prefers the fullest feasible host, spread the emptiest', () => {
+    expect(decide(vm({ placement: { policy: 'pack' } }), snap(hosts, alloc)).ranked[0].host).toBe('full');
+    expect(decide(vm({ placement: { policy: 'spread' } }), snap(hosts, alloc)).ranked[0].host).toBe('empty');
+    expect(decide(vm(), snap(hosts, alloc), { defaultPolicy: 'pack' }).ranked[0].host).toBe('full');
+  });
+
+  test('load-aware prefers the least loaded host by measured load', () => {
+    const loaded = [host('busy', { load: 0.9 }), host('idle', { load: 0.1 }), host('mid', { load: 0.5 })];
+    expect(decide(vm({ placement: { policy: 'load-aware' } }), snap(loaded)).ranked.map((r) => r.host)).toEqual(['idle', 'mid', 'busy']);
+  });
+
+  test('preferred affinity adds its weight, preferred anti-affinity subtracts it, PreferNoSchedule costs', () => {
+    const hs = [host('a'), host('b'), host('c', { taints: [{ key: 'old', effect: 'PreferNoSchedule' }] })];
+    const placed: PlacedVm[] = [{ key: 'p/db', namespace: 'p', labels: { app: 'db' }, host: 'b' }];
+    const near = vm({ placement: { affinity: [{ labelSelector: { matchLabels: { app: 'db' } }, required: false, weight: 100 }] } });
+    expect(decide(near, snap(hs, {}, placed)).ranked[0].host).toBe('b');
+    const far = vm({ placement: { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, required: false, weight: 100 }] } });
+    const ranked = decide(far, snap(hs, {}, placed)).ranked.map((r) => r.host);
+    expect(ranked[0]).toBe('a');
+    expect(ranked[2]).toBe('b');
+  });
+});
+
+describe('decisions', () => {
+  test('the Unschedulable message counts the first failing filter of every host', () => {
+    const hosts = [
+      ...Array.from({ length: 812 }, (_, i) => host(`m${i}`, { allocatable: { cpu: 16, memory: Gi / 2, storage: Infinity } })),
+      ...Array.from({ length: 188 }, (_, i) => host(`t${i}`, { taints: [{ key: 'gpu', effect: 'NoSchedule' }] })),
+    ];
+    const d = decide(vm(), snap(hosts));
+    expect(d.ranked).toHaveLength(0);
+    expect(unschedulableMessage(d)).toBe('0/1000 hosts fit: 812 insufficient memory, 188 untolerated taint');
+    expect(unschedulableMessage(decide(vm(), snap([])))).toBe('0/0 hosts fit: no hosts registered');
+  });
+
+  test('a large cluster scores a bounded sample of feasible hosts, starting at a rotating offset', () => {
+    const hosts = Array.from({ length: 10_000 }, (_, i) => host(`h${String(i).padStart(5, '0')}`));
+    const d = decide(vm(), snap(hosts), { sampleSize: 50, startIndex: 9_990 });
+    expect(d.evaluated).toBe(50);
+    expect(d.ranked).toHaveLength(50);
+    expect(d.ranked.map((r) => r.host)).toContain('h09995');
+    expect(d.ranked.map((r) => r.host)).toContain('h00005');
+  });
+
+  test('candidates: the top few in random order, then the rest best first', () => {
+    const ranked = [5, 4, 3, 2, 1].map((s, i) => ({ host: `h${i}`, score: s }));
+    const seen = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      const order = candidateOrder(ranked, 3, Math.random);
+      expect(order.slice(3)).toEqual(['h3', 'h4']);
+      expect([...order.slice(0, 3)].sort()).toEqual(['h0', 'h1', 'h2']);
+      seen.add(order[0]);
+    }
+    expect(seen.size).toBe(3);
+  });
+});
+
+describe('VM phase', () => {
+  const base = { metadata: { name: 'v', generation: 3 }, spec: { cpu: 1, memory: '1Gi' } };
+  test('from binding and the agent Ready condition, with observedGeneration from whoever acted', () => {
+    expect(derivePhase({ ...base, status: {} }).phase).toBe('Pending');
+    expect(derivePhase({ ...base, spec: { ...base.spec, runStrategy: 'Halted' }, status: {} })).toEqual({ phase: 'Stopped', observedGeneration: 3 });
+    expect(derivePhase({ ...base, status: { host: 'h' } }).phase).toBe('Scheduled');
+    expect(derivePhase({ ...base, status: { host: 'h', conditions: [{ type: 'Ready', status: 'True', observedGeneration: 2 }] } })).toEqual({ phase: 'Running', observedGeneration: 2 });
+    expect(derivePhase({ ...base, status: { host: 'h', conditions: [{ type: 'Ready', status: 'False', reason: 'Failed' }] } }).phase).toBe('Failed');
+    expect(derivePhase({ ...base, metadata: { ...base.metadata, deletionTimestamp: '2024-01-01T00:00:00Z' }, status: { host: 'h' } }).phase).toBe('Terminating');
+  });
+});

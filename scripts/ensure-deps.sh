@@ -2,7 +2,7 @@
 # Installs what the project needs on this machine, and only what is missing.
 #
 #   bash scripts/ensure-deps.sh system   # Debian packages listed in scripts/apt-packages.txt
-#   bash scripts/ensure-deps.sh node     # npm ci when node_modules is missing or older than package-lock.json
+#   bash scripts/ensure-deps.sh node     # npm install when node_modules is missing or older than package-lock.json
 #   bash scripts/ensure-deps.sh all      # both
 #
 # scripts/apt-packages.txt: one "command-or-absolute-path  package" per line, '#' starts a comment.
@@ -72,7 +72,7 @@ ensure_system() {
 ensure_node() {
   cd "$REPO"
   if [[ ! -f package-lock.json ]]; then
-    log "no package-lock.json; skipping npm ci"
+    log "no package-lock.json; skipping npm install"
     return 0
   fi
   if [[ -d node_modules && -f node_modules/.package-lock.json && ! package-lock.json -nt node_modules/.package-lock.json ]]; then
@@ -82,10 +82,12 @@ ensure_node() {
     log "npm not found: install Node.js 20+ first"
     return 1
   fi
-  log "running npm ci (node_modules missing or older than package-lock.json)"
+  # npm install (not npm ci): with this machine's omit-lockfile-registry-resolved setting, npm 11
+  # writes lock files whose platform-specific optional packages `npm ci` then calls missing.
+  log "installing npm packages (node_modules missing or older than package-lock.json)"
   local t0=$SECONDS
-  npm ci --no-fund --no-audit >&2
-  log "npm ci done in $((SECONDS - t0))s"
+  npm install --no-fund --no-audit >&2
+  log "npm install done in $((SECONDS - t0))s"
 }
 
 case "${1:-all}" in

@@ -6,6 +6,7 @@
 // a change nor shows one that never happened.
 
 import type { Client } from 'cassandra-driver';
+import { PartitionBatcher } from './batcher';
 import { GoneError } from '../errors';
 import { compareRv, minTimeUuidAtTicks, rvTicks } from './rv';
 import type { StoredObject, WatchEvent, WatchEventType } from './types';
@@ -44,11 +45,19 @@ function hash32(s: string): number {
 }
 
 export class Feed {
+  private readonly batcher: PartitionBatcher;
   constructor(
     private readonly client: Client,
     private readonly ks: string,
     readonly settings: FeedSettings,
-  ) {}
+  ) {
+    this.batcher = new PartitionBatcher(client);
+  }
+
+  private partition(e: Pick<FeedEntry, 'kind' | 'ticks' | 'namespace' | 'name'>): string {
+    const [kind, bucket, shard] = this.where(e);
+    return `${kind}/${bucket}/${shard}`;
+  }
 
   shardOf(namespace: string, name: string): number {
     return hash32(`${namespace}/${name}`) % this.settings.shards;
@@ -63,7 +72,7 @@ export class Feed {
   }
 
   async append(e: FeedEntry): Promise<void> {
-    await this.client.execute(
+    await this.batcher.write(this.partition(e),
       `INSERT INTO ${this.ks}.feed (kind, bucket, shard, ts, namespace, name, uid, type, body, committed)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
       [...this.where(e), e.ts, e.namespace, e.name, e.uid, e.type, e.body, e.committed, this.settings.retentionSec],
@@ -71,14 +80,14 @@ export class Feed {
   }
 
   async markCommitted(e: FeedEntry): Promise<void> {
-    await this.client.execute(
+    await this.batcher.write(this.partition(e),
       `UPDATE ${this.ks}.feed USING TTL ? SET committed = true WHERE kind = ? AND bucket = ? AND shard = ? AND ts = ?`,
       [this.settings.retentionSec, ...this.where(e), e.ts],
     );
   }
 
   async remove(e: FeedEntry): Promise<void> {
-    await this.client.execute(`DELETE FROM ${this.ks}.feed WHERE kind = ? AND bucket = ? AND shard = ? AND ts = ?`, [...this.where(e), e.ts]);
+    await this.batcher.write(this.partition(e), `DELETE FROM ${this.ks}.feed WHERE kind = ? AND bucket = ? AND shard = ? AND ts = ?`, [...this.where(e), e.ts]);
   }
 
   /** Entries of `kind` with fromTicks < ts <= toTicks, in timeuuid order. */

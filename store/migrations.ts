@@ -50,6 +50,52 @@ export const MIGRATIONS: Migration[] = [
          PRIMARY KEY ((kind, field, value), namespace, name))`,
     ],
   },
+  {
+    id: 3,
+    description: 'agents: host leases, monitoring samples (TTL), accounting per VM per project per hour',
+    statements: () => [
+      // One row per host, written only by compare-and-set (holder exclusivity); the heartbeat.
+      `CREATE TABLE IF NOT EXISTS host_leases (
+         host text PRIMARY KEY, holder text, renew_time timestamp, acquire_time timestamp,
+         duration_ms int, transitions int)`,
+      // Monitoring: per host and per VM, one partition per day, newest first; rows expire (TTL).
+      `CREATE TABLE IF NOT EXISTS host_samples (
+         host text, day int, ts timestamp,
+         vms int, running int, cpus int, cpu_cores double, memory_bytes bigint, memory_used_bytes bigint,
+         storage_bytes bigint, storage_used_bytes bigint,
+         disk_read_bps double, disk_write_bps double, net_rx_bps double, net_tx_bps double,
+         PRIMARY KEY ((host, day), ts))
+       WITH CLUSTERING ORDER BY (ts DESC) AND default_time_to_live = 604800
+        AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'DAYS', 'compaction_window_size': 1}`,
+      `CREATE TABLE IF NOT EXISTS vm_samples (
+         namespace text, name text, day int, ts timestamp,
+         uid text, host text, state text, vcpus int, cpu_cores double, cpu_time_ns bigint, memory_bytes bigint,
+         disk_read_bps double, disk_write_bps double, net_rx_bps double, net_tx_bps double,
+         PRIMARY KEY ((namespace, name, day), ts))
+       WITH CLUSTERING ORDER BY (ts DESC) AND default_time_to_live = 604800
+        AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'DAYS', 'compaction_window_size': 1}`,
+      // The latest sample of each host / of each VM of a project (for `stratus top`).
+      `CREATE TABLE IF NOT EXISTS host_samples_latest (
+         host text PRIMARY KEY, ts timestamp,
+         vms int, running int, cpus int, cpu_cores double, memory_bytes bigint, memory_used_bytes bigint,
+         storage_bytes bigint, storage_used_bytes bigint,
+         disk_read_bps double, disk_write_bps double, net_rx_bps double, net_tx_bps double)
+       WITH default_time_to_live = 3600`,
+      `CREATE TABLE IF NOT EXISTS vm_samples_latest (
+         namespace text, name text, ts timestamp,
+         uid text, host text, state text, vcpus int, cpu_cores double, cpu_time_ns bigint, memory_bytes bigint,
+         disk_read_bps double, disk_write_bps double, net_rx_bps double, net_tx_bps double,
+         PRIMARY KEY ((namespace), name))
+       WITH default_time_to_live = 3600`,
+      // Accounting: running totals per VM (uid) per host per hour, rewritten idempotently.
+      `CREATE TABLE IF NOT EXISTS usage_hourly (
+         namespace text, day int, hour timestamp, name text, uid text, host text,
+         cpu_seconds double, memory_mib_seconds double, disk_gib_seconds double, running_seconds double,
+         updated timestamp,
+         PRIMARY KEY ((namespace, day), hour, name, uid, host))
+       WITH default_time_to_live = 34560000`,
+    ],
+  },
 ];
 
 export interface MigrateOptions {

@@ -10,6 +10,7 @@ import {
   AlreadyExistsError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError,
 } from '../errors';
 import { DEFAULT_FEED_SETTINGS, Feed, FeedFollower, type FeedEntry, type FeedSettings, type Resolution } from './feed';
+import { PartitionBatcher } from './batcher';
 import { RvClock, isTimeUuid, minTimeUuidAtTicks, rvMicros, rvTicks } from './rv';
 import { matchesFields, matchesLabels, pinnedField, type FieldRequirement, type LabelSelector } from './selectors';
 import type { ObjectKey, StoredObject, WatchEventType } from './types';
@@ -94,6 +95,7 @@ export class ObjectStore {
   private readonly clock: () => number;
   private readonly rvClock: RvClock;
   private feedImpl?: Feed;
+  private readonly batcher: PartitionBatcher;
   /** (kind, namespace) pairs this process has already recorded in object_namespaces */
   private readonly knownNamespaces = new Set<string>();
 
@@ -102,6 +104,7 @@ export class ObjectStore {
     this.ks = o.keyspace;
     this.clock = o.clock ?? Date.now;
     this.rvClock = new RvClock(this.clock);
+    this.batcher = new PartitionBatcher(this.client);
   }
 
   /** Reads (or records, the first time) the cluster-wide feed layout. Call once before use. */
@@ -159,7 +162,7 @@ export class ObjectStore {
     const nsKey = `${key.kind}/${key.namespace}`;
     await Promise.all([
       this.feed.append(entry),
-      this.client.execute(`INSERT INTO ${this.ks}.object_names (kind, namespace, name) VALUES (?, ?, ?) USING TIMESTAMP ?`,
+      this.batcher.write(`${key.kind}/${key.namespace}`, `INSERT INTO ${this.ks}.object_names (kind, namespace, name) VALUES (?, ?, ?) USING TIMESTAMP ?`,
         [key.kind, key.namespace, key.name, types.Long.fromString(micros.toString())]),
       this.knownNamespaces.has(nsKey) ? undefined
         : this.client.execute(`INSERT INTO ${this.ks}.object_namespaces (kind, namespace) VALUES (?, ?)`, [key.kind, key.namespace])
@@ -448,11 +451,11 @@ export class ObjectStore {
       const now = fieldValue(after, field);
       if (old === now) continue;
       if (old !== undefined) {
-        writes.push(this.client.execute(`DELETE FROM ${this.ks}.field_index USING TIMESTAMP ? WHERE kind = ? AND field = ? AND value = ? AND namespace = ? AND name = ?`,
+        writes.push(this.batcher.write(`${key.kind}/${field}/${old}`, `DELETE FROM ${this.ks}.field_index USING TIMESTAMP ? WHERE kind = ? AND field = ? AND value = ? AND namespace = ? AND name = ?`,
           [ts, key.kind, field, old, key.namespace, key.name]));
       }
       if (now !== undefined) {
-        writes.push(this.client.execute(`INSERT INTO ${this.ks}.field_index (kind, field, value, namespace, name) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+        writes.push(this.batcher.write(`${key.kind}/${field}/${now}`, `INSERT INTO ${this.ks}.field_index (kind, field, value, namespace, name) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?`,
           [key.kind, field, now, key.namespace, key.name, ts]));
       }
     }

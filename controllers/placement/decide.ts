@@ -32,11 +32,15 @@ export interface DecideOptions {
   sampleSize?: number;
   /** where to start scanning the host list (rotate it so decisions look at different hosts) */
   startIndex?: number;
+  /** breaks ties between equal scores at random (so replicas do not all pick the same host); default by name */
+  rng?: () => number;
 }
 
 export interface RankedHost {
   host: string;
   score: number;
+  /** tie-breaker */
+  tie?: number;
 }
 
 export interface Decision {
@@ -73,9 +77,10 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
       reasons[why] = (reasons[why] ?? 0) + 1;
       continue;
     }
-    ranked.push({ host: h.name, score: policyScore(policy, h, vm.request, allocated) + preferenceScore(terms, tolerations, h) });
+    const score = policyScore(policy, h, vm.request, allocated) + preferenceScore(terms, tolerations, h);
+    ranked.push({ host: h.name, score, tie: o.rng?.() });
   }
-  ranked.sort((a, b) => b.score - a.score || (a.host < b.host ? -1 : 1));
+  ranked.sort((a, b) => b.score - a.score || (a.tie !== undefined && b.tie !== undefined ? a.tie - b.tie : a.host < b.host ? -1 : 1));
   return { total: n, evaluated, ranked, reasons };
 }
 

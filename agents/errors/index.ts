@@ -1,0 +1,3 @@
+export { ActionFailedError, isActionFailedError } from './action-failed';
+export { LeaseHeldError } from './lease-held';
+export { AgentConfigError } from './agent-config';

@@ -1,0 +1,147 @@
+/**
+ * Carries out a plan's actions against libvirt, in order, stopping at the first failure.
+ * Outcomes that already hold (a volume that exists, a domain already stopped or gone) count as
+ * success, so a repeated plan is harmless. Failures become ActionFailedError with the reason
+ * reported in status.
+ */
+import { isLibvirtError, type Domain, type LibvirtConnection } from '../libvirt';
+import { ActionFailedError } from '../errors';
+import type { PoolCache } from '../host/pools';
+import type { Action } from './plan';
+
+export interface ExecuteOptions {
+  conn: LibvirtConnection;
+  pools: PoolCache;
+  /** the libvirt domain the actions are about */
+  domainName: string;
+}
+
+export interface ExecuteResult {
+  done: Action[];
+  /** a start (or destroy + start) succeeded */
+  started: boolean;
+  /** a graceful shutdown was requested */
+  shutdownRequested: boolean;
+  error?: ActionFailedError;
+}
+
+const REASONS: Record<Action['type'], string> = {
+  createVolume: 'CreateVolumeFailed',
+  deleteVolume: 'DeleteVolumeFailed',
+  define: 'DefineFailed',
+  start: 'StartFailed',
+  resume: 'ResumeFailed',
+  shutdown: 'ShutdownFailed',
+  destroy: 'DestroyFailed',
+  undefine: 'UndefineFailed',
+};
+
+function codeOf(err: unknown): string | undefined {
+  return isLibvirtError(err) ? err.code : undefined;
+}
+
+export async function execute(actions: Action[], o: ExecuteOptions): Promise<ExecuteResult> {
+  const result: ExecuteResult = { done: [], started: false, shutdownRequested: false };
+  let dom: Domain | undefined;
+  const domain = async (): Promise<Domain | undefined> => (dom ??= await o.conn.lookupDomainByName(o.domainName));
+  const active = async (): Promise<boolean> => {
+    const d = await domain();
+    return d ? d.isActive() : false;
+  };
+  try {
+    for (const a of actions) {
+      try {
+        await run(a);
+        result.done.push(a);
+      } catch (err) {
+        const code = codeOf(err);
+        const what = a.type === 'createVolume' || a.type === 'deleteVolume' ? `${a.type} ${a.pool}/${a.name}` : `${a.type} ${o.domainName}`;
+        result.error = new ActionFailedError(a.type, REASONS[a.type], `${what}: ${(err as Error).message}`, { cause: err, libvirtCode: code });
+        return result;
+      }
+    }
+    return result;
+  } finally {
+    dom?.free();
+  }
+
+  async function run(a: Action): Promise<void> {
+    switch (a.type) {
+      case 'createVolume': {
+        const pool = await o.pools.get(a.pool);
+        if (!pool) throw new Error(`storage pool ${a.pool} not found`);
+        try {
+          (await pool.createVolume(a.xml)).free();
+        } catch (err) {
+          if (codeOf(err) !== 'VIR_ERR_STORAGE_VOL_EXIST') throw err;
+        }
+        return;
+      }
+      case 'deleteVolume': {
+        const pool = await o.pools.get(a.pool);
+        const vol = pool && (await pool.lookupVolume(a.name));
+        if (!vol) return;
+        try {
+          await vol.delete();
+        } catch (err) {
+          if (codeOf(err) !== 'VIR_ERR_NO_STORAGE_VOL') throw err;
+        } finally {
+          vol.free();
+        }
+        return;
+      }
+      case 'define': {
+        const defined = await o.conn.defineDomain(a.xml);
+        dom?.free();
+        dom = defined;
+        return;
+      }
+      case 'start': {
+        const d = await domain();
+        if (!d) throw new Error('domain not found');
+        try {
+          await d.start();
+        } catch (err) {
+          // "already running" (VIR_ERR_OPERATION_INVALID on qemu, INTERNAL_ERROR on the test driver)
+          if (!(await d.isActive())) throw err;
+        }
+        result.started = true;
+        return;
+      }
+      case 'resume': {
+        const d = await domain();
+        if (d) await d.resume();
+        return;
+      }
+      case 'shutdown': {
+        const d = await domain();
+        if (!d || !(await active())) return;
+        await d.shutdown();
+        result.shutdownRequested = true;
+        return;
+      }
+      case 'destroy': {
+        const d = await domain();
+        if (!d) return;
+        try {
+          await d.destroy();
+        } catch (err) {
+          if (await d.isActive()) throw err;
+        }
+        return;
+      }
+      case 'undefine': {
+        const d = await domain();
+        if (!d) return;
+        try {
+          await d.undefine();
+        } catch (err) {
+          if (codeOf(err) !== 'VIR_ERR_NO_DOMAIN') throw err;
+        }
+        d.free();
+        dom = undefined;
+        return;
+      }
+    }
+  }
+}

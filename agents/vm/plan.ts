@@ -1,0 +1,210 @@
+/**
+ * plan(input): the libvirt actions that converge one VM's domain and volumes on its spec, from
+ * what is desired and what libvirt shows. Pure and level-triggered: it never asks what event
+ * woke it. The executor (execute.ts) carries the actions out in order.
+ */
+import type { DomainStateName } from '../libvirt';
+import { fingerprintDiff, fingerprintOf, type DomainFingerprint, type DomainOwner } from '../domain';
+import { parseVmVolumeName, uidTag } from '../names';
+import type { DesiredVm, Problem } from './desired';
+
+export interface ObservedDomain {
+  name: string;
+  uuid: string;
+  state: DomainStateName;
+  /** why it is in that state, e.g. 'destroyed', 'crashed', 'shutdown', 'booted' */
+  reason: string;
+  /** our ownership mark, if the domain has one */
+  owner?: DomainOwner;
+  /** managed fields of the persistent definition */
+  fingerprint: DomainFingerprint;
+  /** disk files of the definition */
+  diskPaths: string[];
+}
+
+export interface ObservedVolume {
+  pool: string;
+  name: string;
+  path: string;
+}
+
+export interface Observed {
+  /** the domain named after the VM, if any (ours or not) */
+  domain?: ObservedDomain;
+  /** volumes that exist: the desired ones, and this VM's leftovers (any incarnation) */
+  volumes: ObservedVolume[];
+  /** when the agent asked the guest to shut down (graceful stop in progress) */
+  shutdownRequestedAt?: number;
+}
+
+export type Action =
+  | { type: 'createVolume'; pool: string; name: string; xml: string }
+  | { type: 'deleteVolume'; pool: string; name: string }
+  | { type: 'define'; xml: string; why: 'create' | 'repair' }
+  | { type: 'start' }
+  | { type: 'resume' }
+  | { type: 'shutdown' }
+  | { type: 'destroy' }
+  | { type: 'undefine' };
+
+export type Intent = 'run' | 'stop' | 'leave' | 'remove' | 'fenced';
+
+export interface PlanInput {
+  host: string;
+  /** the VM bound to this host and not being deleted; undefined: remove what is ours */
+  desired?: DesiredVm;
+  observed: Observed;
+  /** the lease is lost: stop everything, start nothing */
+  fenced: boolean;
+  now: number;
+  /** how long a guest gets to shut down before it is destroyed */
+  shutdownGraceMs: number;
+}
+
+export interface Plan {
+  actions: Action[];
+  intent: Intent;
+  /** reconcile again after this long (a graceful shutdown in progress) */
+  requeueAfterMs?: number;
+  /** nothing can be done about this VM here, and why (reported in status) */
+  blocked?: Problem;
+  /** after these actions nothing of the VM is left on this host */
+  cleanedUp: boolean;
+  /** the actions boot the domain */
+  starts: boolean;
+  /** the definition was changed while the domain runs: effective at its next boot */
+  restartPending: boolean;
+  /** the managed fields that differed from the spec (a repaired definition) */
+  drift: string[];
+}
+
+const ACTIVE: ReadonlySet<DomainStateName> = new Set(['running', 'blocked', 'paused', 'shutdown', 'pmsuspended', 'crashed']);
+
+export function isActive(state: DomainStateName): boolean {
+  return ACTIVE.has(state);
+}
+
+function ownedBy(host: string, d: ObservedDomain | undefined): boolean {
+  return d?.owner !== undefined && d.owner.host === host;
+}
+
+/** The actions that remove an owned domain and the given volumes. */
+function removal(domain: ObservedDomain | undefined, volumes: ObservedVolume[]): Action[] {
+  const out: Action[] = [];
+  if (domain) {
+    if (isActive(domain.state)) out.push({ type: 'destroy' });
+    out.push({ type: 'undefine' });
+  }
+  for (const v of volumes) out.push({ type: 'deleteVolume', pool: v.pool, name: v.name });
+  return out;
+}
+
+/** Whether the VM should be running now, or be left as it is (Manual after its first start). */
+function runIntent(d: DesiredVm, domain: ObservedDomain | undefined): 'run' | 'stop' | 'leave' {
+  switch (d.runStrategy) {
+    case 'Always':
+      return 'run';
+    case 'Halted':
+      return 'stop';
+    case 'Manual':
+      // The first start is the user's (creating the VM); after that only the user starts or stops it.
+      return d.everStarted ? 'leave' : 'run';
+    case 'RerunOnFailure':
+      if (!d.everStarted || !domain) return 'run';
+      // A guest that shut itself down cleanly has finished; anything else is a failure to rerun.
+      if (domain.state === 'shutoff' && domain.reason === 'shutdown') return 'leave';
+      return 'run';
+    default:
+      return 'run';
+  }
+}
+
+export function plan(input: PlanInput): Plan {
+  const { desired, observed, host } = input;
+  const domain = observed.domain;
+  const owned = ownedBy(host, domain);
+  const base: Plan = { actions: [], intent: 'remove', cleanedUp: false, starts: false, restartPending: false, drift: [] };
+
+  // Gone, unbound or being deleted: remove our domain (never a foreign one) and this VM's volumes.
+  if (!desired) {
+    const volumes = observed.volumes.filter((v) => parseVmVolumeName(v.name) !== undefined);
+    return { ...base, actions: removal(owned ? domain : undefined, volumes), cleanedUp: true };
+  }
+
+  if (domain && !owned) {
+    return {
+      ...base,
+      intent: 'leave',
+      blocked: {
+        reason: 'DomainNameConflict',
+        message: `a domain named ${domain.name} that the agent does not manage exists on host ${host}; rename or remove it`,
+        terminal: false,
+      },
+    };
+  }
+
+  const actions: Action[] = [];
+  let current = domain;
+  const tag = uidTag(desired.uid);
+  // A domain or volumes of an earlier VM with the same name: remove them first.
+  const stale = current !== undefined && current.owner!.uid !== desired.uid;
+  const oldVolumes = observed.volumes.filter((v) => {
+    const p = parseVmVolumeName(v.name);
+    return p !== undefined && p.uidTag !== tag;
+  });
+  if (stale || oldVolumes.length > 0) {
+    actions.push(...removal(stale ? current : undefined, oldVolumes));
+    if (stale) current = undefined;
+  }
+
+  if (input.fenced) {
+    if (current && isActive(current.state)) actions.push({ type: 'destroy' });
+    return { ...base, actions, intent: 'fenced' };
+  }
+
+  const have = new Set(observed.volumes.map((v) => `${v.pool}/${v.name}`));
+  for (const v of desired.volumes) {
+    if (!have.has(`${v.pool}/${v.name}`)) actions.push({ type: 'createVolume', pool: v.pool, name: v.name, xml: v.xml });
+  }
+
+  let drift: string[] = [];
+  let restartPending = false;
+  if (!current) {
+    actions.push({ type: 'define', xml: desired.xml, why: 'create' });
+  } else {
+    drift = fingerprintDiff(fingerprintOf(desired.xml), current.fingerprint);
+    if (drift.length > 0) {
+      actions.push({ type: 'define', xml: desired.xml, why: 'repair' });
+      restartPending = isActive(current.state);
+    }
+  }
+
+  const state: DomainStateName = current?.state ?? 'shutoff';
+  const intent = runIntent(desired, current);
+  let starts = false;
+  let requeueAfterMs: number | undefined;
+  if (intent === 'run') {
+    if (state === 'crashed') {
+      actions.push({ type: 'destroy' }, { type: 'start' });
+      starts = true;
+    } else if (state === 'shutoff' || state === 'nostate' || state === 'unknown') {
+      actions.push({ type: 'start' });
+      starts = true;
+    } else if (state === 'paused') {
+      actions.push({ type: 'resume' });
+    }
+  } else if (intent === 'stop' && isActive(state)) {
+    const asked = observed.shutdownRequestedAt;
+    if (state === 'paused' || state === 'crashed' || state === 'pmsuspended') {
+      actions.push({ type: 'destroy' });
+    } else if (asked === undefined) {
+      actions.push({ type: 'shutdown' });
+      requeueAfterMs = input.shutdownGraceMs;
+    } else if (input.now - asked >= input.shutdownGraceMs) {
+      actions.push({ type: 'destroy' });
+    } else {
+      requeueAfterMs = input.shutdownGraceMs - (input.now - asked);
+    }
+  }
+  return { ...base, actions, intent, starts, requeueAfterMs, restartPending: restartPending && !starts, drift };
+}

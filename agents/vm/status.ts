@@ -1,0 +1,130 @@
+/**
+ * The VM status the agent writes, computed from the outcome of one reconcile, and its merge into
+ * the status others write too (the placement controller owns host and the Scheduled condition).
+ * Pure. Written even when the sync failed: the failure becomes the Ready condition's reason.
+ */
+import type { Condition, VirtualMachineStatus } from '../../schemas/types.gen';
+import type { DomainStateName } from '../libvirt';
+import type { DesiredVm, Problem } from './desired';
+import type { Plan } from './plan';
+
+export type Phase = NonNullable<VirtualMachineStatus['phase']>;
+
+/** The fields of VirtualMachine.status the agent owns; nothing else is ever changed by it. */
+export const AGENT_STATUS_FIELDS = ['phase', 'observedGeneration', 'domainUUID', 'consoleLog', 'startTime', 'volumes'] as const;
+
+export interface AgentStatus {
+  phase: Phase;
+  observedGeneration: number;
+  ready: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
+  domainUUID?: string;
+  consoleLog?: string;
+  startTime?: string;
+  volumes?: VirtualMachineStatus['volumes'];
+}
+
+export interface DomainAfter {
+  uuid: string;
+  state: DomainStateName;
+  reason: string;
+}
+
+export interface StatusInput {
+  host: string;
+  generation: number;
+  previous: VirtualMachineStatus;
+  desired?: DesiredVm;
+  deleting: boolean;
+  fenced: boolean;
+  /** the VM cannot be built or run here */
+  problem?: Problem;
+  plan?: Plan;
+  /** an action failed */
+  error?: { reason: string; message: string };
+  /** the domain after the actions, if it exists (and is ours) */
+  after?: DomainAfter;
+  /** a start action succeeded in this reconcile */
+  started: boolean;
+  now: number;
+}
+
+export function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+const RUNNING: ReadonlySet<DomainStateName> = new Set(['running', 'blocked']);
+
+export function computeStatus(i: StatusInput): AgentStatus {
+  const after = i.after;
+  const running = after !== undefined && RUNNING.has(after.state);
+  let startTime = i.previous.startTime;
+  if (i.started || (running && !startTime)) startTime = isoSeconds(i.now);
+  const out: Omit<AgentStatus, 'phase' | 'ready'> = {
+    observedGeneration: i.generation,
+    domainUUID: after?.uuid ?? i.previous.domainUUID,
+    consoleLog: i.desired?.domain.consoleLog ?? i.previous.consoleLog,
+    startTime,
+    volumes: i.desired
+      ? i.desired.volumes.map((v) => ({ name: v.disk, path: v.path, ...(v.volumeObject ? { volume: v.volumeObject } : {}) }))
+      : i.previous.volumes,
+  };
+  const ready = (status: 'True' | 'False' | 'Unknown', reason: string, message: string) => ({ status, reason, message });
+  const failedPhase = (terminal: boolean): Phase => (running ? 'Running' : terminal ? 'Failed' : 'Starting');
+
+  if (i.deleting) {
+    return { ...out, phase: 'Terminating', ready: ready('False', i.error?.reason ?? 'Terminating', i.error?.message ?? `removing the domain and its volumes from host ${i.host}`) };
+  }
+  if (i.fenced) {
+    return { ...out, phase: 'Stopped', ready: ready('False', 'Fenced', `host ${i.host} lost its lease: the domain is stopped until the lease is renewed`) };
+  }
+  if (i.problem) return { ...out, phase: failedPhase(i.problem.terminal), ready: ready('False', i.problem.reason, i.problem.message) };
+  if (i.error) return { ...out, phase: failedPhase(false), ready: ready('False', i.error.reason, i.error.message) };
+
+  const intent = i.plan?.intent ?? 'run';
+  if (running) {
+    if (intent === 'stop') {
+      return { ...out, phase: 'Running', ready: ready('False', 'Stopping', 'runStrategy is Halted: the guest is shutting down') };
+    }
+    const note = i.plan?.restartPending ? ` (its definition changed: ${i.plan.drift.join(', ')}; effective at the next restart)` : '';
+    return { ...out, phase: 'Running', ready: ready('True', 'Running', `the domain runs on host ${i.host}${note}`) };
+  }
+  const state = after?.state ?? 'shutoff';
+  const why = after ? `${after.state}${after.reason && after.reason !== 'unknown' ? ` (${after.reason})` : ''}` : 'not defined';
+  if (state === 'paused') return { ...out, phase: 'Running', ready: ready('False', 'Paused', `the domain is paused (${after?.reason ?? 'unknown'})`) };
+  if (intent === 'stop') return { ...out, phase: 'Stopped', ready: ready('False', 'Halted', 'runStrategy is Halted: the domain is stopped') };
+  if (intent === 'leave') {
+    const strategy = i.desired?.runStrategy ?? 'Manual';
+    if (strategy === 'RerunOnFailure') {
+      return { ...out, phase: 'Stopped', ready: ready('False', 'Succeeded', 'the guest shut down; runStrategy RerunOnFailure restarts it only after a failure') };
+    }
+    return { ...out, phase: 'Stopped', ready: ready('False', 'Stopped', `the domain is ${why}; runStrategy Manual: the agent does not restart it`) };
+  }
+  return { ...out, phase: 'Starting', ready: ready('False', 'Starting', `the domain is ${why}`) };
+}
+
+/**
+ * `previous` with the agent's fields replaced by `s` and its Ready condition set;
+ * lastTransitionTime changes only when the condition's status does. Everything else is kept.
+ */
+export function mergeStatus(previous: VirtualMachineStatus, s: AgentStatus, now: number): VirtualMachineStatus {
+  const next: VirtualMachineStatus = { ...structuredClone(previous) };
+  for (const f of AGENT_STATUS_FIELDS) {
+    const v = s[f];
+    if (v === undefined) delete next[f];
+    else (next as Record<string, unknown>)[f] = structuredClone(v);
+  }
+  next.conditions = setCondition(previous.conditions ?? [], { type: 'Ready', ...s.ready, observedGeneration: s.observedGeneration }, now);
+  return next;
+}
+
+/** Sets one condition in a list (by type), keeping lastTransitionTime when status did not change. */
+export function setCondition(list: Condition[], c: Condition, now: number): Condition[] {
+  const old = list.find((x) => x.type === c.type);
+  const lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : isoSeconds(now);
+  const next: Condition = { ...c, lastTransitionTime };
+  const out = list.filter((x) => x.type !== c.type).map((x) => structuredClone(x));
+  const at = list.findIndex((x) => x.type === c.type);
+  if (at < 0) out.push(next);
+  else out.splice(at, 0, next);
+  return out;
+}

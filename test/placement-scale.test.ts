@@ -1,0 +1,131 @@
+// Three scheduler replicas, 200 hosts of tight capacity, 2,000 VMs created at once: no host ends
+// over its allocatable capacity (computed from the VMs bound to it, not from the allocation
+// records), every VM left unplaced fits on no host, the allocation records equal the bound VMs,
+// and the conflicts the replicas ran into are counted in their metrics.
+import { parseQuantity } from '../schemas/quantity';
+import { claimsOf, ALLOCATION_KIND } from '../controllers/placement/allocation-record';
+import { hostAllocatable, vmRequest, firstShortage, type Resources } from '../controllers/placement/resources';
+import { hostObject, pool, vmObject } from '../controllers/testing/fixtures';
+import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { Host, VirtualMachine } from '../schemas/types.gen';
+import type { ObjectStore, StoredObject } from '../store';
+import { openTestStore, type TestStore } from './helpers/store';
+
+jest.setTimeout(180_000);
+
+let t: TestStore;
+let store: ObjectStore;
+let running: RunningReplicas | undefined;
+
+beforeAll(async () => {
+  t = await openTestStore('placement_scale', { followerGraceMs: 300, followerOverlapMs: 500 });
+  store = t.store;
+});
+afterAll(async () => {
+  await running?.stop();
+  await t.close();
+});
+
+async function listAll(kind: string): Promise<StoredObject[]> {
+  const out: StoredObject[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await store.list(kind, undefined, { limit: 1000, continue: cont });
+    out.push(...page.items);
+    cont = page.continue;
+  } while (cont);
+  return out;
+}
+
+const HOSTS = 200;
+const VMS = 2000;
+
+test('3 replicas place 2,000 VMs on 200 tight hosts with no host over capacity and no VM left that could fit', async () => {
+  // 200 hosts: 12 vCPUs and 16 GiB allocatable each (half of them through reserved capacity).
+  await pool(Array.from({ length: HOSTS }, (_, i) => i), 32, (i) => store.create(hostObject(`hv-${String(i).padStart(3, '0')}`, i % 2
+    ? { cpu: 12, memory: '16Gi' }
+    : { cpu: 13, memory: '17Gi', reserved: { cpu: 1, memory: '1Gi' } })));
+  // VMs: 60 % 1 vCPU/1 GiB, 30 % 1 vCPU/2 GiB, 10 % 2 vCPU/4 GiB: 3,200 GiB asked of 3,200 GiB.
+  const sizes = (i: number) => (i % 10 < 6 ? { cpu: 1, memory: '1Gi' } : i % 10 < 9 ? { cpu: 1, memory: '2Gi' } : { cpu: 2, memory: '4Gi' });
+  running = await startReplicas(store, 3, {
+    informer: { pollIntervalMs: 100 },
+    enable: { hostHealth: false },
+    scheduler: { workers: 6, unschedulableRetryMs: 5_000 },
+    audit: { periodMs: 4_000, claimGraceMs: 20_000 },
+  });
+  const started = Date.now();
+  await pool(Array.from({ length: VMS }, (_, i) => i), 48, (i) => store.create(vmObject(`p${i % 4}`, `vm-${i}`, sizes(i))));
+
+  // Wait until every VM is bound or says it is unschedulable, and nothing unbound fits anywhere.
+  let vms: StoredObject[] = [];
+  let hosts: StoredObject[] = [];
+  let settled = false;
+  const deadline = Date.now() + 150_000;
+  while (!settled && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    vms = await listAll('VirtualMachine');
+    const decided = vms.filter((v) => v.status?.host || (v.status?.conditions as { type: string; reason?: string }[] | undefined)?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable'));
+    if (decided.length < VMS) continue;
+    hosts = await listAll('Host');
+    settled = unplacedThatFit(vms, hosts).length === 0;
+  }
+  const elapsed = (Date.now() - started) / 1000;
+
+  const used = usage(vms);
+  const bound = vms.filter((v) => v.status?.host);
+  // no host over its allocatable capacity, from the bound VMs
+  for (const h of hosts) {
+    const alloc = hostAllocatable(h as unknown as Host)!;
+    const u = used.get(h.metadata.name) ?? { cpu: 0, memory: 0, storage: 0 };
+    expect({ host: h.metadata.name, cpu: u.cpu <= alloc.cpu, memory: u.memory <= alloc.memory }).toEqual({ host: h.metadata.name, cpu: true, memory: true });
+  }
+  // every VM that can fit is placed
+  expect(settled).toBe(true);
+  expect(unplacedThatFit(vms, hosts)).toEqual([]);
+  expect(bound.length).toBeGreaterThan(VMS * 0.95);
+  // the allocation records match the bound VMs exactly (no leaked or missing claims)
+  const records = await listAll(ALLOCATION_KIND);
+  const claimed = new Map(records.map((r) => [r.metadata.name, Object.keys(claimsOf(r)).sort()]));
+  for (const h of hosts) {
+    const want = bound.filter((v) => v.status!.host === h.metadata.name).map((v) => v.metadata.uid!).sort();
+    expect(claimed.get(h.metadata.name) ?? []).toEqual(want);
+  }
+  // each VM bound exactly once, by one replica's successful bind
+  const placements = await running.counter('stratus_scheduler_placements_total');
+  expect(placements).toBe(bound.length);
+  const conflicts = await running.counter('stratus_scheduler_conflicts_total');
+  process.stderr.write(`placement-scale: ${bound.length}/${VMS} placed in ${elapsed.toFixed(1)}s by 3 replicas; conflicts ${conflicts} `
+    + `(claim ${await running.counter('stratus_scheduler_conflicts_total', { stage: 'claim' })}, bind ${await running.counter('stratus_scheduler_conflicts_total', { stage: 'bind' })}, `
+    + `stale ${await running.counter('stratus_scheduler_conflicts_total', { stage: 'stale' })}, taken ${await running.counter('stratus_scheduler_conflicts_total', { stage: 'taken' })})\n`);
+});
+
+function usage(vms: StoredObject[]): Map<string, Resources> {
+  const used = new Map<string, Resources>();
+  for (const v of vms) {
+    const h = v.status?.host as string | undefined;
+    if (!h) continue;
+    const r = vmRequest(v as unknown as VirtualMachine);
+    const u = used.get(h) ?? { cpu: 0, memory: 0, storage: 0 };
+    used.set(h, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, storage: u.storage + r.storage });
+  }
+  return used;
+}
+
+/** Unbound VMs that would fit on some host given what the bound VMs use. */
+function unplacedThatFit(vms: StoredObject[], hosts: StoredObject[]): string[] {
+  const used = usage(vms);
+  const out: string[] = [];
+  for (const v of vms) {
+    if (v.status?.host) continue;
+    const r = vmRequest(v as unknown as VirtualMachine);
+    for (const h of hosts) {
+      const alloc = hostAllocatable(h as unknown as Host)!;
+      if (!firstShortage(r, used.get(h.metadata.name) ?? { cpu: 0, memory: 0, storage: 0 }, alloc)) {
+        out.push(`${v.metadata.namespace}/${v.metadata.name} fits ${h.metadata.name}`);
+        break;
+      }
+    }
+  }
+  return out;
+}
+void parseQuantity;

@@ -27,7 +27,7 @@ export type Disk = {
   volume?: DNSLabel;
   size?: Quantity;
   /**
-   * The bus the disk is attached with.
+   * The bus the disk is attached with. Absent means virtio.
    */
   bus?: 'virtio' | 'sata' | 'scsi';
 };
@@ -242,7 +242,7 @@ export interface VirtualMachineSpec {
 export interface Network {
   name: DNSLabel;
   /**
-   * The emulated NIC model.
+   * The emulated NIC model. Absent means virtio.
    */
   model?: 'virtio' | 'e1000' | 'rtl8139';
 }
@@ -277,7 +277,7 @@ export interface Toleration {
    */
   key?: string;
   /**
-   * Equal matches key and value; Exists matches any value of the key.
+   * Equal matches key and value; Exists matches any value of the key. Absent means Equal.
    */
   operator?: 'Equal' | 'Exists';
   /**
@@ -292,11 +292,11 @@ export interface Toleration {
 export interface AffinityTerm {
   labelSelector: LabelSelector;
   /**
-   * The host label whose value defines a topology domain (e.g. rack); host means the host itself.
+   * The host label whose value defines a topology domain (e.g. rack); host (the default when absent) means the host itself.
    */
   topologyKey?: string;
   /**
-   * true: a hard rule (filter); false: a preference (score) weighted by weight.
+   * true (the default when absent): a hard rule (filter); false: a preference (score) weighted by weight.
    */
   required?: boolean;
   /**

@@ -56,18 +56,22 @@ test('3 replicas place 2,000 VMs on 200 tight hosts with no host over capacity a
   const started = Date.now();
   await pool(Array.from({ length: VMS }, (_, i) => i), 48, (i) => store.create(vmObject(`p${i % 4}`, `vm-${i}`, sizes(i))));
 
-  // Wait until every VM is bound or says it is unschedulable, and nothing unbound fits anywhere.
+  // Wait until every VM is bound or says it is unschedulable, and nothing unbound fits anywhere:
+  // watch replica 0's cache (cheap), then confirm from the store.
   let vms: StoredObject[] = [];
   let hosts: StoredObject[] = [];
   let settled = false;
+  const cache = running.replicas[0].informers;
   const deadline = Date.now() + 150_000;
   while (!settled && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 500));
+    const cached = cache.vms.list() as StoredObject[];
+    const decided = cached.filter((v) => v.status?.host || (v.status?.conditions as { type: string; reason?: string }[] | undefined)?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable'));
+    if (process.env.PLACEMENT_TRACE) process.stderr.write(`t=${((Date.now() - started) / 1000).toFixed(1)} bound=${cached.filter((v) => v.status?.host).length} decided=${decided.length}\n`);
+    if (decided.length < VMS || unplacedThatFit(cached, cache.hosts.list() as StoredObject[]).length > 0) continue;
     vms = await listAll('VirtualMachine');
-    const decided = vms.filter((v) => v.status?.host || (v.status?.conditions as { type: string; reason?: string }[] | undefined)?.some((c) => c.type === 'Scheduled' && c.reason === 'Unschedulable'));
-    if (decided.length < VMS) continue;
     hosts = await listAll('Host');
-    settled = unplacedThatFit(vms, hosts).length === 0;
+    settled = unplacedThatFit(vms, hosts).length === 0 && vms.every((v) => v.status?.host || v.status?.conditions);
   }
   const elapsed = (Date.now() - started) / 1000;
 

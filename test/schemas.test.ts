@@ -39,10 +39,12 @@ describe('defaults', () => {
     expect(r.causes).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.object.spec.runStrategy).toBe('Always');
-    expect(r.object.spec.networks).toEqual([{ name: 'default', model: 'virtio' }]);
+    expect(r.object.spec.networks).toEqual([{ name: 'default' }]);
   });
 
-  test('disks default to the virtio bus, affinity terms to a required rule on the host topology', () => {
+  // Items of lists get no stored defaults (absent means the documented default): a default inside
+  // an atomic list would make every client-side `kubectl apply` see a difference and patch again.
+  test('list items keep what the user wrote: no stored defaults inside disks, affinity terms, tolerations', () => {
     const r = validator.validate(
       'vm',
       vm({
@@ -51,9 +53,9 @@ describe('defaults', () => {
       }),
     );
     expect(r.ok).toBe(true);
-    expect(r.object.spec.disks[0].bus).toBe('virtio');
-    expect(r.object.spec.placement.antiAffinity[0]).toMatchObject({ topologyKey: 'host', required: true });
-    expect(r.object.spec.placement.tolerations[0].operator).toBe('Equal');
+    expect(r.object.spec.disks[0]).toEqual({ name: 'root', image: 'debian-12' });
+    expect(r.object.spec.placement.antiAffinity[0]).toEqual({ labelSelector: { matchLabels: { app: 'web' } } });
+    expect(r.object.spec.placement.tolerations[0]).toEqual({ key: 'maintenance' });
   });
 
   test('a Host without spec gets unschedulable false and overcommit cpu 4, memory 1, storage 1', () => {
@@ -316,7 +318,7 @@ describe('unknown fields', () => {
     expect(r.object.extra).toBeUndefined();
     expect(r.object.metadata.color).toBeUndefined();
     expect(r.object.spec.bogus).toBeUndefined();
-    expect(r.object.spec.disks[0]).toEqual({ name: 'root', image: 'debian-12', bus: 'virtio' });
+    expect(r.object.spec.disks[0]).toEqual({ name: 'root', image: 'debian-12' });
   });
 
   test('Ignore removes them too; real errors are still errors', () => {

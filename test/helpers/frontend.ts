@@ -1,10 +1,11 @@
 // A real frontend process (dist/api/main.js) on a fresh keyspace, for end-to-end tests of clients.
-import { spawn, type ChildProcess, execFile } from 'node:child_process';
+import { spawn, type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { createCassandraClient } from '../../store';
 import { cassandraContactPoints } from './store';
 
@@ -28,16 +29,19 @@ export interface Frontend {
   dir: string;
   proc: ChildProcess;
   env: Record<string, string>;
+  /** the CA of the frontend's certificate, when it serves HTTPS */
+  ca?: string;
   stop(): Promise<void>;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-async function waitReady(url: string, ms = 60000): Promise<void> {
+async function waitReady(url: string, ca?: string, ms = 60000): Promise<void> {
   const end = Date.now() + ms;
+  const dispatcher = ca ? new Agent({ connect: { ca: fs.readFileSync(ca) } }) : undefined;
   while (Date.now() < end) {
     try {
-      const r = await fetch(`${url}/readyz`);
+      const r = await undiciFetch(`${url}/readyz`, { dispatcher });
       if (r.status === 200) return;
     } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 100));
@@ -45,19 +49,26 @@ async function waitReady(url: string, ms = 60000): Promise<void> {
   throw new Error(`frontend at ${url} not ready`);
 }
 
-export async function startFrontend(prefix: string, extraEnv: Record<string, string> = {}): Promise<Frontend> {
+/** A local CA and server certificate (scripts/pki.sh) in `dir`; returns the paths. */
+export function makePki(dir: string): { ca: string; cert: string; key: string } {
+  execFileSync('bash', [path.join(REPO, 'scripts/pki.sh'), dir], { stdio: 'ignore' });
+  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server-key.pem') };
+}
+
+export async function startFrontend(prefix: string, extraEnv: Record<string, string> = {}, opts: { tls?: boolean } = {}): Promise<Frontend> {
   const keyspace = `t_${prefix}_${randomBytes(4).toString('hex')}`;
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `stratus-${prefix}-`));
+  const pki = opts.tls ? makePki(path.join(dir, 'pki')) : undefined;
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     STRATUS_KEYSPACE: keyspace, STRATUS_LISTEN: `127.0.0.1:${port}`, STRATUS_LOG_LEVEL: 'warn',
-    STRATUS_CASSANDRA: cassandraContactPoints().join(','), STRATUS_TLS_CERT: '', STRATUS_TLS_KEY: '', ...extraEnv,
+    STRATUS_CASSANDRA: cassandraContactPoints().join(','), STRATUS_TLS_CERT: pki?.cert ?? '', STRATUS_TLS_KEY: pki?.key ?? '', ...extraEnv,
   };
   const scheme = env['STRATUS_TLS_CERT'] ? 'https' : 'http';
   const launch = () => spawn(process.execPath, [path.join(REPO, 'dist/api/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const fe: Frontend = {
-    url: `${scheme}://127.0.0.1:${port}`, port, keyspace, dir, env, proc: launch(),
+    url: `${scheme}://127.0.0.1:${port}`, port, keyspace, dir, env, proc: launch(), ca: pki?.ca,
     async stop() {
       if (fe.proc.exitCode !== null) return;
       const exited = new Promise((r) => fe.proc.once('exit', r));
@@ -67,7 +78,7 @@ export async function startFrontend(prefix: string, extraEnv: Record<string, str
     async restart() {
       await fe.stop();
       fe.proc = launch();
-      if (scheme === 'http') await waitReady(fe.url);
+      await waitReady(fe.url, pki?.ca);
     },
     async close() {
       await fe.stop();
@@ -77,7 +88,7 @@ export async function startFrontend(prefix: string, extraEnv: Record<string, str
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-  if (scheme === 'http') await waitReady(fe.url);
+  await waitReady(fe.url, pki?.ca);
   return fe;
 }
 

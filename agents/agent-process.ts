@@ -1,0 +1,123 @@
+/**
+ * AgentProcess: the agents of one process (one real host, or N hollow ones) and what they share:
+ * the object store, ONE VmSource (one change-feed poller for the whole process, dispatching by
+ * status.host), the Image/Volume look-up cache, the lease and metrics stores, the libvirt
+ * worker pool. Hollow hosts each get their own isolated test-driver hypervisor
+ * (test:///ABS/host.xml).
+ */
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from 'cassandra-driver';
+import type { Logger } from 'pino';
+import type { ObjectStore } from '../store';
+import { sleep, systemClock, type Clock, type ControllerMetrics } from '../controllers/runtime';
+import { writeTestHost, type LibvirtExecutor } from './libvirt';
+import type { VirtType } from './domain';
+import { HostAgent, type AgentTimings } from './host-agent';
+import { LeaseStore, type LeaseBackend } from './host/lease-store';
+import { MetricsStore } from './metrics/metrics-store';
+import { RefResolver } from './vm/refs';
+import { VmSource } from './vm/source';
+
+export interface HostSpecForProcess {
+  name: string;
+  libvirtUri: string;
+  labels?: Record<string, string>;
+  /** nodeInfo.hostname to report (hollow hosts) */
+  hostname?: string;
+}
+
+export interface AgentProcessOptions {
+  store: ObjectStore;
+  client: Client;
+  keyspace: string;
+  hosts: HostSpecForProcess[];
+  stateDir: string;
+  pool?: string;
+  virtType?: VirtType | 'auto';
+  timings?: Partial<AgentTimings>;
+  workers?: number;
+  monitoring?: boolean;
+  sampleTtlSec?: number;
+  usageTtlSec?: number;
+  pollIntervalMs?: number;
+  executor?: LibvirtExecutor;
+  /** lease storage; default the host_leases table */
+  lease?: LeaseBackend;
+  logger: Logger;
+  clock?: Clock;
+  /** start hosts over this long, so N hollow hosts do not all renew in step; default min(N*10, 10000) ms */
+  startSpreadMs?: number;
+  controllerMetrics?: ControllerMetrics;
+}
+
+/** Writes the node files of N hollow hosts and returns their specs (names <prefix>-0000...). */
+export async function hollowHosts(o: { prefix: string; count: number; dir: string; cpus: number; memoryMiB: number; labels?: Record<string, string> }): Promise<HostSpecForProcess[]> {
+  await mkdir(o.dir, { recursive: true });
+  const width = Math.max(4, String(o.count - 1).length);
+  const out: HostSpecForProcess[] = [];
+  for (let i = 0; i < o.count; i++) {
+    const name = `${o.prefix}-${String(i).padStart(width, '0')}`;
+    const uri = await writeTestHost(join(o.dir, `${name}.xml`), {
+      cpus: o.cpus,
+      memoryKiB: o.memoryMiB * 1024,
+      pools: [{ name: 'default', path: `/var/lib/stratus/hollow/${name}` }],
+    });
+    out.push({ name, libvirtUri: uri, labels: { ...(o.labels ?? {}), 'stratuslab.eu/hollow': 'true' }, hostname: name });
+  }
+  return out;
+}
+
+export class AgentProcess {
+  readonly source: VmSource;
+  readonly refs: RefResolver;
+  readonly leases: LeaseStore;
+  readonly metrics?: MetricsStore;
+  readonly agents: HostAgent[];
+  private readonly clock: Clock;
+
+  constructor(private readonly o: AgentProcessOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.source = new VmSource({ store: o.store, hosts: o.hosts.map((h) => h.name), logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs });
+    this.refs = new RefResolver({ store: o.store, clock: o.clock });
+    this.leases = new LeaseStore({ client: o.client, keyspace: o.keyspace });
+    if (o.monitoring ?? true) {
+      this.metrics = new MetricsStore({ client: o.client, keyspace: o.keyspace, sampleTtlSec: o.sampleTtlSec, usageTtlSec: o.usageTtlSec });
+    }
+    const machine = hostname();
+    this.agents = o.hosts.map((h) => new HostAgent({
+      host: h.name, libvirtUri: h.libvirtUri, labels: h.labels, hostname: h.hostname,
+      store: o.store, source: this.source, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
+      holder: `${h.name}@${machine}`,
+      pool: o.pool, poolPath: join(o.stateDir, 'pools', o.pool ?? 'default'), consoleDir: join(o.stateDir, 'console'),
+      virtType: o.virtType, timings: o.timings, workers: o.workers, executor: o.executor,
+      logger: o.logger, clock: o.clock, controllerMetrics: o.controllerMetrics,
+    }));
+  }
+
+  /** Resolves once every host reconciles VMs. */
+  ready(): Promise<void> {
+    return Promise.all(this.agents.map((a) => a.ready)).then(() => undefined);
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    await mkdir(join(this.o.stateDir, 'console'), { recursive: true });
+    const informer = this.source.start(signal);
+    const n = this.agents.length;
+    const spread = this.o.startSpreadMs ?? Math.min(n * 10, 10_000);
+    const runs = this.agents.map(async (a, i) => {
+      if (n > 1 && spread > 0) await sleep(this.clock, (spread * i) / n, signal);
+      if (signal.aborted) return;
+      try {
+        await a.start(signal);
+      } catch (err) {
+        this.o.logger.error({ host: a.host, err: String(err) }, 'host agent failed');
+        throw err;
+      }
+    });
+    const results = await Promise.allSettled([informer, ...runs]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed && !signal.aborted) throw failed.reason;
+  }
+}

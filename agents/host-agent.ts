@@ -1,0 +1,268 @@
+/**
+ * HostAgent: everything one hypervisor needs, wired together: the libvirt connection and pools,
+ * the Host registration and heartbeat, the lease and fencing, the VM reconciler (fed by the
+ * process's shared VmSource, libvirt lifecycle events and a periodic sweep that also finds
+ * orphans), and the monitor. start(signal) runs it until the signal aborts; stopping the agent
+ * leaves the domains running.
+ */
+import type { Logger } from 'pino';
+import { Controller, sleep, systemClock, type Clock, type ControllerMetrics } from '../controllers/runtime';
+import type { ObjectStore } from '../store';
+import { LibvirtConnection, type LibvirtExecutor } from './libvirt';
+import { OWNER_NS, parseOwner, type VirtType } from './domain';
+import { keyOfDomainName, parseVmVolumeName, uidTag } from './names';
+import { HostRegistrar } from './host/registrar';
+import { LeaseKeeper } from './host/lease';
+import type { LeaseBackend } from './host/lease-store';
+import { PoolCache } from './host/pools';
+import { Monitor } from './metrics/monitor';
+import type { MetricsStore } from './metrics/metrics-store';
+import { DomainRegistry } from './vm/registry';
+import { VmReconciler } from './vm/reconciler';
+import type { RefResolver } from './vm/refs';
+import type { VmSource } from './vm/source';
+
+export interface AgentTimings {
+  /** lease renewal period; default 5000 ms */
+  renewIntervalMs: number;
+  /** T_fence; default 30 000 ms */
+  fenceAfterMs: number;
+  /** Host status.heartbeatTime period; default 10 000 ms */
+  heartbeatIntervalMs: number;
+  /** re-reconcile every VM and look for orphans this often; default 30 000 ms */
+  resyncMs: number;
+  /** monitoring sample period; default 10 000 ms */
+  sampleIntervalMs: number;
+  /** accounting write period; default 60 000 ms */
+  accountingFlushMs: number;
+  /** graceful shutdown before destroy; default 60 000 ms */
+  shutdownGraceMs: number;
+}
+
+export const DEFAULT_TIMINGS: AgentTimings = {
+  renewIntervalMs: 5000,
+  fenceAfterMs: 30_000,
+  heartbeatIntervalMs: 10_000,
+  resyncMs: 30_000,
+  sampleIntervalMs: 10_000,
+  accountingFlushMs: 60_000,
+  shutdownGraceMs: 60_000,
+};
+
+export interface HostAgentOptions {
+  host: string;
+  libvirtUri: string;
+  store: ObjectStore;
+  source: VmSource;
+  refs: RefResolver;
+  lease: LeaseBackend;
+  metrics?: MetricsStore;
+  /** who holds the lease: the same value after a restart keeps it (default host@machine) */
+  holder: string;
+  labels?: Record<string, string>;
+  /** storage pool for VM disks; default 'default' */
+  pool?: string;
+  /** where to create the pool when the host has none of that name */
+  poolPath: string;
+  consoleDir: string;
+  /** 'auto': test for test:// URIs, kvm when libvirt offers it, else qemu (TCG) */
+  virtType?: VirtType | 'auto';
+  defaultDiskBytes?: number;
+  timings?: Partial<AgentTimings>;
+  /** concurrent reconciles; default 4 */
+  workers?: number;
+  executor?: LibvirtExecutor;
+  agentVersion?: string;
+  /** reported as nodeInfo.hostname (hollow hosts), default libvirt's */
+  hostname?: string;
+  logger: Logger;
+  clock?: Clock;
+  controllerMetrics?: ControllerMetrics;
+}
+
+export class HostAgent {
+  readonly host: string;
+  readonly registry = new DomainRegistry();
+  readonly timings: AgentTimings;
+  conn?: LibvirtConnection;
+  pools?: PoolCache;
+  keeper?: LeaseKeeper;
+  registrar?: HostRegistrar;
+  reconciler?: VmReconciler;
+  controller?: Controller;
+  monitor?: Monitor;
+  virtType?: VirtType;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readyResolve!: () => void;
+  /** resolves once the agent reconciles VMs (lease held, cache synced) */
+  readonly ready = new Promise<void>((r) => (this.readyResolve = r));
+
+  constructor(private readonly o: HostAgentOptions) {
+    this.host = o.host;
+    this.timings = { ...DEFAULT_TIMINGS, ...(o.timings ?? {}) };
+    this.clock = o.clock ?? systemClock;
+    this.log = o.logger.child({ host: o.host });
+  }
+
+  private async detectVirtType(conn: LibvirtConnection): Promise<VirtType> {
+    const want = this.o.virtType ?? 'auto';
+    if (want !== 'auto') return want;
+    if (this.o.libvirtUri.startsWith('test:')) return 'test';
+    const caps = await conn.getCapabilities();
+    return /<domain type=['"]kvm['"]/.test(caps) ? 'kvm' : 'qemu';
+  }
+
+  /** Keys of the VMs bound here. */
+  keys(): string[] {
+    return this.o.source.keysOf(this.host);
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const o = this.o;
+    const t = this.timings;
+    const conn = (this.conn = await LibvirtConnection.open(o.libvirtUri, { executor: o.executor }));
+    const pool = o.pool ?? 'default';
+    const pools = (this.pools = new PoolCache(conn));
+    const tasks: Promise<void>[] = [];
+    let unsubscribe: (() => Promise<void>) | undefined;
+    let unregister: (() => void) | undefined;
+    try {
+      await pools.ensure(pool, o.poolPath);
+      const virtType = (this.virtType = await this.detectVirtType(conn));
+      const keeper = (this.keeper = new LeaseKeeper({
+        host: this.host, holder: o.holder, backend: o.lease, logger: this.log, clock: this.clock,
+        renewIntervalMs: t.renewIntervalMs, fenceAfterMs: t.fenceAfterMs,
+        onFence: () => this.fenceAll(),
+        onResume: () => this.enqueueAll(),
+      }));
+      const registrar = (this.registrar = new HostRegistrar({
+        host: this.host, store: o.store, conn, pools, pool, labels: o.labels ?? {}, libvirtUri: o.libvirtUri,
+        agentVersion: o.agentVersion ?? '0.1.0', hypervisor: virtType === 'test' ? 'Test' : 'QEMU',
+        kvm: virtType === 'kvm', hostname: o.hostname,
+        keeper, clock: this.clock, heartbeatIntervalMs: t.heartbeatIntervalMs, logger: this.log,
+      }));
+      const reconciler = (this.reconciler = new VmReconciler({
+        host: this.host, store: o.store, conn, pools, source: o.source, refs: o.refs, registry: this.registry,
+        fenced: () => keeper.fenced(), clock: this.clock, shutdownGraceMs: t.shutdownGraceMs, logger: this.log,
+        hostContext: () => ({
+          host: this.host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
+          defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,
+        }),
+      }));
+      const controller = (this.controller = new Controller({
+        name: `vm@${this.host}`, reconciler: (k, ctx) => reconciler.reconcile(k, ctx), workers: o.workers ?? 4,
+        logger: this.log, clock: this.clock, resyncPeriodMs: 0, metrics: o.controllerMetrics,
+      }));
+      if (o.metrics) {
+        this.monitor = new Monitor({
+          host: this.host, conn, pools, pool, registry: this.registry, metrics: o.metrics, clock: this.clock,
+          intervalMs: t.sampleIntervalMs, accountingFlushMs: t.accountingFlushMs, logger: this.log,
+        });
+      }
+
+      // Register (retrying while Cassandra is unreachable), then hold the lease before running anything.
+      for (let attempt = 0; !signal.aborted; attempt++) {
+        try {
+          await registrar.register();
+          break;
+        } catch (err) {
+          this.log.warn({ err: String(err) }, 'registering the host failed; retrying');
+          await sleep(this.clock, Math.min(10_000, 500 * 2 ** attempt), signal);
+        }
+      }
+      tasks.push(keeper.start(signal));
+      if (!(await keeper.waitHeld(signal))) return;
+      tasks.push(registrar.start(signal));
+
+      unregister = o.source.register(this.host, (key) => controller.enqueue(key));
+      unsubscribe = await conn.onDomainLifecycle((e) => {
+        const key = keyOfDomainName(e.name);
+        if (key) controller.enqueue(key);
+      });
+      if (!(await o.source.waitForSync(signal))) return;
+      tasks.push(controller.start(signal));
+      this.enqueueAll();
+      tasks.push(this.sweepLoop(signal));
+      if (this.monitor) tasks.push(this.monitor.start(signal));
+      this.readyResolve();
+      this.log.info({ uri: o.libvirtUri, virtType }, 'agent running');
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    } finally {
+      await Promise.allSettled(tasks);
+      unregister?.();
+      await unsubscribe?.().catch(() => undefined);
+      pools.close();
+      await conn.close().catch(() => undefined);
+    }
+  }
+
+  /** Queues every VM bound here. */
+  enqueueAll(): void {
+    for (const k of this.keys()) this.controller?.enqueue(k);
+  }
+
+  /** The owner marks of every domain on the host that carries one. */
+  private async ownedDomains(): Promise<{ key: string; active: boolean; destroy: () => Promise<void> }[]> {
+    const conn = this.conn!;
+    const out: { key: string; active: boolean; destroy: () => Promise<void> }[] = [];
+    for (const dom of await conn.listAllDomains()) {
+      try {
+        const meta = await dom.getMetadata(OWNER_NS).catch(() => undefined);
+        const owner = meta ? parseOwner(meta) : undefined;
+        if (!owner || owner.host !== this.host) continue;
+        const active = await dom.isActive();
+        out.push({ key: `${owner.namespace}/${owner.name}`, active, destroy: async () => {
+          const d = await conn.lookupDomainByUUID(dom.uuid);
+          if (!d) return;
+          try { await d.destroy(); } finally { d.free(); }
+        } });
+      } finally {
+        dom.free();
+      }
+    }
+    return out;
+  }
+
+  /** Fencing: destroys every running domain of ours, straight through libvirt (no Cassandra). */
+  async fenceAll(): Promise<void> {
+    const owned = await this.ownedDomains();
+    await Promise.all(owned.filter((d) => d.active).map((d) => d.destroy().catch((err) => this.log.error({ vm: d.key, err: String(err) }, 'fencing could not destroy a domain'))));
+    this.log.error({ stopped: owned.filter((d) => d.active).map((d) => d.key) }, 'fenced: stopped every domain');
+    for (const d of owned) this.controller?.enqueue(d.key);
+  }
+
+  /** One pass of the periodic sweep: every bound VM, every owned domain, leftover volumes. */
+  async sweep(): Promise<void> {
+    const controller = this.controller!;
+    this.enqueueAll();
+    for (const d of await this.ownedDomains()) controller.enqueue(d.key);
+    const pool = await this.pools!.get(this.o.pool ?? 'default');
+    if (!pool) return;
+    const found = new Map<string, { pool: string; name: string }[]>();
+    for (const v of await pool.listVolumes()) {
+      const name = v.name;
+      v.free();
+      const p = parseVmVolumeName(name);
+      if (!p) continue;
+      const key = `${p.namespace}/${p.name}`;
+      const vm = this.o.source.boundTo(this.host, key);
+      if (vm && uidTag(vm.metadata.uid ?? '') === p.uidTag && !vm.metadata.deletionTimestamp) continue;
+      let l = found.get(key);
+      if (!l) found.set(key, (l = []));
+      l.push({ pool: pool.name, name });
+    }
+    for (const [key, vols] of found) {
+      this.reconciler!.leftovers.set(key, vols);
+      controller.enqueue(key);
+    }
+  }
+
+  private async sweepLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await sleep(this.clock, this.timings.resyncMs * (0.9 + Math.random() * 0.2), signal);
+      if (signal.aborted) return;
+      await this.sweep().catch((err) => this.log.warn({ err: String(err) }, 'sweep failed'));
+    }
+  }
+}

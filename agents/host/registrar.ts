@@ -1,0 +1,171 @@
+/**
+ * HostRegistrar: registers this hypervisor as a Host (labels from the agent's flags; capacity,
+ * allocatable and nodeInfo from libvirt) and writes the heartbeat: status.heartbeatTime every
+ * heartbeatIntervalMs, the field the host-health controller watches. Every success is reported
+ * to the LeaseKeeper (fencing needs both the lease and the heartbeat). Only the agent's status
+ * fields are written, by compare-and-set; conditions other than Fenced are left to host-health.
+ */
+import type { Logger } from 'pino';
+import type { ObjectStore, StoredObject } from '../../store';
+import type { HostSpec, HostStatus } from '../../schemas/types.gen';
+import { sleep, systemClock, type Clock } from '../../controllers/runtime';
+import type { LibvirtConnection, NodeInfo } from '../libvirt';
+import { parseVmVolumeName } from '../names';
+import { jsonEqual, writeObject, writeStatus } from '../status-writer';
+import { setCondition } from '../vm/status';
+import { hostAllocatable, hostCapacity, nodeInfoStatus, type StorageFacts } from './capacity';
+import type { LeaseKeeper } from './lease';
+import type { PoolCache } from './pools';
+
+export const AGENT_LABELS_ANNOTATION = 'stratuslab.eu/agent-labels';
+
+export interface HostRegistrarOptions {
+  host: string;
+  store: ObjectStore;
+  conn: LibvirtConnection;
+  pools: PoolCache;
+  /** the pool whose space is the host's storage capacity */
+  pool: string;
+  labels: Record<string, string>;
+  libvirtUri: string;
+  agentVersion: string;
+  /** 'Test' or 'QEMU' */
+  hypervisor: string;
+  kvm: boolean;
+  /** default: what libvirt reports */
+  hostname?: string;
+  keeper: LeaseKeeper;
+  clock?: Clock;
+  /** default 10 000 ms */
+  heartbeatIntervalMs?: number;
+  /** how often capacity is re-read from libvirt; default 60 000 ms */
+  capacityRefreshMs?: number;
+  logger?: Logger;
+}
+
+export class HostRegistrar {
+  private readonly clock: Clock;
+  private cached?: StoredObject;
+  private facts?: { node: NodeInfo; storage?: StorageFacts; hostname: string; libvirtVersion?: number; at: number };
+
+  constructor(private readonly o: HostRegistrarOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
+
+  private get key() {
+    return { kind: 'Host', namespace: '', name: this.o.host };
+  }
+
+  private async readFacts(): Promise<NonNullable<HostRegistrar['facts']>> {
+    const { conn } = this.o;
+    const [node, hostname, libvirtVersion, storage] = await Promise.all([
+      conn.getNodeInfo(),
+      this.o.hostname ? Promise.resolve(this.o.hostname) : conn.getHostname(),
+      conn.getLibVersion().catch(() => undefined),
+      this.storageFacts(),
+    ]);
+    this.facts = { node, hostname, libvirtVersion, storage, at: this.clock.now() };
+    return this.facts;
+  }
+
+  /** The pool's capacity minus what volumes that are not the agent's take up. */
+  private async storageFacts(): Promise<StorageFacts | undefined> {
+    const pool = await this.o.pools.get(this.o.pool);
+    if (!pool) return undefined;
+    await pool.refresh().catch(() => undefined);
+    const info = await pool.getInfo();
+    let foreign = 0;
+    for (const v of await pool.listVolumes()) {
+      try {
+        if (!v.name.startsWith('stratus.') || !(parseVmVolumeName(v.name) || v.name.endsWith('.vol'))) foreign += (await v.getInfo()).allocationBytes;
+      } finally {
+        v.free();
+      }
+    }
+    return { usableBytes: info.capacityBytes - foreign };
+  }
+
+  private status(cur: StoredObject, heartbeatAt: number): HostStatus {
+    const f = this.facts!;
+    const prev = (cur.status ?? {}) as HostStatus;
+    const capacity = hostCapacity(f.node, f.storage);
+    const fenced = this.o.keeper.state === 'fenced';
+    return {
+      ...structuredClone(prev),
+      capacity,
+      allocatable: hostAllocatable(capacity, cur.spec as HostSpec | undefined),
+      heartbeatTime: new Date(heartbeatAt).toISOString(),
+      libvirtURI: this.o.libvirtUri,
+      agentVersion: this.o.agentVersion,
+      observedGeneration: cur.metadata.generation ?? 0,
+      nodeInfo: nodeInfoStatus(f.node, { hostname: f.hostname, hypervisor: this.o.hypervisor, libvirtVersion: f.libvirtVersion, kvm: this.o.kvm }),
+      conditions: setCondition(prev.conditions ?? [], fenced
+        ? { type: 'Fenced', status: 'True', reason: 'LeaseLost', message: 'the agent could not renew its lease for T_fence and stopped every domain' }
+        : { type: 'Fenced', status: 'False', reason: 'LeaseHeld', message: 'the agent holds its lease' }, heartbeatAt),
+    };
+  }
+
+  /** Creates the Host or brings its agent-managed labels up to date. Idempotent. */
+  async register(): Promise<StoredObject> {
+    await this.readFacts();
+    const labels = this.o.labels;
+    const managed = Object.keys(labels).sort().join(',');
+    let cur = await this.o.store.get(this.key, { serial: true });
+    if (!cur) {
+      try {
+        cur = await this.o.store.create({
+          apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Host',
+          metadata: { name: this.o.host, labels: { ...labels }, annotations: { [AGENT_LABELS_ANNOTATION]: managed } },
+          spec: {},
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ALREADY_EXISTS') throw err;
+        cur = await this.o.store.mustGet(this.key, { serial: true });
+      }
+    }
+    cur = (await writeObject(this.o.store, this.key, cur, (h) => {
+      const before = (h.metadata.annotations?.[AGENT_LABELS_ANNOTATION] ?? '').split(',').filter(Boolean);
+      const next = { ...(h.metadata.labels ?? {}) };
+      for (const k of before) if (!(k in labels)) delete next[k];
+      Object.assign(next, labels);
+      if (jsonEqual(next, h.metadata.labels ?? {}) && (h.metadata.annotations?.[AGENT_LABELS_ANNOTATION] ?? '') === managed) return undefined;
+      h.metadata.labels = next;
+      h.metadata.annotations = { ...(h.metadata.annotations ?? {}), [AGENT_LABELS_ANNOTATION]: managed };
+      return h;
+    })) ?? cur;
+    this.cached = cur;
+    return cur;
+  }
+
+  /** Writes the heartbeat (and refreshed capacity) now; true on success. */
+  async beat(): Promise<boolean> {
+    const sentAt = this.clock.now();
+    try {
+      if (!this.facts || sentAt - this.facts.at >= (this.o.capacityRefreshMs ?? 60_000)) await this.readFacts();
+      const out = await writeStatus(this.o.store, this.key, this.cached, (cur) => this.status(cur, sentAt) as Record<string, unknown>);
+      if (!out) {
+        // Deleted by an operator: register again.
+        this.cached = undefined;
+        await this.register();
+        return false;
+      }
+      this.cached = out;
+      this.o.keeper.heartbeatOk(sentAt);
+      return true;
+    } catch (err) {
+      this.cached = undefined;
+      this.o.logger?.warn({ err: String(err) }, 'writing the host heartbeat failed');
+      return false;
+    }
+  }
+
+  /** Beats every heartbeatIntervalMs until `signal` aborts. */
+  async start(signal: AbortSignal): Promise<void> {
+    const every = this.o.heartbeatIntervalMs ?? 10_000;
+    while (!signal.aborted) {
+      const t0 = this.clock.now();
+      await this.beat();
+      await sleep(this.clock, Math.max(0, every - (this.clock.now() - t0)), signal);
+    }
+  }
+}

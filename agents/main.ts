@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * stratus-agent: the hypervisor agent. One per hypervisor (`--host hv-1 --libvirt-uri
+ * qemu:///system`), or N hollow hosts on libvirt's test driver for scale tests (`--hollow 1000`).
+ * Flags override the environment (config/agent.ts). SIGINT/SIGTERM stop it; domains keep running.
+ */
+import { Command } from 'commander';
+import pino from 'pino';
+import { loadAgentConfig, type AgentFlags } from '../config/agent';
+import { createCassandraClient, migrate, ObjectStore } from '../store';
+import { LibvirtExecutor } from './libvirt';
+import { AgentProcess, hollowHosts, type HostSpecForProcess } from './agent-process';
+import { join } from 'node:path';
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('stratus-agent')
+    .description('Stratus hypervisor agent: runs the VMs bound to this host on libvirt')
+    .option('--host <name>', 'Host name (default: $STRATUS_AGENT_HOST or the machine name)')
+    .option('--libvirt-uri <uri>', 'libvirt URI, e.g. qemu:///system or test:///ABS/host.xml')
+    .option('--cassandra <host:port,...>', 'Cassandra contact points (default: $STRATUS_CASSANDRA)')
+    .option('--keyspace <name>', 'keyspace (default: $STRATUS_KEYSPACE or stratus)')
+    .option('--labels <k=v,...>', 'labels of the Host')
+    .option('--hollow <n>', 'run N hollow hosts on the test driver (scale tests)')
+    .option('--state-dir <dir>', 'console logs, hollow host files, default pool (default .stratus/agent)')
+    .option('--pool <name>', 'storage pool of VM disks (default "default")')
+    .option('--virt-type <type>', 'auto | kvm | qemu | test')
+    .option('--fence-ms <ms>', 'T_fence: stop every domain after this long without the lease')
+    .option('--heartbeat-ms <ms>', 'Host heartbeat period')
+    .option('--sample-ms <ms>', 'monitoring period')
+    .option('--no-monitoring', 'no monitoring samples or accounting')
+    .option('--log-level <level>', 'log level (default info)');
+  program.parse(argv);
+  const flags = program.opts<AgentFlags>();
+  let cfg;
+  try {
+    cfg = loadAgentConfig(flags);
+  } catch (err) {
+    process.stderr.write(`stratus-agent: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const logger = pino({ level: cfg.logLevel, base: { component: 'agent' } });
+  const client = createCassandraClient({
+    contactPoints: cfg.cassandra.contactPoints, localDataCenter: cfg.cassandra.localDataCenter,
+    username: cfg.cassandra.username, password: cfg.cassandra.password,
+  });
+  await client.connect();
+  await migrate({ client, keyspace: cfg.cassandra.keyspace, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec, logger });
+  const store = new ObjectStore({ client, keyspace: cfg.cassandra.keyspace, logger, feed: { retentionSec: cfg.feedRetentionSec } });
+  await store.init();
+
+  const hosts: HostSpecForProcess[] = cfg.hollow > 0
+    ? await hollowHosts({ prefix: cfg.host, count: cfg.hollow, dir: join(cfg.stateDir, 'hollow'), cpus: cfg.hollowCpus, memoryMiB: cfg.hollowMemoryMiB, labels: cfg.labels })
+    : [{ name: cfg.host, libvirtUri: cfg.libvirtUri, labels: cfg.labels }];
+  const executor = new LibvirtExecutor({ threads: 4 });
+  const proc = new AgentProcess({
+    store, client, keyspace: cfg.cassandra.keyspace, hosts, stateDir: cfg.stateDir, pool: cfg.pool,
+    virtType: cfg.hollow > 0 ? 'test' : cfg.virtType, workers: cfg.workers, monitoring: cfg.monitoring,
+    sampleTtlSec: cfg.sampleTtlSec, usageTtlSec: cfg.usageTtlSec, pollIntervalMs: cfg.pollIntervalMs, executor, logger,
+    timings: {
+      renewIntervalMs: cfg.renewIntervalMs, fenceAfterMs: cfg.fenceAfterMs, heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+      resyncMs: cfg.resyncMs, sampleIntervalMs: cfg.sampleIntervalMs, accountingFlushMs: cfg.accountingFlushMs, shutdownGraceMs: cfg.shutdownGraceMs,
+    },
+  });
+  const ac = new AbortController();
+  const stop = (sig: string) => {
+    logger.info({ signal: sig }, 'stopping (domains keep running)');
+    ac.abort();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  logger.info({ hosts: hosts.length, keyspace: cfg.cassandra.keyspace }, 'stratus-agent starting');
+  let code = 0;
+  try {
+    await proc.start(ac.signal);
+  } catch (err) {
+    logger.error({ err: String(err) }, 'agent failed');
+    code = 1;
+  }
+  await executor.close().catch(() => undefined);
+  await client.shutdown().catch(() => undefined);
+  return code;
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => process.exit(code), (err) => {
+    process.stderr.write(`stratus-agent: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+export { main };

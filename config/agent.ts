@@ -1,0 +1,135 @@
+// Settings of stratus-agent (one hypervisor, or N hollow ones), from command-line flags over the
+// environment, with documented defaults. Only config/ reads process.env.
+
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { loadCassandraConfig, type CassandraConfig } from './index';
+
+export interface AgentFlags {
+  host?: string;
+  libvirtUri?: string;
+  cassandra?: string;
+  keyspace?: string;
+  labels?: string;
+  hollow?: string | number;
+  stateDir?: string;
+  pool?: string;
+  virtType?: string;
+  logLevel?: string;
+  fenceMs?: string | number;
+  heartbeatMs?: string | number;
+  sampleMs?: string | number;
+  monitoring?: boolean;
+}
+
+export interface AgentConfig {
+  cassandra: CassandraConfig;
+  /** --host / STRATUS_AGENT_HOST: the Host name; default the machine's host name */
+  host: string;
+  /** --libvirt-uri / STRATUS_LIBVIRT_URI: default qemu:///system (ignored with --hollow) */
+  libvirtUri: string;
+  /** --labels / STRATUS_AGENT_LABELS: "k=v,k2=v2" put on the Host */
+  labels: Record<string, string>;
+  /** --hollow / STRATUS_AGENT_HOLLOW: run N hollow hosts <host>-0000... on the test driver; 0 = a real one */
+  hollow: number;
+  /** --state-dir / STRATUS_AGENT_STATE_DIR: console logs, hollow host files, the default pool; default ./.stratus/agent */
+  stateDir: string;
+  /** --pool / STRATUS_AGENT_POOL: storage pool of VM disks, default "default" */
+  pool: string;
+  /** --virt-type / STRATUS_AGENT_VIRT_TYPE: auto | kvm | qemu | test, default auto */
+  virtType: 'auto' | 'kvm' | 'qemu' | 'test';
+  /** STRATUS_LOG_LEVEL: default info */
+  logLevel: string;
+  /** STRATUS_WATCH_POLL_MS: how often the change feed is read, default 250 */
+  pollIntervalMs: number;
+  /** STRATUS_FEED_RETENTION_SEC: default 900 (as the API's) */
+  feedRetentionSec: number;
+  /** --fence-ms / STRATUS_FENCE_MS: T_fence, default 30000 */
+  fenceAfterMs: number;
+  /** STRATUS_LEASE_RENEW_MS: default 5000 */
+  renewIntervalMs: number;
+  /** --heartbeat-ms / STRATUS_HEARTBEAT_MS: Host status.heartbeatTime period, default 10000 */
+  heartbeatIntervalMs: number;
+  /** STRATUS_AGENT_RESYNC_MS: re-reconcile every VM, find orphans; default 30000 */
+  resyncMs: number;
+  /** --sample-ms / STRATUS_SAMPLE_MS: monitoring period, default 10000 */
+  sampleIntervalMs: number;
+  /** STRATUS_ACCOUNTING_FLUSH_MS: default 60000 */
+  accountingFlushMs: number;
+  /** STRATUS_SHUTDOWN_GRACE_MS: graceful shutdown before destroy, default 60000 */
+  shutdownGraceMs: number;
+  /** STRATUS_SAMPLE_TTL_SEC: retention of samples, default 604800 (7 days) */
+  sampleTtlSec: number;
+  /** STRATUS_USAGE_TTL_SEC: retention of accounting, default 34560000 (400 days) */
+  usageTtlSec: number;
+  /** --no-monitoring / STRATUS_AGENT_MONITORING=0: no samples or accounting */
+  monitoring: boolean;
+  /** STRATUS_AGENT_WORKERS: concurrent reconciles per host, default 4 */
+  workers: number;
+  /** STRATUS_HOLLOW_CPUS / STRATUS_HOLLOW_MEMORY_MIB: size of each hollow host, default 32 and 131072 */
+  hollowCpus: number;
+  hollowMemoryMiB: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(name: string, v: string | number | undefined, def: number): number {
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+/** "k=v,k2=v2" → { k: 'v', k2: 'v2' } */
+export function parseLabels(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (s ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new Error(`labels must be k=v pairs separated by commas, got "${part}"`);
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env): AgentConfig {
+  const cassandra = loadCassandraConfig(env);
+  const contact = flags.cassandra ?? undefined;
+  if (contact) cassandra.contactPoints = contact.split(',').map((s) => s.trim()).filter(Boolean);
+  if (flags.keyspace) cassandra.keyspace = flags.keyspace;
+  const virtType = (flags.virtType ?? env['STRATUS_AGENT_VIRT_TYPE'] ?? 'auto') as AgentConfig['virtType'];
+  if (!['auto', 'kvm', 'qemu', 'test'].includes(virtType)) throw new Error(`virt type must be auto, kvm, qemu or test, got "${virtType}"`);
+  const host = flags.host ?? env['STRATUS_AGENT_HOST'] ?? hostname().split('.')[0];
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(host) || host.length > 63) throw new Error(`host name must be a DNS label, got "${host}"`);
+  const fenceAfterMs = int('STRATUS_FENCE_MS', flags.fenceMs ?? env['STRATUS_FENCE_MS'], 30_000);
+  const renewIntervalMs = int('STRATUS_LEASE_RENEW_MS', env['STRATUS_LEASE_RENEW_MS'], Math.min(5000, Math.max(100, Math.floor(fenceAfterMs / 6))));
+  const heartbeatIntervalMs = int('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], 10_000);
+  if (renewIntervalMs >= fenceAfterMs || heartbeatIntervalMs >= fenceAfterMs) {
+    throw new Error(`the lease renewal (${renewIntervalMs} ms) and heartbeat (${heartbeatIntervalMs} ms) periods must be shorter than T_fence (${fenceAfterMs} ms)`);
+  }
+  return {
+    cassandra,
+    host,
+    libvirtUri: flags.libvirtUri ?? env['STRATUS_LIBVIRT_URI'] ?? 'qemu:///system',
+    labels: parseLabels(flags.labels ?? env['STRATUS_AGENT_LABELS']),
+    hollow: int('--hollow', flags.hollow ?? env['STRATUS_AGENT_HOLLOW'], 0),
+    stateDir: resolve(flags.stateDir ?? env['STRATUS_AGENT_STATE_DIR'] ?? '.stratus/agent'),
+    pool: flags.pool ?? env['STRATUS_AGENT_POOL'] ?? 'default',
+    virtType,
+    logLevel: flags.logLevel ?? env['STRATUS_LOG_LEVEL'] ?? 'info',
+    pollIntervalMs: int('STRATUS_WATCH_POLL_MS', env['STRATUS_WATCH_POLL_MS'], 250),
+    feedRetentionSec: int('STRATUS_FEED_RETENTION_SEC', env['STRATUS_FEED_RETENTION_SEC'], 900),
+    fenceAfterMs,
+    renewIntervalMs,
+    heartbeatIntervalMs,
+    resyncMs: int('STRATUS_AGENT_RESYNC_MS', env['STRATUS_AGENT_RESYNC_MS'], 30_000),
+    sampleIntervalMs: int('STRATUS_SAMPLE_MS', flags.sampleMs ?? env['STRATUS_SAMPLE_MS'], 10_000),
+    accountingFlushMs: int('STRATUS_ACCOUNTING_FLUSH_MS', env['STRATUS_ACCOUNTING_FLUSH_MS'], 60_000),
+    shutdownGraceMs: int('STRATUS_SHUTDOWN_GRACE_MS', env['STRATUS_SHUTDOWN_GRACE_MS'], 60_000),
+    sampleTtlSec: int('STRATUS_SAMPLE_TTL_SEC', env['STRATUS_SAMPLE_TTL_SEC'], 7 * 86400),
+    usageTtlSec: int('STRATUS_USAGE_TTL_SEC', env['STRATUS_USAGE_TTL_SEC'], 400 * 86400),
+    monitoring: flags.monitoring ?? env['STRATUS_AGENT_MONITORING'] !== '0',
+    workers: Math.max(1, int('STRATUS_AGENT_WORKERS', env['STRATUS_AGENT_WORKERS'], 4)),
+    hollowCpus: Math.max(1, int('STRATUS_HOLLOW_CPUS', env['STRATUS_HOLLOW_CPUS'], 32)),
+    hollowMemoryMiB: Math.max(1, int('STRATUS_HOLLOW_MEMORY_MIB', env['STRATUS_HOLLOW_MEMORY_MIB'], 131072)),
+  };
+}

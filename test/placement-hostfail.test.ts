@@ -1,0 +1,107 @@
+// A host killed under load: its lease expires (Ready=False/LeaseExpired), its agent fences (stops
+// its VMs) at T_fence, and after T_resched its runStrategy-Always VMs are unbound and run
+// elsewhere; a Manual VM stays bound with Ready=Unknown. A ledger of every simulated VM start and
+// stop shows that no VM ever ran in two places at once.
+import pino from 'pino';
+import { claimsOf, ALLOCATION_KIND } from '../controllers/placement/allocation-record';
+import { Informer } from '../controllers/runtime';
+import { hostObject, vmObject } from '../controllers/testing/fixtures';
+import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import { Ledger, SimAgent } from '../controllers/testing/sim-agent';
+import type { ObjectStore, StoredObject } from '../store';
+import { openTestStore, type TestStore } from './helpers/store';
+
+jest.setTimeout(90_000);
+
+let t: TestStore;
+let store: ObjectStore;
+let running: RunningReplicas | undefined;
+const agentsAc = new AbortController();
+const agentsDone: Promise<void>[] = [];
+
+beforeAll(async () => {
+  t = await openTestStore('placement_hostfail', { followerGraceMs: 200, followerOverlapMs: 300 });
+  store = t.store;
+});
+afterAll(async () => {
+  agentsAc.abort();
+  await Promise.all(agentsDone);
+  await running?.stop();
+  await t.close();
+});
+
+const cond = (o: StoredObject | undefined, type: string) => (o?.status?.conditions as { type: string; status: string; reason?: string }[] | undefined)?.find((c) => c.type === type);
+
+async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const T = { heartbeatMs: 200, leaseDurationMs: 1000, fenceMs: 1500, rescheduleMs: 3000 };
+
+test('a killed host\'s VMs run elsewhere after T_resched, and no VM ever runs twice', async () => {
+  const hosts = Array.from({ length: 6 }, (_, i) => `hv-${i}`);
+  for (const h of hosts) await store.create(hostObject(h, { ready: false, cpu: 8, memory: '16Gi' }));
+  // the simulated agents follow the VMs bound to their hosts through one shared informer
+  const agentVms = new Informer({ store, kind: 'VirtualMachine', pollIntervalMs: 50, logger: pino({ level: 'silent' }) });
+  agentVms.addIndex('host', (v) => (v.status?.host ? [String(v.status.host)] : []));
+  agentsDone.push(agentVms.start(agentsAc.signal));
+  await agentVms.waitForSync();
+  const ledger = new Ledger();
+  const agents = new Map(hosts.map((h) => [h, new SimAgent({ store, host: h, vms: agentVms, ledger, heartbeatMs: T.heartbeatMs, fenceMs: T.fenceMs })]));
+  for (const a of agents.values()) agentsDone.push(a.start(agentsAc.signal));
+
+  running = await startReplicas(store, 2, {
+    hostHealth: { leaseDurationMs: T.leaseDurationMs, fenceMs: T.fenceMs, rescheduleMs: T.rescheduleMs },
+    audit: { periodMs: 60_000 },
+  });
+  await until(async () => (await Promise.all(hosts.map((h) => store.get({ kind: 'Host', namespace: '', name: h })))).every((h) => cond(h, 'Ready')?.status === 'True'));
+
+  const names = Array.from({ length: 24 }, (_, i) => `vm-${i}`);
+  for (const n of names) await store.create(vmObject('hf', n));
+  await store.create(vmObject('hf', 'manual-0', { runStrategy: 'Manual' }));
+  const all = [...names, 'manual-0'];
+  const getVm = (n: string) => store.get({ kind: 'VirtualMachine', namespace: 'hf', name: n });
+  await until(async () => (await Promise.all(all.map(getVm))).every((v) => v?.status?.phase === 'Running'));
+
+  const victim = (await getVm('manual-0'))!.status!.host as string;
+  const before = await Promise.all(names.map(getVm));
+  const evacuees = before.filter((v) => v!.status!.host === victim).map((v) => v!.metadata.name);
+  expect(evacuees.length).toBeGreaterThan(0);
+  const killedAt = Date.now();
+  agents.get(victim)!.kill();
+
+  // NotReady once the lease expires, well before T_resched
+  const h = await until(async () => {
+    const o = await store.get({ kind: 'Host', namespace: '', name: victim });
+    return cond(o, 'Ready')?.status === 'False' ? o : undefined;
+  });
+  expect(cond(h, 'Ready')!.reason).toBe('LeaseExpired');
+  // the evacuees run elsewhere
+  await until(async () => (await Promise.all(evacuees.map(getVm))).every((v) => v!.status?.host && v!.status.host !== victim && v!.status.phase === 'Running'));
+  const movedAt = Date.now();
+  expect(movedAt - killedAt).toBeGreaterThanOrEqual(T.rescheduleMs);
+  // never two running copies: every interval on the victim ended (fence) before its replacement started
+  expect(ledger.overlaps()).toEqual([]);
+  for (const n of evacuees) {
+    const runs = ledger.intervals.filter((i) => i.vm === `hf/${n}`).sort((a, b) => a.start - b.start);
+    expect(runs.map((r) => r.host)[0]).toBe(victim);
+    expect(runs[0].stop).toBeDefined();
+    expect(runs[1].start).toBeGreaterThan(runs[0].stop!);
+  }
+  // the Manual VM stays bound to the dead host and says its state is unknown
+  const manual = (await getVm('manual-0'))!;
+  expect(manual.status!.host).toBe(victim);
+  expect(cond(manual, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'HostNotReady' });
+  // the VMs that were never on the victim did not move
+  for (const v of before.filter((x) => x!.status!.host !== victim)) expect((await getVm(v!.metadata.name))!.status!.host).toBe(v!.status!.host);
+  // the victim's allocation record only holds the Manual VM's claim
+  const rec = await store.get({ kind: ALLOCATION_KIND, namespace: '', name: victim });
+  expect(Object.values(claimsOf(rec)).map((c) => c.vm)).toEqual(['hf/manual-0']);
+  expect(await running.counter('stratus_host_health_rescheduled_vms_total')).toBe(evacuees.length);
+});

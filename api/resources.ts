@@ -295,7 +295,9 @@ export class ResourceHandlers {
   /** Schema defaults, for comparing applied lists in their defaulted form. */
   private defaulter(fv: FieldValidation, ctx: Context): (o: StoredObject) => StoredObject {
     return (o) => {
-      const res = this.o.validator.validate(o.kind, o, { fieldValidation: fv === 'Strict' ? 'Ignore' : fv });
+      // Same mode as the request: in Strict mode an unknown field leaves the object as it is, so the
+      // validation of the merged result reports it.
+      const res = this.o.validator.validate(o.kind, o, { fieldValidation: fv });
       return res.ok ? (res.object as StoredObject) : o;
     };
   }

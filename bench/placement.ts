@@ -12,6 +12,7 @@ import pino from 'pino';
 import { loadCassandraConfig } from '../config';
 import { decide, type ClusterSnapshot, type VmToPlace } from '../controllers/placement/decide';
 import type { HostView, PlacedVm } from '../controllers/placement/filters';
+import { PlacedIndex } from '../controllers/placement/placed-index';
 import type { Resources } from '../controllers/placement/resources';
 import { hostObject, pool, vmObject } from '../controllers/testing/fixtures';
 import { startReplicas } from '../controllers/testing/replicas';
@@ -48,8 +49,9 @@ function syntheticCluster(n: number): ClusterSnapshot {
     for (let k = 0; k < 3; k++) placed.push({ key: `p/vm-${i}-${k}`, namespace: 'p', labels: { app: `app-${(i * 3 + k) % 50}` }, host: name });
   }
   const byName = new Map(hosts.map((h) => [h.name, h]));
-  const byNs = new Map<string, PlacedVm[]>([['p', placed]]);
-  return { hosts, host: (h) => byName.get(h), allocated: (h) => allocated.get(h)!, placedIn: (ns) => byNs.get(ns) ?? [] };
+  const idx = new PlacedIndex();
+  for (const p of placed) idx.set(p);
+  return { hosts, host: (h) => byName.get(h), allocated: (h) => allocated.get(h)!, placedMatching: (ns, sel) => idx.matching(ns, sel) };
 }
 
 function decisionLatency(hosts: number, decisions: number): { hosts: number; p50_us: number; p99_us: number; mean_us: number } {

@@ -152,6 +152,12 @@ describe('apply', () => {
     expect(changed.body.metadata.resourceVersion).not.toBe(c.body.metadata.resourceVersion);
   });
 
+  test('apply rejects unknown fields in the manifest with 422 naming the field, and creates nothing', async () => {
+    const r = await applyPatch('strict-1', vm('strict-1', { bogus: true })).expect(422);
+    expect(r.body.details.causes.map((c: any) => c.field)).toContain('spec.bogus');
+    await api.req.get(`${NS}/virtualmachines/strict-1`).expect(404);
+  });
+
   test('apply conflicts with another manager unless forced', async () => {
     await api.req.patch(`${NS}/virtualmachines/applied?fieldManager=someone-else`).set('Content-Type', 'application/merge-patch+json').send({ spec: { cpu: 3 } }).expect(200);
     const conflict = await applyPatch('applied', { ...vm('applied'), spec: { cpu: 2, memory: '1Gi' } }).expect(409);

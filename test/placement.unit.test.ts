@@ -2,6 +2,7 @@
 // the Unschedulable message.
 import { candidateOrder, decide, unschedulableMessage, type ClusterSnapshot, type VmToPlace } from '../controllers/placement/decide';
 import { filterHost, tolerates, type HostView, type PlacedVm } from '../controllers/placement/filters';
+import { PlacedIndex } from '../controllers/placement/placed-index';
 import { hostAllocatable, vmRequest, ZERO, type Resources } from '../controllers/placement/resources';
 import { derivePhase } from '../controllers/vm-status';
 
@@ -9,11 +10,13 @@ const Gi = 2 ** 30;
 
 function snap(hosts: HostView[], allocated: Record<string, Resources> = {}, placed: PlacedVm[] = []): ClusterSnapshot {
   const byName = new Map(hosts.map((h) => [h.name, h]));
+  const idx = new PlacedIndex();
+  for (const p of placed) idx.set(p);
   return {
     hosts,
     host: (n) => byName.get(n),
     allocated: (n) => allocated[n] ?? ZERO,
-    placedIn: (ns) => placed.filter((p) => p.namespace === ns),
+    placedMatching: (ns, sel) => idx.matching(ns, sel),
   };
 }
 

@@ -9,7 +9,9 @@ import type { CachedObject, Informer } from '../runtime';
 import { claimsOf, totalOf, type Claim } from './allocation-record';
 import type { ClusterSnapshot } from './decide';
 import type { HostView, PlacedVm } from './filters';
-import { hostAllocatable, ZERO, type Resources } from './resources';
+import { add, hostAllocatable, ZERO, type Resources } from './resources';
+import { PlacedIndex } from './placed-index';
+import type { LabelSelector } from '../../store/selectors';
 
 export function conditionStatus(obj: Pick<StoredObject, 'status'> | undefined, type: string): string | undefined {
   const conds = (obj?.status?.conditions ?? []) as { type: string; status: string }[];
@@ -46,10 +48,12 @@ export class PlacementCache implements ClusterSnapshot {
   private readonly views = new Map<string, HostView>();
   private list: HostView[] | null = null;
   private readonly effective = new Map<string, Effective>();
-  /** VMs bound (status.host) by namespace, from the VM informer */
-  private readonly bound = new Map<string, Map<string, PlacedVm>>();
-  /** VMs claimed by namespace, from the allocation records */
-  private readonly claimed = new Map<string, Map<string, PlacedVm>>();
+  /** VMs bound (status.host), from the VM informer */
+  private readonly bound = new PlacedIndex();
+  /** VMs claimed, from the allocation records */
+  private readonly claimed = new PlacedIndex();
+  /** this replica's claims in flight (decided, not yet written): host → VM uid → request */
+  private readonly reserved = new Map<string, Map<string, Resources>>();
 
   constructor(private readonly inf: { hosts: Informer; allocations: Informer; vms: Informer }) {
     inf.hosts.addHandlers({
@@ -84,14 +88,34 @@ export class PlacementCache implements ClusterSnapshot {
   }
 
   allocated(host: string): Resources {
-    return this.effective.get(host)?.total ?? ZERO;
+    const e = this.effective.get(host);
+    const total = e?.total ?? ZERO;
+    const r = this.reserved.get(host);
+    if (!r) return total;
+    let t = total;
+    for (const [uid, req] of r) if (!e?.claims[uid]) t = add(t, req);
+    return t;
   }
 
-  *placedIn(namespace: string): Iterable<PlacedVm> {
-    const b = this.bound.get(namespace);
-    const c = this.claimed.get(namespace);
-    if (b) yield* b.values();
-    if (c) for (const [k, v] of c) if (!b?.has(k)) yield v;
+  *placedMatching(namespace: string, selector: LabelSelector): Iterable<PlacedVm> {
+    yield* this.bound.matching(namespace, selector);
+    for (const p of this.claimed.matching(namespace, selector)) if (!this.bound.has(namespace, p.key)) yield p;
+  }
+
+  /**
+   * Counts a claim this replica is about to write, so its other workers see the host as fuller
+   * until the claim lands or fails (call unreserve either way).
+   */
+  reserve(host: string, uid: string, req: Resources): void {
+    let r = this.reserved.get(host);
+    if (!r) this.reserved.set(host, (r = new Map()));
+    r.set(uid, req);
+  }
+
+  unreserve(host: string, uid: string): void {
+    const r = this.reserved.get(host);
+    r?.delete(uid);
+    if (r && r.size === 0) this.reserved.delete(host);
   }
 
   // ---- allocation records ----
@@ -117,8 +141,8 @@ export class PlacementCache implements ClusterSnapshot {
   private setEffective(host: string, obj: StoredObject | undefined): void {
     const old = this.effective.get(host)?.claims ?? {};
     const next = obj ? claimsOf(obj) : {};
-    for (const [uid, c] of Object.entries(old)) if (!next[uid]) this.unfile(this.claimed, c.vm);
-    for (const [uid, c] of Object.entries(next)) if (!old[uid]) this.file(this.claimed, { key: c.vm, namespace: nsOf(c.vm), labels: c.labels ?? {}, host });
+    for (const [uid, c] of Object.entries(old)) if (!next[uid]) this.claimed.delete(nsOf(c.vm), c.vm);
+    for (const [uid, c] of Object.entries(next)) if (!old[uid]) this.claimed.set({ key: c.vm, namespace: nsOf(c.vm), labels: c.labels ?? {}, host });
     if (obj) this.effective.set(host, { obj, claims: next, total: totalOf(next) });
     else this.effective.delete(host);
   }
@@ -131,22 +155,10 @@ export class PlacementCache implements ClusterSnapshot {
   }
 
   private setBound(old: CachedObject | undefined, o: CachedObject | undefined): void {
-    if (old?.status?.host) this.unfile(this.bound, vmKeyOf(old));
+    if (old?.status?.host) this.bound.delete(old.metadata.namespace ?? '', vmKeyOf(old));
     if (o?.status?.host) {
-      this.file(this.bound, { key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', labels: (o.metadata.labels ?? {}) as Record<string, string>, host: String(o.status.host) });
+      this.bound.set({ key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', labels: (o.metadata.labels ?? {}) as Record<string, string>, host: String(o.status.host) });
     }
-  }
-
-  private file(m: Map<string, Map<string, PlacedVm>>, p: PlacedVm): void {
-    let inner = m.get(p.namespace);
-    if (!inner) m.set(p.namespace, (inner = new Map()));
-    inner.set(p.key, p);
-  }
-
-  private unfile(m: Map<string, Map<string, PlacedVm>>, key: string): void {
-    const inner = m.get(nsOf(key));
-    inner?.delete(key);
-    if (inner && inner.size === 0) m.delete(nsOf(key));
   }
 }
 

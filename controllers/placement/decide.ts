@@ -3,6 +3,7 @@
 // scheduler then tries the top few in random order (so replicas rarely pick the same host).
 
 import type { Placement } from '../../schemas/types.gen';
+import type { LabelSelector } from '../../store/selectors';
 import { compileTerms, filterHost, type HostView, type PlacedVm } from './filters';
 import { policyScore, preferenceScore, type Policy } from './scores';
 import type { Resources } from './resources';
@@ -13,8 +14,8 @@ export interface ClusterSnapshot {
   host(name: string): HostView | undefined;
   /** what is claimed on a host (bound VMs and in-flight claims) */
   allocated(host: string): Resources;
-  /** VMs bound or claimed in a namespace (only read for VMs with affinity rules) */
-  placedIn(namespace: string): Iterable<PlacedVm>;
+  /** VMs bound or claimed in a namespace whose labels match `selector` (only read for VMs with affinity rules) */
+  placedMatching(namespace: string, selector: LabelSelector): Iterable<PlacedVm>;
 }
 
 export interface VmToPlace {
@@ -61,7 +62,7 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   const tolerations = vm.placement?.tolerations ?? [];
   const hasTerms = (vm.placement?.affinity?.length ?? 0) + (vm.placement?.antiAffinity?.length ?? 0) > 0;
   const terms = hasTerms
-    ? compileTerms(vm.placement ?? {}, vm, snap.placedIn(vm.namespace), (h) => snap.host(h))
+    ? compileTerms(vm.placement ?? {}, vm, (sel) => snap.placedMatching(vm.namespace, sel), (h) => snap.host(h))
     : [];
   const input = { request: vm.request, hostSelector: vm.placement?.hostSelector, tolerations, terms };
   const reasons: Record<string, number> = {};

@@ -59,7 +59,8 @@ export interface CompiledTerm {
 export function compileTerms(
   terms: { affinity?: AffinityTerm[]; antiAffinity?: AffinityTerm[] },
   self: { key: string; labels: Readonly<Record<string, string>> },
-  placed: Iterable<PlacedVm>,
+  /** VMs of the same project matching a selector */
+  placed: (selector: LabelSelector) => Iterable<PlacedVm>,
   hostByName: (name: string) => HostView | undefined,
 ): CompiledTerm[] {
   const out: CompiledTerm[] = [];
@@ -68,12 +69,11 @@ export function compileTerms(
     ...(terms.antiAffinity ?? []).map((t) => ({ t, anti: true })),
   ];
   if (all.length === 0) return out;
-  const placedList = [...placed];
   for (const { t, anti } of all) {
     const selector = labelSelectorFromObject((t.labelSelector ?? {}) as Parameters<typeof labelSelectorFromObject>[0]);
     const topologyKey = t.topologyKey ?? HOST_TOPOLOGY_KEY;
     const domains = new Set<string>();
-    for (const p of placedList) {
+    for (const p of placed(selector)) {
       if (p.key === self.key || !matchesLabels(selector, p.labels)) continue;
       const h = hostByName(p.host);
       const d = h ? domainOf(h, topologyKey) : topologyKey === HOST_TOPOLOGY_KEY ? p.host : undefined;

@@ -4,7 +4,7 @@
  *  - placements per second with 1 and 3 scheduler replicas on the real Cassandra node, and the
  *    conflict rate (lost races per placement);
  *  - raw conditional writes (lightweight transactions) per second on the same node, for the ratio.
- * Run: npm run build && node dist/bench/placement.js [--vms 1000] [--hosts 200] [--decisions 3000] [--cas-seconds 5]
+ * Run: npm run build && node dist/bench/placement.js [--vms 1000] [--hosts 200] [--decisions 8000] [--cas-seconds 5]
  * Uses its own keyspace (dropped afterwards) on STRATUS_CASSANDRA (default 127.0.0.1:9042).
  */
 import { randomBytes } from 'node:crypto';
@@ -30,7 +30,10 @@ const pct = (xs: number[], p: number) => {
 };
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** A cluster of `n` hosts in 20 racks, about half full, 5 % tainted, 2 % cordoned. */
+/**
+ * A cluster of `n` hosts in 20 racks, about half full, 5 % tainted, 2 % cordoned, 3 VMs per host
+ * in application groups of 12 (a group's size does not grow with the cluster).
+ */
 function syntheticCluster(n: number): ClusterSnapshot {
   let seed = 7;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -46,7 +49,7 @@ function syntheticCluster(n: number): ClusterSnapshot {
     });
     const f = rnd();
     allocated.set(name, { cpu: Math.floor(64 * f), memory: Math.floor(256 * f) * Gi, storage: Math.floor(4096 * f) * Gi });
-    for (let k = 0; k < 3; k++) placed.push({ key: `p/vm-${i}-${k}`, namespace: 'p', labels: { app: `app-${(i * 3 + k) % 50}` }, host: name });
+    for (let k = 0; k < 3; k++) placed.push({ key: `p/vm-${i}-${k}`, namespace: 'p', labels: { app: `app-${Math.floor((i * 3 + k) / 12)}` }, host: name });
   }
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const idx = new PlacedIndex();
@@ -73,7 +76,7 @@ function decisionLatency(hosts: number, decisions: number): { hosts: number; p50
 }
 
 async function main(): Promise<void> {
-  const decisions = arg('decisions', 3000);
+  const decisions = arg('decisions', 8000);
   const vmCount = arg('vms', 1000);
   const hostCount = arg('hosts', 200);
   const casSeconds = arg('cas-seconds', 5);
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
       await pool(Array.from({ length: vmCount }, (_, i) => i), 48, (i) => store.create(vmObject(`p${i % 4}`, `vm-${i}`, { cpu: 1 + (i % 2), memory: i % 3 ? '2Gi' : '4Gi' })));
       const run = await startReplicas(store, replicas, {
         logger, informer: { pollIntervalMs: 100 },
-        enable: { hostHealth: false, audit: false, lifecycle: false }, scheduler: { workers: 8 },
+        enable: { hostHealth: false, audit: false, lifecycle: false },
       });
       const t0 = Date.now();
       const seen = run.replicas[0].informers.vms;

@@ -22,7 +22,7 @@ export interface ControllerConfig {
     resyncPeriodMs: number;
   };
   scheduler: {
-    /** STRATUS_SCHEDULER_WORKERS: default 8 */
+    /** STRATUS_SCHEDULER_WORKERS: default 16 */
     workers: number;
     /** STRATUS_SCHEDULER_POLICY: pack | spread | load-aware, default spread */
     defaultPolicy: 'pack' | 'spread' | 'load-aware';
@@ -81,7 +81,7 @@ export function loadControllerConfig(env: Env = process.env): ControllerConfig {
     feedRetentionSec: int(env, 'STRATUS_FEED_RETENTION_SEC', 900),
     informer: { pollIntervalMs: int(env, 'STRATUS_WATCH_POLL_MS', 250), resyncPeriodMs: int(env, 'STRATUS_RESYNC_MS', 300_000) },
     scheduler: {
-      workers: int(env, 'STRATUS_SCHEDULER_WORKERS', 8), defaultPolicy: policy,
+      workers: int(env, 'STRATUS_SCHEDULER_WORKERS', 16), defaultPolicy: policy,
       sampleSize: int(env, 'STRATUS_SCHEDULER_SAMPLE', 100), topCandidates: int(env, 'STRATUS_SCHEDULER_TOP', 3),
       unschedulableRetryMs: int(env, 'STRATUS_SCHEDULER_UNSCHEDULABLE_RETRY_MS', 60_000),
     },

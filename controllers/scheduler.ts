@@ -33,7 +33,7 @@ export interface SchedulerOptions {
   metrics: PlacementMetrics;
   clock?: Clock;
   rng?: () => number;
-  /** concurrent decisions; default 8 */
+  /** concurrent decisions; default 16 */
   workers?: number;
   /** default spread */
   defaultPolicy?: Policy;
@@ -76,7 +76,7 @@ export class Scheduler {
     this.rng = o.rng ?? Math.random;
     this.controller = new Controller({
       name: 'scheduler', logger: o.logger, clock: this.clock, metrics: o.metrics.runtime,
-      workers: o.workers ?? 8, resyncPeriodMs: o.resyncPeriodMs,
+      workers: o.workers ?? 16, resyncPeriodMs: o.resyncPeriodMs,
       queue: { order: 'random', rng: this.rng, qps: 500, burst: 2000 },
       reconciler: (key, ctx) => this.reconcile(key, ctx),
     });
@@ -166,10 +166,17 @@ export class Scheduler {
         vm: key, cpu: request.cpu, memory: request.memory, storage: request.storage,
         labels: vm.metadata.labels as Record<string, string> | undefined, by, at: this.clock.now(),
       };
-      const out = await claimCapacity(store, {
-        host, uid, claim, allocatable: view.allocatable, antiAffinity: placement?.antiAffinity,
-        cached: cache.record(host), onConflict: () => metrics.conflicts.inc({ stage: 'claim' }),
-      });
+      cache.reserve(host, uid, request);
+      let out;
+      try {
+        out = await claimCapacity(store, {
+          host, uid, claim, allocatable: view.allocatable, antiAffinity: placement?.antiAffinity,
+          onConflict: () => metrics.conflicts.inc({ stage: 'claim' }),
+        });
+        if (out.ok) cache.assume(out.record);
+      } finally {
+        cache.unreserve(host, uid);
+      }
       if (!out.ok) {
         if (out.why === 'taken') {
           metrics.conflicts.inc({ stage: 'taken' });
@@ -178,7 +185,6 @@ export class Scheduler {
         if (out.why === 'nofit') metrics.conflicts.inc({ stage: 'stale' });
         continue;
       }
-      cache.assume(out.record);
       const bound = await this.bind(key, vm, host);
       if (bound === 'ok') {
         this.unschedulable.delete(key);

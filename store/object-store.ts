@@ -136,6 +136,25 @@ export class ObjectStore {
     return row ? (JSON.parse(row['body']) as StoredObject) : undefined;
   }
 
+  /**
+   * Reads several objects of one kind and namespace with one request per chunk of names (an IN on
+   * the last partition-key column: the coordinator fans out, the client sends one message).
+   * Returns them in the order of `names`, undefined where missing.
+   */
+  async getMany(kind: string, namespace: string, names: string[]): Promise<(StoredObject | undefined)[]> {
+    const found = new Map<string, StoredObject>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < names.length; i += 100) chunks.push(names.slice(i, i + 100));
+    await Promise.all(chunks.map(async (chunk) => {
+      const rs = await this.client.execute(
+        `SELECT name, body FROM ${this.ks}.objects WHERE kind = ? AND namespace = ? AND name IN ?`,
+        [kind, namespace, chunk], { consistency: ROW.quorum },
+      );
+      for (const r of rs.rows) found.set(r['name'] as string, JSON.parse(r['body']) as StoredObject);
+    }));
+    return names.map((n) => found.get(n));
+  }
+
   async mustGet(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<StoredObject> {
     const obj = await this.get(key, opts);
     if (!obj) throw new NotFoundError(`${describeKey(key)} not found`, { name: key.name, kind: kindByKind(key.kind)?.plural ?? key.kind });
@@ -305,7 +324,7 @@ export class ObjectStore {
       );
       const names = rs.rows.map((r) => r['name'] as string);
       budget -= names.length;
-      const objs = await Promise.all(names.map((name) => this.get({ kind, namespace: ns, name })));
+      const objs = await this.getMany(kind, ns, names);
       for (let i = 0; i < names.length; i++) {
         const o = objs[i];
         if (items.length === limit) {
@@ -475,7 +494,14 @@ export class ObjectStore {
     const rs = await this.client.execute(`SELECT namespace, name FROM ${this.ks}.field_index WHERE ${where.join(' AND ')} LIMIT ?`, [...params, limit + 1]);
     const rows = rs.rows.map((r) => ({ ns: r['namespace'] as string, name: r['name'] as string }));
     const page = rows.slice(0, limit);
-    const objs = await Promise.all(page.map((r) => this.get({ kind, namespace: r.ns, name: r.name })));
+    const byNs = new Map<string, string[]>();
+    for (const r of page) byNs.set(r.ns, [...(byNs.get(r.ns) ?? []), r.name]);
+    const fetched = new Map<string, StoredObject | undefined>();
+    await Promise.all([...byNs].map(async ([ns, names]) => {
+      const objs = await this.getMany(kind, ns, names);
+      names.forEach((n, i) => fetched.set(`${ns}/${n}`, objs[i]));
+    }));
+    const objs = page.map((r) => fetched.get(`${r.ns}/${r.name}`));
     const items = objs.filter((o): o is StoredObject => !!o && keep(o));
     const last = page[page.length - 1];
     return rows.length > limit

@@ -105,6 +105,36 @@ describe('CRUD', () => {
   });
 });
 
+describe('Kubernetes request options', () => {
+  test('fieldValidation=Warn drops unknown fields with a Warning header; Ignore drops them silently', async () => {
+    const warn = await api.req.post(`${NS}/virtualmachines?fieldValidation=Warn`).send(vm('warned', { bogus: 1 })).expect(201);
+    expect(warn.headers['warning']).toMatch(/unknown field \\"spec.bogus\\"/);
+    expect(warn.body.spec.bogus).toBeUndefined();
+    const ignore = await api.req.post(`${NS}/virtualmachines?fieldValidation=Ignore`).send(vm('ignored', { bogus: 1 })).expect(201);
+    expect(ignore.headers['warning']).toBeUndefined();
+    await api.req.post(`${NS}/virtualmachines?fieldValidation=Sometimes`).send(vm('x')).expect(400);
+  });
+
+  test('dryRun=All validates and answers without writing', async () => {
+    const r = await api.req.post(`${NS}/virtualmachines?dryRun=All`).send(vm('dry')).expect(201);
+    expect(r.body.metadata.name).toBe('dry');
+    await api.req.get(`${NS}/virtualmachines/dry`).expect(404);
+    await api.req.delete(`${NS}/virtualmachines/warned?dryRun=All`).expect(200);
+    await api.req.get(`${NS}/virtualmachines/warned`).expect(200);
+  });
+
+  test('DeleteOptions preconditions are honoured, and deletecollection removes what the selector matches', async () => {
+    const cur = (await api.req.get(`${NS}/virtualmachines/ignored`)).body;
+    const stale = await api.req.delete(`${NS}/virtualmachines/ignored`).send({ preconditions: { uid: 'someone-else' } }).expect(409);
+    expect(stale.body.message).toMatch(/Precondition failed/);
+    await api.req.delete(`${NS}/virtualmachines/ignored`).send({ preconditions: { uid: cur.metadata.uid, resourceVersion: cur.metadata.resourceVersion } }).expect(200);
+    await api.req.patch(`${NS}/virtualmachines/warned`).set('Content-Type', 'application/merge-patch+json').send({ metadata: { labels: { sweep: 'yes' } } }).expect(200);
+    const swept = await api.req.delete(`${NS}/virtualmachines?labelSelector=sweep%3Dyes`).expect(200);
+    expect(swept.body.items.map((o: any) => o.metadata.name)).toEqual(['warned']);
+    await api.req.get(`${NS}/virtualmachines/warned`).expect(404);
+  });
+});
+
 describe('bad input gets a 4xx naming the problem and writes nothing', () => {
   const cases: [string, () => any, number, RegExp][] = [
     ['malformed YAML', () => api.req.post(`${NS}/virtualmachines`).set('Content-Type', 'application/yaml').send('metadata: {name: x\nspec: [1, 2'), 400, /YAML/],

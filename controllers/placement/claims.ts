@@ -1,5 +1,5 @@
 // Claiming and releasing capacity on a host's allocation record by compare-and-set. A claim is
-// checked against the record as read (from the cache first, then at SERIAL after a conflict):
+// checked against the record as read (at quorum first, then at SERIAL after a lost round):
 // capacity and host-level anti-affinity against every claim already there, so two schedulers can
 // never both fit a VM into the same last slot.
 
@@ -25,8 +25,6 @@ export interface ClaimRequest {
   claim: Claim;
   allocatable: Resources;
   antiAffinity?: AffinityTerm[];
-  /** the record the decision was made from (undefined: none cached) */
-  cached?: StoredObject;
   /** called on each lost compare-and-set */
   onConflict?: () => void;
   maxAttempts?: number;
@@ -48,9 +46,10 @@ function antiAffinityConflict(terms: AffinityTerm[] | undefined, namespace: stri
 export async function claimCapacity(store: ObjectStore, r: ClaimRequest): Promise<ClaimOutcome> {
   const attempts = r.maxAttempts ?? 4;
   const namespace = r.claim.vm.slice(0, r.claim.vm.indexOf('/'));
-  let cur: StoredObject | undefined = r.cached;
   for (let i = 0; i < attempts; i++) {
-    if (i > 0) cur = await store.get(allocKey(r.host), { serial: true });
+    // First a plain quorum read (cheap; the cache may lag by a poll interval), then at SERIAL
+    // after a lost round, which also completes any Paxos round in flight.
+    const cur = await store.get(allocKey(r.host), { serial: i > 0 });
     const claims = claimsOf(cur);
     const existing = claims[r.uid];
     if (existing) {

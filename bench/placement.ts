@@ -28,7 +28,7 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const roundTo = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 /**
  * A cluster of `n` hosts in 20 racks, about half full, 5 % tainted, 2 % cordoned, 3 VMs per host
@@ -57,22 +57,31 @@ function syntheticCluster(n: number): ClusterSnapshot {
   return { hosts, host: (h) => byName.get(h), allocated: (h) => allocated.get(h)!, placedMatching: (ns, sel) => idx.matching(ns, sel) };
 }
 
-function decisionLatency(hosts: number, decisions: number): { hosts: number; p50_us: number; p99_us: number; mean_us: number } {
-  const snap = syntheticCluster(hosts);
-  const vms: VmToPlace[] = [
-    { key: 'p/a', namespace: 'p', labels: {}, request: { cpu: 2, memory: 4 * Gi, storage: 20 * Gi } },
-    { key: 'p/b', namespace: 'p', labels: { app: 'web' }, request: { cpu: 4, memory: 8 * Gi, storage: 0 }, placement: { hostSelector: { disk: 'ssd' }, policy: 'pack' } },
-    { key: 'p/c', namespace: 'p', labels: { app: 'app-7' }, request: { cpu: 1, memory: Gi, storage: 0 }, placement: { antiAffinity: [{ labelSelector: { matchLabels: { app: 'app-7' } }, topologyKey: 'host' }] } },
-    { key: 'p/d', namespace: 'p', labels: {}, request: { cpu: 8, memory: 32 * Gi, storage: 0 }, placement: { tolerations: [{ key: 'gpu', operator: 'Exists' }], policy: 'load-aware' } },
-  ];
-  for (let i = 0; i < 200; i++) decide(vms[i % vms.length], snap, { startIndex: i * 7919, rng: Math.random }); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < decisions; i++) {
-    const t0 = process.hrtime.bigint();
-    decide(vms[i % vms.length], snap, { startIndex: Math.floor(Math.random() * 1e9), rng: Math.random });
-    times.push(Number(process.hrtime.bigint() - t0) / 1000);
+const BENCH_VMS: VmToPlace[] = [
+  { key: 'p/a', namespace: 'p', labels: {}, request: { cpu: 2, memory: 4 * Gi, storage: 20 * Gi } },
+  { key: 'p/b', namespace: 'p', labels: { app: 'web' }, request: { cpu: 4, memory: 8 * Gi, storage: 0 }, placement: { hostSelector: { disk: 'ssd' }, policy: 'pack' } },
+  { key: 'p/c', namespace: 'p', labels: { app: 'app-7' }, request: { cpu: 1, memory: Gi, storage: 0 }, placement: { antiAffinity: [{ labelSelector: { matchLabels: { app: 'app-7' } }, topologyKey: 'host' }] } },
+  { key: 'p/d', namespace: 'p', labels: {}, request: { cpu: 8, memory: 32 * Gi, storage: 0 }, placement: { tolerations: [{ key: 'gpu', operator: 'Exists' }], policy: 'load-aware' } },
+];
+
+/** Decision latency per cluster size, measured in interleaved rounds so background load hits every size alike. */
+function decisionLatency(sizes: number[], decisions: number): { hosts: number; p50_us: number; p99_us: number; mean_us: number }[] {
+  const snaps = sizes.map((n) => syntheticCluster(n));
+  const times: number[][] = sizes.map(() => []);
+  for (const snap of snaps) for (let i = 0; i < 400; i++) decide(BENCH_VMS[i % BENCH_VMS.length], snap, { startIndex: i * 7919, rng: Math.random }); // warm-up
+  const round = 100;
+  for (let done = 0; done < decisions; done += round) {
+    snaps.forEach((snap, s) => {
+      for (let i = 0; i < round; i++) {
+        const t0 = process.hrtime.bigint();
+        decide(BENCH_VMS[(done + i) % BENCH_VMS.length], snap, { startIndex: Math.floor(Math.random() * 1e9), rng: Math.random });
+        times[s].push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+    });
   }
-  return { hosts, p50_us: round(pct(times, 50)), p99_us: round(pct(times, 99)), mean_us: round(times.reduce((a, b) => a + b, 0) / times.length) };
+  return sizes.map((hosts, s) => ({
+    hosts, p50_us: roundTo(pct(times[s], 50)), p99_us: roundTo(pct(times[s], 99)), mean_us: roundTo(times[s].reduce((a, b) => a + b, 0) / times[s].length),
+  }));
 }
 
 async function main(): Promise<void> {
@@ -81,7 +90,7 @@ async function main(): Promise<void> {
   const hostCount = arg('hosts', 200);
   const casSeconds = arg('cas-seconds', 5);
 
-  const latency = [100, 1000, 10_000].map((n) => decisionLatency(n, decisions));
+  const latency = decisionLatency([100, 1000, 10_000], decisions);
 
   const cfg = loadCassandraConfig();
   const client = createCassandraClient({ ...cfg, keyspace: undefined });
@@ -118,8 +127,8 @@ async function main(): Promise<void> {
       for (const stage of ['claim', 'bind', 'stale', 'taken']) byStage[stage] = await run.counter('stratus_scheduler_conflicts_total', { stage });
       await run.stop();
       throughput.push({
-        replicas, vms: vmCount, hosts: hostCount, placed, seconds: round(seconds, 2), placements_per_sec: round(placed / seconds),
-        conflicts, conflict_rate: round(conflicts / Math.max(1, placed), 3), conflicts_by_stage: byStage,
+        replicas, vms: vmCount, hosts: hostCount, placed, seconds: roundTo(seconds, 2), placements_per_sec: roundTo(placed / seconds),
+        conflicts, conflict_rate: roundTo(conflicts / Math.max(1, placed), 3), conflicts_by_stage: byStage,
       });
     }
 
@@ -142,11 +151,11 @@ async function main(): Promise<void> {
       benchmark: 'placement',
       node: process.version,
       decision_latency: latency,
-      decision_p99_ratio_10000_vs_100: round(p99(10_000) / p99(100), 2),
+      decision_p99_ratio_10000_vs_100: roundTo(p99(10_000) / p99(100), 2),
       decision_target_met: p99(10_000) <= 2 * p99(100),
       throughput,
-      raw_cas_writes_per_sec: round(casPerSec),
-      placements_per_raw_cas: round(best / casPerSec, 3),
+      raw_cas_writes_per_sec: roundTo(casPerSec),
+      placements_per_raw_cas: roundTo(best / casPerSec, 3),
       note: 'each placement is at least two compare-and-set writes (claim, bind) plus their change-feed entries: 0.5 placements per raw CAS is the ceiling',
     }, null, 2)}\n`);
   } finally {

@@ -1,6 +1,7 @@
 // resourceVersions are timeuuids of the write that produced them: unique, ordered by time, and
 // valid watch cursors (see DESIGN.md "resourceVersion is a feed position").
 
+import { randomBytes } from 'node:crypto';
 import { types } from 'cassandra-driver';
 
 /** 100 ns intervals between the UUID epoch (1582-10-15) and the Unix epoch. */
@@ -38,19 +39,31 @@ export function compareRv(a: string, b: string): number {
 }
 
 export function timeUuidFromTicks(ticks: bigint): types.TimeUuid {
-  const ms = ticks / 10000n;
-  const sub = Number(ticks % 10000n);
-  return types.TimeUuid.fromDate(new Date(Number(ms)), sub);
+  return types.TimeUuid.fromString(timeUuidString(ticks, PROCESS_NODE));
 }
 
-/** The smallest timeuuid at a given Unix time in ticks (a cursor "just before" that instant). */
-export function minTimeUuidAtTicks(ticks: bigint): string {
-  // TimeUuid.min has millisecond precision; build the exact one from a node/clock of zeros.
+/** A random clock sequence and node id for this process, as RFC 4122 suggests for v1 UUIDs. */
+const PROCESS_NODE = (() => {
+  const b = randomBytes(8);
+  b[0] = (b[0] & 0x3f) | 0x80; // variant 10xx
+  b[2] |= 0x01; // multicast bit: a random node id, not a MAC address
+  const hex = b.toString('hex');
+  return `${hex.slice(0, 4)}-${hex.slice(4, 16)}`;
+})();
+
+/** The text of a version-1 UUID at `ticks` (Unix 100 ns) with the given clock sequence and node. */
+function timeUuidString(ticks: bigint, clockAndNode: string): string {
   const t = ticks + UUID_EPOCH_OFFSET;
   const low = (t & 0xffffffffn).toString(16).padStart(8, '0');
   const mid = ((t >> 32n) & 0xffffn).toString(16).padStart(4, '0');
   const hi = (((t >> 48n) & 0x0fffn) | 0x1000n).toString(16).padStart(4, '0');
-  return `${low}-${mid}-${hi}-8080-808080808080`;
+  return `${low}-${mid}-${hi}-${clockAndNode}`;
+}
+
+/** The smallest timeuuid at a given Unix time in ticks (a cursor "just before" that instant). */
+export function minTimeUuidAtTicks(ticks: bigint): string {
+  // The smallest clock sequence and node in Cassandra's timeuuid order (signed bytes).
+  return timeUuidString(ticks, '8080-808080808080');
 }
 
 /**
@@ -70,7 +83,7 @@ export class RvClock {
       if (t <= floor) t = floor + 10n;
     }
     this.last = t;
-    return timeUuidFromTicks(t).toString();
+    return timeUuidString(t, PROCESS_NODE);
   }
 
   /** A cursor for "now" that does not move the issued sequence. */

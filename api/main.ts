@@ -1,6 +1,7 @@
 // stratus-api: one stateless frontend. Connects to Cassandra, applies migrations, serves the API.
 
 import { readFileSync } from 'node:fs';
+import cluster from 'node:cluster';
 import http from 'node:http';
 import https from 'node:https';
 import pino from 'pino';
@@ -43,7 +44,29 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   await client.shutdown();
 }
 
+/** With STRATUS_API_WORKERS > 1, a primary process forks that many workers sharing the port. */
+function runPrimary(workers: number): void {
+  let stopping = false;
+  const stop = () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (w, code) => {
+    if (!stopping) {
+      process.stderr.write(`stratus-api: worker ${w.process.pid} exited with ${code}; starting another\n`);
+      cluster.fork();
+    } else if (Object.keys(cluster.workers ?? {}).length === 0) {
+      process.exit(0);
+    }
+  });
+}
+
 export function main(): void {
+  const workers = loadApiConfig().workers;
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());

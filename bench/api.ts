@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
-import { createCassandraClient, migrate } from '../store';
+import { createCassandraClient, migrate, ObjectStore } from '../store';
 import { closedLoop, openLoop, progress } from './common';
 
 const N = Number(process.env.BENCH_N ?? 3000);
@@ -26,6 +26,14 @@ async function main(): Promise<void> {
   const raw = await closedLoop(N, CONCURRENCY, async (i) => {
     const rs = await client.execute(`INSERT INTO ${keyspace}.raw (k, v) VALUES (?, ?) IF NOT EXISTS`, [`k${i}`, body]);
     if (!rs.wasApplied()) throw new Error('not applied');
+  });
+
+  // The object store library alone (feed entry, name index, compare-and-set), no HTTP.
+  progress(`store-level creates x${N}`);
+  const store = new ObjectStore({ client, keyspace });
+  await store.init();
+  const storeCreate = await closedLoop(N, CONCURRENCY, async (i) => {
+    await store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'VirtualMachine', metadata: { name: `lib-${i}`, namespace: 'lib' }, spec: { cpu: 1, memory: '1Gi' } });
   });
 
   progress(`starting a frontend on 127.0.0.1:${PORT}`);
@@ -71,10 +79,12 @@ async function main(): Promise<void> {
       benchmark: 'api',
       concurrency: CONCURRENCY,
       rawConditionalInserts: raw,
+      storeCreates: storeCreate,
       api: { create, get, update, listPage100: list },
       openLoop200PerSecond: offered,
       ratios: {
         apiCreatesPerRawConditionalInsert: Math.round((create.perSecond / raw.perSecond) * 100) / 100,
+        storeCreatesPerRawConditionalInsert: Math.round((storeCreate.perSecond / raw.perSecond) * 100) / 100,
       },
       targets: {
         createsAtLeastHalfOfRaw: create.perSecond >= raw.perSecond / 2,

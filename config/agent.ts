@@ -46,9 +46,9 @@ export interface AgentConfig {
   feedRetentionSec: number;
   /** --fence-ms / STRATUS_FENCE_MS: T_fence, default 30000 */
   fenceAfterMs: number;
-  /** STRATUS_LEASE_RENEW_MS: default 5000 */
+  /** STRATUS_LEASE_RENEW_MS: default min(5000, T_fence/6) */
   renewIntervalMs: number;
-  /** --heartbeat-ms / STRATUS_HEARTBEAT_MS: Host status.heartbeatTime period, default 10000 */
+  /** --heartbeat-ms / STRATUS_HEARTBEAT_MS: Host status.heartbeatTime period, default min(10000, T_fence/3) */
   heartbeatIntervalMs: number;
   /** STRATUS_AGENT_RESYNC_MS: re-reconcile every VM, find orphans; default 30000 */
   resyncMs: number;
@@ -102,7 +102,7 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(host) || host.length > 63) throw new Error(`host name must be a DNS label, got "${host}"`);
   const fenceAfterMs = int('STRATUS_FENCE_MS', flags.fenceMs ?? env['STRATUS_FENCE_MS'], 30_000);
   const renewIntervalMs = int('STRATUS_LEASE_RENEW_MS', env['STRATUS_LEASE_RENEW_MS'], Math.min(5000, Math.max(100, Math.floor(fenceAfterMs / 6))));
-  const heartbeatIntervalMs = int('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], 10_000);
+  const heartbeatIntervalMs = int('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], Math.min(10_000, Math.max(100, Math.floor(fenceAfterMs / 3))));
   if (renewIntervalMs >= fenceAfterMs || heartbeatIntervalMs >= fenceAfterMs) {
     throw new Error(`the lease renewal (${renewIntervalMs} ms) and heartbeat (${heartbeatIntervalMs} ms) periods must be shorter than T_fence (${fenceAfterMs} ms)`);
   }

@@ -30,6 +30,8 @@ export interface ApiConfig {
   watchPollMs: number;
   /** STRATUS_FEED_RETENTION_SEC: how long changes stay watchable, default 900 */
   feedRetentionSec: number;
+  /** STRATUS_API_WORKERS: processes sharing the listening port (node:cluster), default 1 */
+  workers: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -68,5 +70,6 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     maxBodyBytes: int(env, 'STRATUS_MAX_BODY_BYTES', 3 * 1024 * 1024),
     watchPollMs: int(env, 'STRATUS_WATCH_POLL_MS', 250),
     feedRetentionSec: int(env, 'STRATUS_FEED_RETENTION_SEC', 900),
+    workers: Math.max(1, int(env, 'STRATUS_API_WORKERS', 1)),
   };
 }

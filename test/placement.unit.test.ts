@@ -66,8 +66,8 @@ describe('filters', () => {
 
   test('host selector must match every label', () => {
     const h = host('h', { labels: { rack: 'r1', ssd: 'true' } });
-    expect(filterHost(input({ hostSelector: { rack: 'r1' } }), h, ZERO)).toBeUndefined();
-    expect(filterHost(input({ hostSelector: { rack: 'r1', gpu: 'true' } }), h, ZERO)).toBe('host selector mismatch');
+    expect(filterHost(input({ hostSelector: [['rack', 'r1']] }), h, ZERO)).toBeUndefined();
+    expect(filterHost(input({ hostSelector: [['rack', 'r1'], ['gpu', 'true']] }), h, ZERO)).toBe('host selector mismatch');
   });
 
   test('taints: NoSchedule and NoExecute repel unless tolerated; PreferNoSchedule only scores', () => {

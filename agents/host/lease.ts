@@ -59,7 +59,6 @@ export class LeaseKeeper {
   /** when the last successful Host heartbeat write was sent */
   private heartbeatOkAt = -Infinity;
   private heldWaiters: (() => void)[] = [];
-  private wake?: () => void;
   fences = 0;
   resumes = 0;
 
@@ -87,7 +86,6 @@ export class LeaseKeeper {
   /** The Host heartbeat sent at `sentAt` was written. */
   heartbeatOk(sentAt: number): void {
     if (sentAt > this.heartbeatOkAt) this.heartbeatOkAt = sentAt;
-    this.wake?.();
   }
 
   /** Resolves once the lease is held for the first time (false if `signal` aborts first). */

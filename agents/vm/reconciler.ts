@@ -152,14 +152,17 @@ export class VmReconciler {
     }
 
     if (deleting && p.cleanedUp && !result.error) {
+      let released = false;
       await writeObject(store, storeKey, vm, (cur) => {
+        released = false;
         if (cur.metadata.uid !== vm!.metadata.uid || !(cur.metadata.finalizers ?? []).includes(VM_FINALIZER)) return undefined;
         cur.metadata.finalizers = (cur.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER);
+        released = true;
         return cur;
       });
       this.written.delete(key);
       this.shutdownAt.delete(key);
-      log?.info('removed the domain and volumes of a deleted VM; finalizer released');
+      if (released) log?.info('removed the domain and volumes of a deleted VM; finalizer released');
       return {};
     }
 

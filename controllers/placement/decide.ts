@@ -64,7 +64,8 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   const terms = hasTerms
     ? compileTerms(vm.placement ?? {}, vm, (sel) => snap.placedMatching(vm.namespace, sel), (h) => snap.host(h))
     : [];
-  const input = { request: vm.request, hostSelector: vm.placement?.hostSelector, tolerations, terms };
+  const sel = vm.placement?.hostSelector;
+  const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms };
   const reasons: Record<string, number> = {};
   const ranked: RankedHost[] = [];
   const start = n === 0 ? 0 : (((o.startIndex ?? 0) % n) + n) % n;
@@ -78,7 +79,8 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
       reasons[why] = (reasons[why] ?? 0) + 1;
       continue;
     }
-    const score = policyScore(policy, h, vm.request, allocated) + preferenceScore(terms, tolerations, h);
+    let score = policyScore(policy, h, vm.request, allocated);
+    if (terms.length > 0 || h.taints.length > 0) score += preferenceScore(terms, tolerations, h);
     ranked.push({ host: h.name, score, tie: o.rng?.() });
   }
   ranked.sort((a, b) => b.score - a.score || (a.tie !== undefined && b.tie !== undefined ? a.tie - b.tie : a.host < b.host ? -1 : 1));

@@ -90,7 +90,8 @@ export function compileTerms(
 
 export interface FilterInput {
   request: Resources;
-  hostSelector?: Readonly<Record<string, string | undefined>>;
+  /** the host selector as [key, value] pairs (precomputed once per decision) */
+  hostSelector?: readonly (readonly [string, string | undefined])[];
   tolerations: readonly Toleration[];
   terms: readonly CompiledTerm[];
 }
@@ -101,9 +102,13 @@ export function filterHost(vm: FilterInput, host: HostView, allocated: Resources
   if (host.unschedulable) return 'cordoned';
   if (!host.allocatable) return 'no capacity reported';
   if (vm.hostSelector) {
-    for (const [k, v] of Object.entries(vm.hostSelector)) if (host.labels[k] !== v) return 'host selector mismatch';
+    for (let i = 0; i < vm.hostSelector.length; i++) {
+      const [k, v] = vm.hostSelector[i];
+      if (host.labels[k] !== v) return 'host selector mismatch';
+    }
   }
-  for (const taint of host.taints) {
+  for (let i = 0; i < host.taints.length; i++) {
+    const taint = host.taints[i];
     if (taint.effect !== 'PreferNoSchedule' && !tolerates(vm.tolerations, taint)) return 'untolerated taint';
   }
   for (const term of vm.terms) {

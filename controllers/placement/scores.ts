@@ -13,10 +13,16 @@ export const POLICIES: readonly Policy[] = ['pack', 'spread', 'load-aware'];
 export function utilizationAfter(req: Resources, allocated: Resources, allocatable: Resources): number {
   let sum = 0;
   let n = 0;
-  for (const r of ['cpu', 'memory', 'storage'] as const) {
-    const cap = allocatable[r];
-    if (!Number.isFinite(cap) || cap <= 0) continue;
-    sum += Math.min(1, (allocated[r] + req[r]) / cap);
+  if (allocatable.cpu > 0 && Number.isFinite(allocatable.cpu)) {
+    sum += Math.min(1, (allocated.cpu + req.cpu) / allocatable.cpu);
+    n++;
+  }
+  if (allocatable.memory > 0 && Number.isFinite(allocatable.memory)) {
+    sum += Math.min(1, (allocated.memory + req.memory) / allocatable.memory);
+    n++;
+  }
+  if (allocatable.storage > 0 && Number.isFinite(allocatable.storage)) {
+    sum += Math.min(1, (allocated.storage + req.storage) / allocatable.storage);
     n++;
   }
   return n === 0 ? 0 : sum / n;

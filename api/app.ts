@@ -14,6 +14,7 @@ import { DEFAULT_BODY_LIMITS, type BodyLimits } from './negotiate';
 import { ProjectCache } from './project-cache';
 import { ResourceHandlers, type Target } from './resources';
 import { mountDiscovery } from './routes-discovery';
+import { FeedHub } from './feed-hub';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -30,6 +31,8 @@ export interface AppOptions {
 export interface StratusApp {
   app: Koa;
   metrics: ApiMetrics;
+  /** stops the shared feed followers */
+  close(): void;
 }
 
 type Verb = 'list' | 'create' | 'deletecollection' | 'get' | 'update' | 'patch' | 'delete';
@@ -45,9 +48,11 @@ export function createApp(o: AppOptions): StratusApp {
   const metrics = o.metrics ?? new ApiMetrics();
   const limits = { ...DEFAULT_BODY_LIMITS, ...o.limits };
   const projects = new ProjectCache(o.store, 5000, o.clock);
+  const watch = { pollMs: 250, bookmarkMs: 15000, maxTimeoutSeconds: 1800, ...o.watch };
+  const hub = new FeedHub({ store: o.store, logger: o.logger, pollMs: watch.pollMs, clock: o.clock });
   const handlers = new ResourceHandlers({
-    store: o.store, validator: o.validator, logger: o.logger, limits, projects, clock: o.clock,
-    watch: { pollMs: 250, bookmarkMs: 15000, maxTimeoutSeconds: 1800, ...o.watch },
+    store: o.store, validator: o.validator, logger: o.logger, limits, projects, clock: o.clock, watch, hub,
+    onWatchOpen: () => metrics.watches.inc(), onWatchClose: () => metrics.watches.dec(),
   });
 
   app.use(async (ctx: Context, next: Next) => {
@@ -113,5 +118,5 @@ export function createApp(o: AppOptions): StratusApp {
   }
   app.use(router.routes());
   app.use(router.allowedMethods());
-  return { app, metrics };
+  return { app, metrics, close: () => hub.close() };
 }

@@ -23,7 +23,7 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   await store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'default' }, spec: {} }).catch((err) => {
     if (err.code !== 'ALREADY_EXISTS') throw err;
   });
-  const { app } = createApp({
+  const { app, close: closeApp } = createApp({
     store, validator: new Validator(), logger, metrics: new ApiMetrics({ processMetrics: true }),
     limits: { maxBytes: cfg.maxBodyBytes }, watch: { pollMs: cfg.watchPollMs },
     ready: async () => { await client.execute('SELECT now() FROM system.local'); return true; },
@@ -39,6 +39,7 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   logger.info({ url: `${cfg.tlsCert ? 'https' : 'http'}://${cfg.host}:${cfg.port}` }, 'stratus-api listening');
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('shutting down');
+  closeApp();
   server.closeIdleConnections();
   await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
   await client.shutdown();

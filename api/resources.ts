@@ -17,6 +17,7 @@ import { dryRun, fieldManager, fieldValidation, queryInt, queryString } from './
 import { tableRequest, sendList, sendOne } from './printing';
 import { Watcher } from './watch';
 import { ProjectCache } from './project-cache';
+import type { FeedHub } from './feed-hub';
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -27,6 +28,9 @@ export interface ResourceOptions {
   limits: BodyLimits;
   projects: ProjectCache;
   watch: { pollMs: number; bookmarkMs: number; maxTimeoutSeconds: number };
+  hub?: FeedHub;
+  onWatchOpen?: () => void;
+  onWatchClose?: () => void;
   clock?: () => number;
 }
 
@@ -65,7 +69,10 @@ export class ResourceHandlers {
     const labelSelector = parseLabelSelector(queryString(ctx, 'labelSelector'));
     const fieldSelector = parseFieldSelector(queryString(ctx, 'fieldSelector'));
     if (queryString(ctx, 'watch') === 'true' || queryString(ctx, 'watch') === '1') {
-      await new Watcher({ store: this.o.store, logger: this.o.logger, ...this.o.watch, clock: this.clock }).serve(ctx, {
+      await new Watcher({
+        store: this.o.store, hub: this.o.hub, logger: this.o.logger, ...this.o.watch, clock: this.clock,
+        onOpen: this.o.onWatchOpen, onClose: this.o.onWatchClose,
+      }).serve(ctx, {
         kind: t.kind,
         namespace: t.allNamespaces ? undefined : t.namespace,
         labelSelector,

@@ -11,10 +11,13 @@ import {
 } from '../store';
 import { statusFromError } from './status';
 import { watchEventTable } from './table';
+import type { EventSource, FeedHub } from './feed-hub';
 import type { IncludeObject } from './printing';
 
 export interface WatcherOptions {
   store: ObjectStore;
+  /** shared followers; without it every stream follows the feed itself */
+  hub?: FeedHub;
   logger: Logger;
   /** how often the feed is read; default 250 ms */
   pollMs: number;
@@ -93,10 +96,11 @@ export class Watcher {
     };
 
     const rv = req.resourceVersion;
-    let follower;
+    const open = (from?: string): EventSource => this.o.hub ? this.o.hub.open(req.kind.kind, from) : store.follow(req.kind.kind, from);
+    let follower: EventSource;
     if (rv === undefined || rv === '0') {
       // "Start at most recent": the current objects as ADDED, then changes since the list began.
-      follower = store.follow(req.kind.kind);
+      follower = open();
       let cont: string | undefined;
       do {
         const page = await store.list(req.kind.kind, req.namespace, { continue: cont, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
@@ -104,7 +108,7 @@ export class Watcher {
         cont = page.continue;
       } while (cont && !signal.aborted);
     } else {
-      follower = store.follow(req.kind.kind, rv);
+      follower = open(rv);
     }
     this.o.onOpen?.();
     try {
@@ -120,6 +124,7 @@ export class Watcher {
         await sleep(this.o.pollMs, signal);
       }
     } finally {
+      follower.close();
       this.o.onClose?.();
     }
   }

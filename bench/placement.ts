@@ -4,7 +4,7 @@
  *  - placements per second with 1 and 3 scheduler replicas on the real Cassandra node, and the
  *    conflict rate (lost races per placement);
  *  - raw conditional writes (lightweight transactions) per second on the same node, for the ratio.
- * Run: npm run build && node dist/bench/placement.js [--vms 1000] [--hosts 200] [--decisions 8000] [--cas-seconds 5]
+ * Run: npm run build && node dist/bench/placement.js [--vms 1000] [--hosts 200] [--decisions 8000] [--cas-seconds 5] [--top 3] [--workers 16] [--sample 100]
  * Uses its own keyspace (dropped afterwards) on STRATUS_CASSANDRA (default 127.0.0.1:9042).
  */
 import { randomBytes } from 'node:crypto';
@@ -116,6 +116,7 @@ async function main(): Promise<void> {
       const run = await startReplicas(store, replicas, {
         logger, informer: { pollIntervalMs: 100 },
         enable: { hostHealth: false, audit: false, lifecycle: false },
+        scheduler: { topCandidates: arg('top', 3), workers: arg('workers', 16), sampleSize: arg('sample', 100) },
       });
       const t0 = Date.now();
       const seen = run.replicas[0].informers.vms;

@@ -156,6 +156,11 @@ export class Scheduler {
       return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
     }
 
+    // The cache lags other replicas by a poll interval: a quorum read (cheap, no Paxos) skips a
+    // VM another replica has just bound, and gives the bind the newest resourceVersion.
+    const fresh = await store.get(storeKey(vmKind, key));
+    if (!fresh || fresh.metadata.uid !== vm.metadata.uid || !needsPlacement(fresh as CachedObject)) return {};
+    if (fresh.metadata.generation !== vm.metadata.generation) throw new ConflictError(`${key} changed while placing it; retrying`);
     const uid = vm.metadata.uid!;
     const by = `${this.o.identity}/${ctx.reconcileId}`;
     const order = candidateOrder(d.ranked, this.o.topCandidates ?? 3, this.rng).slice(0, this.o.maxClaimHosts ?? 5);
@@ -185,7 +190,7 @@ export class Scheduler {
         if (out.why === 'nofit') metrics.conflicts.inc({ stage: 'stale' });
         continue;
       }
-      const bound = await this.bind(key, vm, host);
+      const bound = await this.bind(key, fresh, host);
       if (bound === 'ok') {
         this.unschedulable.delete(key);
         metrics.placements.inc();
@@ -205,9 +210,9 @@ export class Scheduler {
   }
 
   /** Compare-and-set of status.host and Scheduled=True on the VM (re-read at SERIAL after a conflict). */
-  private async bind(key: string, decided: CachedObject, host: string): Promise<BindOutcome> {
+  private async bind(key: string, decided: StoredObject, host: string): Promise<BindOutcome> {
     const { store, metrics } = this.o;
-    let cur: StoredObject | undefined = decided as StoredObject;
+    let cur: StoredObject | undefined = decided;
     for (let i = 0; i < 5; i++) {
       if (i > 0) cur = await store.get(storeKey(vmKind, key), { serial: true });
       if (!cur || cur.metadata.uid !== decided.metadata.uid || cur.metadata.deletionTimestamp) return 'gone';

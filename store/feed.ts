@@ -176,6 +176,9 @@ export class FeedFollower {
     return BigInt(Math.floor(this.clock())) * 10000n;
   }
 
+  /** Nothing to release: a follower holds no connection of its own. */
+  close(): void {}
+
   /** A resourceVersion from which a new follower would miss nothing this one has not emitted. */
   cursor(): string {
     return minTimeUuidAtTicks(this.position);

@@ -77,15 +77,16 @@ export class VmReconciler {
     let vm = this.current(key, this.o.source.boundTo(host, key));
     const fenced = this.o.fenced();
 
-    // Our finalizer goes on before anything is created, so deletion always comes back to us.
+    // Our finalizer, so that a deletion waits for the cleanup. It is written while libvirt works:
+    // should the VM be deleted before it lands, the domain is an orphan the agent removes anyway.
+    let finalizing: Promise<StoredObject | undefined> | undefined;
     if (vm && !vm.metadata.deletionTimestamp && !(vm.metadata.finalizers ?? []).includes(VM_FINALIZER) && !fenced) {
-      vm = await writeObject(store, storeKey, vm, (cur) => {
+      finalizing = writeObject(store, storeKey, vm, (cur) => {
         if (cur.status?.host !== host || cur.metadata.deletionTimestamp || (cur.metadata.finalizers ?? []).includes(VM_FINALIZER)) return undefined;
         cur.metadata.finalizers = [...(cur.metadata.finalizers ?? []), VM_FINALIZER];
         return cur;
       });
-      if (vm && vm.status?.host !== host) vm = undefined;
-      if (vm) this.written.set(key, vm);
+      finalizing.catch(() => undefined);
     }
     const deleting = vm?.metadata.deletionTimestamp !== undefined;
     const spec = vm?.spec as unknown as VirtualMachineSpec | undefined;
@@ -145,15 +146,21 @@ export class VmReconciler {
     }
     if (p.cleanedUp && !result.error) this.leftovers.delete(key);
 
+    if (finalizing) {
+      vm = await finalizing;
+      if (vm && vm.status?.host !== host) vm = undefined;
+      if (vm) this.written.set(key, vm);
+    }
     if (!vm) {
       this.written.delete(key);
       if (result.error) throw result.error;
-      return {};
+      // Gone or rebound while we worked: the next reconcile removes what we made.
+      return finalizing ? { requeueAfterMs: 0 } : {};
     }
 
     if (deleting && p.cleanedUp && !result.error) {
       let released = false;
-      await writeObject(store, storeKey, vm, (cur) => {
+      const out = await writeObject(store, storeKey, vm, (cur) => {
         released = false;
         if (cur.metadata.uid !== vm!.metadata.uid || !(cur.metadata.finalizers ?? []).includes(VM_FINALIZER)) return undefined;
         cur.metadata.finalizers = (cur.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER);
@@ -162,7 +169,7 @@ export class VmReconciler {
       });
       this.written.delete(key);
       this.shutdownAt.delete(key);
-      if (released) log?.info('removed the domain and volumes of a deleted VM; finalizer released');
+      if (released && out) log?.info('removed the domain and volumes of a deleted VM; finalizer released');
       return {};
     }
 

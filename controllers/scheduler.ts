@@ -132,12 +132,18 @@ export class Scheduler {
       this.unschedulable.delete(key);
       return {};
     }
+    // The cache lags other replicas by a poll interval: a quorum read (cheap, no Paxos) skips a
+    // VM another replica has just bound, and gives the bind the newest resourceVersion. Read before deciding,
+    // so nothing awaits between the decision and the reservation of its host.
+    const fresh = await store.get(storeKey(vmKind, key));
+    if (!fresh || fresh.metadata.uid !== vm.metadata.uid || !needsPlacement(fresh as CachedObject)) return {};
+    if (fresh.metadata.generation !== vm.metadata.generation) throw new ConflictError(`${key} changed while placing it; retrying`);
     const started = this.clock.now();
     let request: Resources;
     try {
       request = vmRequest(vm as unknown as VirtualMachine);
     } catch (err) {
-      await this.writeScheduled(vm, 'False', 'InvalidSpec', String((err as Error).message));
+      await this.writeScheduled(fresh, 'False', 'InvalidSpec', String((err as Error).message));
       throw new TerminalError(`cannot place ${key}: ${(err as Error).message}`);
     }
     const placement = (vm.spec as { placement?: Placement }).placement;
@@ -151,16 +157,11 @@ export class Scheduler {
       this.unschedulable.add(key);
       metrics.unschedulable.inc();
       const message = unschedulableMessage(d);
-      await this.writeScheduled(vm, 'False', 'Unschedulable', message);
+      await this.writeScheduled(fresh, 'False', 'Unschedulable', message);
       ctx.logger.debug({ message }, 'unschedulable');
       return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
     }
 
-    // The cache lags other replicas by a poll interval: a quorum read (cheap, no Paxos) skips a
-    // VM another replica has just bound, and gives the bind the newest resourceVersion.
-    const fresh = await store.get(storeKey(vmKind, key));
-    if (!fresh || fresh.metadata.uid !== vm.metadata.uid || !needsPlacement(fresh as CachedObject)) return {};
-    if (fresh.metadata.generation !== vm.metadata.generation) throw new ConflictError(`${key} changed while placing it; retrying`);
     const uid = vm.metadata.uid!;
     const by = `${this.o.identity}/${ctx.reconcileId}`;
     const order = candidateOrder(d.ranked, this.o.topCandidates ?? 3, this.rng).slice(0, this.o.maxClaimHosts ?? 5);

@@ -39,6 +39,7 @@ test('fifty watches of one kind share one feed follower and each sees every chan
 });
 
 test('a watch from a recent resourceVersion is replayed from memory; an older one gets its own follower', async () => {
+  await new Promise((r) => setTimeout(r, 500)); // the cursor's overlap window must lie after the hub began
   const created = await t.store.create(vol('later'));
   const anchor = hub.open('Volume');
   await collect(anchor, 1);

@@ -15,3 +15,5 @@ export { TooManyRequestsError } from './too-many-requests';
 export { TimeoutError } from './timeout';
 export { ServiceUnavailableError } from './service-unavailable';
 export { InternalError } from './internal';
+export { QuotaExceededError } from './quota-exceeded';
+export { AuthUnavailableError } from './auth-unavailable';

@@ -1,7 +1,7 @@
 // The shared per-kind follower of a frontend: many watches, one reader of the feed.
 import pino from 'pino';
 import { FeedHub } from '../api/feed-hub';
-import type { StoredObject, WatchEvent } from '../store';
+import { minTimeUuidAtTicks, type StoredObject, type WatchEvent } from '../store';
 import { openTestStore, type TestStore } from './helpers/store';
 
 let t: TestStore;
@@ -50,7 +50,7 @@ test('a watch from a recent resourceVersion is replayed from memory; an older on
   // the overlap window before the cursor is replayed from memory, then the change arrives live
   expect(events.filter((e) => e.object.metadata.name === 'later').map((e) => e.type)).toEqual(['ADDED', 'MODIFIED']);
   expect(follows).toBe(before);
-  const old = t.store.currentResourceVersion().replace(/^[0-9a-f]{8}/, '00000000');
+  const old = minTimeUuidAtTicks(BigInt(Date.now() - 2 * 3600_000) * 10000n);
   expect(() => hub.open('Volume', old)).toThrow(expect.objectContaining({ code: 'EXPIRED' }));
   anchor.close();
   fromMemory.close();

@@ -145,6 +145,8 @@ export class HostAgent {
       const reconciler = (this.reconciler = new VmReconciler({
         host: this.host, store: o.store, conn, pools, source: o.source, refs: o.refs, registry: this.registry,
         fenced: () => keeper.fenced(), clock: this.clock, shutdownGraceMs: t.shutdownGraceMs, logger: this.log,
+        requeue: (key) => this.controller?.queue.addRateLimited(key),
+        cacheFresh: () => o.source.freshSince() > keeper.heldSince(),
         hostContext: () => ({
           host: this.host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
           defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,
@@ -175,10 +177,15 @@ export class HostAgent {
       if (!(await keeper.waitHeld(signal))) return;
       tasks.push(registrar.start(signal));
 
-      unregister = o.source.register(this.host, (key) => controller.enqueue(key));
+      // Changes of bound VMs, except the agent's own status writes coming back through the feed.
+      unregister = o.source.register(this.host, (key, obj, change) => {
+        if (change === 'update' && reconciler.isOwnWrite(key, obj)) return;
+        controller.enqueue(key);
+      });
+      // Lifecycle events, except those the agent's own actions caused.
       unsubscribe = await conn.onDomainLifecycle((e) => {
         const key = keyOfDomainName(e.name);
-        if (key) controller.enqueue(key);
+        if (key && !reconciler.consumeExpectedEvent(e.name, e.event)) controller.enqueue(key);
       });
       if (!(await o.source.waitForSync(signal))) return;
       tasks.push(controller.start(signal));

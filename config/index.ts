@@ -1,5 +1,9 @@
 // The only place that reads the environment: every process's settings, with documented defaults.
 
+import { loadAuthConfig, type AuthConfig } from './auth';
+
+export type { AuthConfig, OidcConfig, LdapConfig } from './auth';
+
 export interface CassandraConfig {
   /** STRATUS_CASSANDRA: host:port list, default 127.0.0.1:9042 */
   contactPoints: string[];
@@ -32,6 +36,8 @@ export interface ApiConfig {
   feedRetentionSec: number;
   /** STRATUS_API_WORKERS: processes sharing the listening port (node:cluster), default 1 */
   workers: number;
+  /** authentication, authorization, rate limits, audit, quota repair (config/auth.ts) */
+  auth: AuthConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -70,6 +76,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     maxBodyBytes: int(env, 'STRATUS_MAX_BODY_BYTES', 3 * 1024 * 1024),
     watchPollMs: int(env, 'STRATUS_WATCH_POLL_MS', 250),
     feedRetentionSec: int(env, 'STRATUS_FEED_RETENTION_SEC', 900),
+    auth: loadAuthConfig(env),
     workers: Math.max(1, int(env, 'STRATUS_API_WORKERS', 1)),
   };
 }

@@ -96,6 +96,41 @@ export const MIGRATIONS: Migration[] = [
        WITH default_time_to_live = 34560000`,
     ],
   },
+  {
+    id: 4,
+    description: 'users, system tokens (hashed), quota ledger per project, audit log',
+    statements: () => [
+      // Users of system tokens; written only by lightweight transactions (version).
+      `CREATE TABLE IF NOT EXISTS users (
+         name text PRIMARY KEY, groups set<text>, disabled boolean, description text,
+         created_at timestamp, created_by text, version int)`,
+      // System bearer tokens by SHA-256 of the secret; every row expires with its token (TTL).
+      `CREATE TABLE IF NOT EXISTS tokens (
+         hash text PRIMARY KEY, id text, user text, groups set<text>, source text,
+         expires_at timestamp, created_at timestamp, created_by text, description text)`,
+      `CREATE TABLE IF NOT EXISTS token_ids (id text PRIMARY KEY, hash text, user text, expires_at timestamp)`,
+      `CREATE TABLE IF NOT EXISTS tokens_by_user (
+         user text, id text, groups set<text>, source text, expires_at timestamp, created_at timestamp,
+         created_by text, description text,
+         PRIMARY KEY ((user), id))`,
+      // Quota ledger: one partition per project. Row '' holds the totals and the version every
+      // change is compare-and-set on; one row per VM or Volume holds what it is charged.
+      `CREATE TABLE IF NOT EXISTS quota_usage (
+         project text, item text, version bigint, state text,
+         PRIMARY KEY ((project), item))`,
+      // Which frontend recomputes a project's usage this period (a lease that expires by itself).
+      `CREATE TABLE IF NOT EXISTS quota_leases (project text PRIMARY KEY, holder text)`,
+      // Audit log of mutating requests: partitioned by hour and shard, newest first, TTL'd.
+      `CREATE TABLE IF NOT EXISTS audit_log (
+         hour bigint, shard int, ts timeuuid,
+         request_id text, user text, groups list<text>, authenticator text,
+         verb text, resource text, namespace text, name text, subresource text,
+         code int, reason text, dry_run boolean, source_ip text, user_agent text, latency_ms int,
+         PRIMARY KEY ((hour, shard), ts))
+       WITH CLUSTERING ORDER BY (ts DESC) AND default_time_to_live = 7776000
+        AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'DAYS', 'compaction_window_size': 1}`,
+    ],
+  },
 ];
 
 export interface MigrateOptions {
@@ -121,11 +156,17 @@ export async function migrate(o: MigrateOptions): Promise<number[]> {
   const owner = o.owner ?? `${process.pid}-${Math.random().toString(36).slice(2)}`;
   const feedRetentionSec = o.feedRetentionSec ?? 900;
 
-  await client.execute(
-    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': ${rf}}`,
-  );
-  await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (id int PRIMARY KEY, description text, applied_at timestamp, applied_by text)`);
-  await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_lock (id int PRIMARY KEY, owner text)`);
+  // With Cassandra authorization on, components' roles may not CREATE (Cassandra checks the
+  // permission even for IF NOT EXISTS): skip what exists, so they only read schema_migrations.
+  const present = await client.execute(
+    `SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('schema_migrations', 'schema_lock')`, [ks]);
+  if (present.rowLength < 2) {
+    await client.execute(
+      `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': ${rf}}`,
+    );
+    await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (id int PRIMARY KEY, description text, applied_at timestamp, applied_by text)`);
+    await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_lock (id int PRIMARY KEY, owner text)`);
+  }
 
   const applied = async () => {
     const rs = await client.execute(`SELECT id FROM ${ks}.schema_migrations`, [], { consistency: types.consistencies.localQuorum });

@@ -61,6 +61,7 @@ export class LeaseKeeper {
   private heldWaiters: (() => void)[] = [];
   fences = 0;
   resumes = 0;
+  private heldSinceAt = Infinity;
 
   constructor(private readonly o: LeaseKeeperOptions) {
     this.clock = o.clock ?? systemClock;
@@ -76,6 +77,11 @@ export class LeaseKeeper {
   /** True while the agent must not run VMs (lease not held, or lost for T_fence). */
   fenced(): boolean {
     return this.stateValue !== 'held';
+  }
+
+  /** When the lease was last acquired or got back after a fence (Infinity: not held). */
+  heldSince(): number {
+    return this.stateValue === 'held' ? this.heldSinceAt : Infinity;
   }
 
   /** When the host last proved it is alive (the older of the two signals), ms. */
@@ -147,6 +153,7 @@ export class LeaseKeeper {
       if (leaseFresh) {
         if (this.heartbeatOkAt === -Infinity) this.heartbeatOkAt = this.leaseOkAt;
         this.stateValue = 'held';
+        this.heldSinceAt = now;
         log?.info('host lease acquired');
         for (const w of this.heldWaiters.splice(0)) w();
       }
@@ -163,6 +170,7 @@ export class LeaseKeeper {
       }
     } else if (this.stateValue === 'fenced' && alive) {
       this.stateValue = 'held';
+      this.heldSinceAt = now;
       this.resumes++;
       log?.warn('host lease renewed: resuming');
       this.o.onResume?.();

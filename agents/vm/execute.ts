@@ -4,7 +4,7 @@
  * success, so a repeated plan is harmless. Failures become ActionFailedError with the reason
  * reported in status.
  */
-import { isLibvirtError, type Domain, type LibvirtConnection } from '../libvirt';
+import { isLibvirtError, type Domain, type DomainStateName, type LibvirtConnection } from '../libvirt';
 import { ActionFailedError } from '../errors';
 import type { PoolCache } from '../host/pools';
 import type { Action } from './plan';
@@ -14,6 +14,8 @@ export interface ExecuteOptions {
   pools: PoolCache;
   /** the libvirt domain the actions are about */
   domainName: string;
+  /** told of each lifecycle event an action will cause (so the agent does not react to its own) */
+  expectEvent?: (event: string) => void;
 }
 
 export interface ExecuteResult {
@@ -23,6 +25,8 @@ export interface ExecuteResult {
   /** a graceful shutdown was requested */
   shutdownRequested: boolean;
   error?: ActionFailedError;
+  /** the domain's state after the actions, when they touched it (undefined: not read) */
+  after?: { uuid: string; state: DomainStateName; reason: string } | null;
 }
 
 const REASONS: Record<Action['type'], string> = {
@@ -34,6 +38,15 @@ const REASONS: Record<Action['type'], string> = {
   shutdown: 'ShutdownFailed',
   destroy: 'DestroyFailed',
   undefine: 'UndefineFailed',
+};
+
+/** The lifecycle event each action causes. */
+const EVENTS: Partial<Record<Action['type'], string>> = {
+  define: 'defined',
+  start: 'started',
+  resume: 'resumed',
+  destroy: 'stopped',
+  undefine: 'undefined',
 };
 
 function codeOf(err: unknown): string | undefined {
@@ -51,6 +64,8 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
   try {
     for (const a of actions) {
       try {
+        const ev = EVENTS[a.type];
+        if (ev) o.expectEvent?.(ev);
         await run(a);
         result.done.push(a);
       } catch (err) {
@@ -59,6 +74,13 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
         result.error = new ActionFailedError(a.type, REASONS[a.type], `${what}: ${(err as Error).message}`, { cause: err, libvirtCode: code });
         return result;
       }
+    }
+    // The state the actions left, from the handle they used (saves a look-up).
+    if (dom) {
+      const st = await dom.getState().catch(() => undefined);
+      result.after = st ? { uuid: dom.uuid, state: st.state, reason: st.reason } : undefined;
+    } else if (result.done.some((a) => a.type === 'undefine')) {
+      result.after = null;
     }
     return result;
   } finally {

@@ -18,7 +18,8 @@ import { resolveDesired, type DesiredVm, type HostContext, type Problem } from '
 import { domainAfter, observeVm } from './observe';
 import { execute } from './execute';
 import { isActive, plan, type Plan } from './plan';
-import { computeStatus, mergeStatus } from './status';
+import { computeStatus, mergeStatus, type AgentStatus, type DomainAfter } from './status';
+import { KeyedJobs } from './status-queue';
 import type { RefResolver } from './refs';
 import type { DomainRegistry } from './registry';
 import type { VmSource } from './source';
@@ -38,6 +39,12 @@ export interface VmReconcilerOptions {
   clock?: Clock;
   /** grace of a graceful shutdown before destroy; default 60 000 ms */
   shutdownGraceMs?: number;
+  /** true when the VM cache has read the change feed since the lease was last (re)acquired */
+  cacheFresh?: () => boolean;
+  /** concurrent status writes; default 16 */
+  statusWriters?: number;
+  /** re-queue a key with backoff (a status write failed) */
+  requeue?: (key: string) => void;
   /** how soon a VM the agent cannot build here is retried; default 15 000 ms */
   problemRetryMs?: number;
   logger?: Logger;
@@ -54,10 +61,76 @@ export class VmReconciler {
   /** per key: the object as this agent last wrote it (newer than the cache until the feed catches up) */
   private readonly written = new Map<string, StoredObject>();
   readonly leftovers: Leftovers = new Map();
+  /** status (and finalizer) writes, off the reconcile path */
+  readonly statusJobs: KeyedJobs;
 
   constructor(private readonly o: VmReconcilerOptions) {
     this.clock = o.clock ?? systemClock;
     this.grace = o.shutdownGraceMs ?? 60_000;
+    this.statusJobs = new KeyedJobs({
+      concurrency: o.statusWriters ?? 16,
+      onError: (key, err) => {
+        o.logger?.debug({ key, err: String(err) }, 'writing status failed; reconciling again');
+        o.requeue?.(key);
+      },
+    });
+  }
+
+  /**
+   * Queues the write of the agent's status fields of VM `key` (incarnation `uid`): first our
+   * finalizer if the VM lacks it (so a deletion waits for the cleanup; a VM deleted before it
+   * lands leaves an orphan domain, which the agent removes), then the status, both by
+   * compare-and-set on the newest object, and only while the VM is still bound here.
+   */
+  private submitStatus(key: string, uid: string, s: AgentStatus, now: number): void {
+    const { store, host } = this.o;
+    const storeKey = { kind: 'VirtualMachine', ...splitKey(key) };
+    this.statusJobs.submit(key, async () => {
+      let cur = this.current(key, this.o.source.boundTo(host, key));
+      if (!cur || cur.metadata.uid !== uid) return;
+      if (!cur.metadata.deletionTimestamp && !(cur.metadata.finalizers ?? []).includes(VM_FINALIZER)) {
+        cur = await writeObject(store, storeKey, cur, (o) => {
+          if (o.metadata.uid !== uid || o.status?.host !== host || o.metadata.deletionTimestamp || (o.metadata.finalizers ?? []).includes(VM_FINALIZER)) return undefined;
+          o.metadata.finalizers = [...(o.metadata.finalizers ?? []), VM_FINALIZER];
+          return o;
+        });
+        if (!cur) return;
+        this.written.set(key, cur);
+      }
+      const written = await writeStatus(store, storeKey, cur, (o) => {
+        if (o.metadata.uid !== uid || o.status?.host !== host) return undefined; // rebound meanwhile: not ours to report
+        return mergeStatus((o.status ?? {}) as VirtualMachineStatus, s, now) as Record<string, unknown>;
+      });
+      if (written && written !== cur) this.written.set(key, written);
+    });
+  }
+
+  /** Lifecycle events the agent's own actions will cause, per domain, with an expiry. */
+  private readonly expected = new Map<string, { event: string; until: number }[]>();
+
+  private expect(domain: string, event: string): void {
+    const l = this.expected.get(domain) ?? [];
+    l.push({ event, until: this.clock.now() + 5000 });
+    this.expected.set(domain, l);
+  }
+
+  /** True (and forgotten) if the agent caused this event itself: no reconcile needed. */
+  consumeExpectedEvent(domain: string, event: string): boolean {
+    const l = this.expected.get(domain);
+    if (!l) return false;
+    const now = this.clock.now();
+    const live = l.filter((e) => e.until > now);
+    const i = live.findIndex((e) => e.event === event);
+    if (i >= 0) live.splice(i, 1);
+    if (live.length) this.expected.set(domain, live);
+    else this.expected.delete(domain);
+    return i >= 0;
+  }
+
+  /** True if `obj` is the object this agent just wrote (its own echo through the change feed). */
+  isOwnWrite(key: string, obj: { metadata: { resourceVersion?: string } }): boolean {
+    const w = this.written.get(key);
+    return w !== undefined && w.metadata.resourceVersion === obj.metadata.resourceVersion;
   }
 
   /** The newer of the cached object and the one this agent last wrote. */
@@ -77,17 +150,6 @@ export class VmReconciler {
     let vm = this.current(key, this.o.source.boundTo(host, key));
     const fenced = this.o.fenced();
 
-    // Our finalizer, so that a deletion waits for the cleanup. It is written while libvirt works:
-    // should the VM be deleted before it lands, the domain is an orphan the agent removes anyway.
-    let finalizing: Promise<StoredObject | undefined> | undefined;
-    if (vm && !vm.metadata.deletionTimestamp && !(vm.metadata.finalizers ?? []).includes(VM_FINALIZER) && !fenced) {
-      finalizing = writeObject(store, storeKey, vm, (cur) => {
-        if (cur.status?.host !== host || cur.metadata.deletionTimestamp || (cur.metadata.finalizers ?? []).includes(VM_FINALIZER)) return undefined;
-        cur.metadata.finalizers = [...(cur.metadata.finalizers ?? []), VM_FINALIZER];
-        return cur;
-      });
-      finalizing.catch(() => undefined);
-    }
     const deleting = vm?.metadata.deletionTimestamp !== undefined;
     const spec = vm?.spec as unknown as VirtualMachineSpec | undefined;
 
@@ -119,8 +181,10 @@ export class VmReconciler {
       problem = p.blocked;
     }
 
-    // A start is the one action that could make a VM run twice: confirm the binding first.
-    if (p.starts) {
+    // A start is the one action that could make a VM run twice. The cache can be behind a
+    // rebinding only if the host was fenced (T_resched > T_fence): until the change feed has been
+    // read since the lease came back, confirm the binding against the store first.
+    if (p.starts && !(this.o.cacheFresh?.() ?? false)) {
       const fresh = await store.get(storeKey);
       if (!fresh || fresh.status?.host !== host || fresh.metadata.uid !== vm?.metadata.uid || fresh.metadata.deletionTimestamp) {
         log?.info('binding changed since the cache was filled; waiting for the change feed');
@@ -129,12 +193,16 @@ export class VmReconciler {
     }
 
     const dname = domainName(namespace, name);
-    const result = await execute(p.actions, { conn, pools: this.o.pools, domainName: dname });
+    const result = await execute(p.actions, { conn, pools: this.o.pools, domainName: dname, expectEvent: (ev) => this.expect(dname, ev) });
     if (result.done.length > 0) log?.info({ actions: result.done.map((a) => a.type), intent: p.intent }, 'converged domain');
     if (result.error) log?.warn({ err: result.error.message, reason: result.error.reason }, 'action failed');
     if (result.shutdownRequested) this.shutdownAt.set(key, this.clock.now());
 
-    const after = p.blocked?.reason === 'DomainNameConflict' ? undefined : await domainAfter(conn, dname);
+    let after: DomainAfter | undefined;
+    if (p.blocked?.reason === 'DomainNameConflict') after = undefined;
+    else if (result.after !== undefined) after = result.after ?? undefined;
+    else if (result.done.length === 0 && !result.error) after = observed.domain && { uuid: observed.domain.uuid, state: observed.domain.state, reason: observed.domain.reason };
+    else after = await domainAfter(conn, dname);
     if (!after || !isActive(after.state) || p.intent !== 'stop') this.shutdownAt.delete(key);
     if (desired && after) {
       this.o.registry.set({
@@ -146,16 +214,10 @@ export class VmReconciler {
     }
     if (p.cleanedUp && !result.error) this.leftovers.delete(key);
 
-    if (finalizing) {
-      vm = await finalizing;
-      if (vm && vm.status?.host !== host) vm = undefined;
-      if (vm) this.written.set(key, vm);
-    }
     if (!vm) {
       this.written.delete(key);
       if (result.error) throw result.error;
-      // Gone or rebound while we worked: the next reconcile removes what we made.
-      return finalizing ? { requeueAfterMs: 0 } : {};
+      return {};
     }
 
     if (deleting && p.cleanedUp && !result.error) {
@@ -188,13 +250,7 @@ export class VmReconciler {
       started: result.started,
       now,
     });
-    const uid = vm.metadata.uid;
-    const written = await writeStatus(store, storeKey, vm, (cur) => {
-      if (cur.metadata.uid !== uid || cur.status?.host !== host) return undefined; // rebound meanwhile: not ours to report
-      return mergeStatus((cur.status ?? {}) as VirtualMachineStatus, agentStatus, now) as Record<string, unknown>;
-    });
-    if (written && written !== vm) this.written.set(key, written);
-
+    this.submitStatus(key, vm.metadata.uid!, agentStatus, now);
     if (result.error) throw result.error;
     if (problem?.terminal) throw new TerminalError(problem.message);
     if (problem) return { requeueAfterMs: this.o.problemRetryMs ?? 15_000 };

@@ -22,7 +22,8 @@ export interface VmSourceOptions {
   relistPeriodMs?: number;
 }
 
-type KeyHandler = (key: string) => void;
+/** Called with the key and the object as it is now (or was last, when deleted or rebound). */
+type KeyHandler = (key: string, obj: CachedObject, change: 'add' | 'update' | 'delete') => void;
 
 function hostOf(o: CachedObject): string | undefined {
   const h = (o.status as { host?: unknown } | undefined)?.host;
@@ -33,14 +34,33 @@ export class VmSource {
   readonly informer: Informer;
   private readonly hosts: Set<string>;
   private readonly handlers = new Map<string, KeyHandler>();
+  private freshAt = -Infinity;
 
   constructor(o: VmSourceOptions) {
     this.hosts = new Set(o.hosts);
     // With one host the list can use the store's status.host index; with many, filter in memory.
     const fieldSelector: FieldRequirement[] | undefined =
       this.hosts.size === 1 ? [{ field: 'status.host', op: '=', value: [...this.hosts][0] }] : undefined;
+    // The informer sees the store through this wrapper, which notes when a change-feed read that
+    // succeeded had started: everything committed before then is in the cache.
+    const clock = o.clock;
+    const now = () => (clock ? clock.now() : Date.now());
+    const watched = {
+      list: (...args: Parameters<ObjectStore['list']>) => o.store.list(...args),
+      follow: (kind: string, from?: string) => {
+        const follower = o.store.follow(kind, from);
+        const poll = follower.poll.bind(follower);
+        follower.poll = async () => {
+          const startedAt = now();
+          const events = await poll();
+          if (startedAt > this.freshAt) this.freshAt = startedAt;
+          return events;
+        };
+        return follower;
+      },
+    } as unknown as ObjectStore;
     this.informer = new Informer({
-      store: o.store,
+      store: watched,
       kind: 'VirtualMachine',
       fieldSelector,
       filter: (obj) => {
@@ -56,17 +76,17 @@ export class VmSource {
       const h = hostOf(obj);
       return h ? [h] : [];
     });
-    const dispatch = (obj: CachedObject) => {
+    const dispatch = (obj: CachedObject, change: 'add' | 'update' | 'delete') => {
       const h = hostOf(obj);
-      if (h) this.handlers.get(h)?.(objectKey(obj));
+      if (h) this.handlers.get(h)?.(objectKey(obj), obj, change);
     };
     this.informer.addHandlers({
-      onAdd: (_k, obj) => dispatch(obj),
+      onAdd: (_k, obj) => dispatch(obj, 'add'),
       onUpdate: (_k, oldObj, newObj) => {
-        if (hostOf(oldObj) !== hostOf(newObj)) dispatch(oldObj);
-        dispatch(newObj);
+        if (hostOf(oldObj) !== hostOf(newObj)) dispatch(oldObj, 'delete');
+        dispatch(newObj, 'update');
       },
-      onDelete: (_k, obj) => dispatch(obj),
+      onDelete: (_k, obj) => dispatch(obj, 'delete'),
     });
   }
 
@@ -87,6 +107,11 @@ export class VmSource {
   /** Keys of the VMs bound to `host`. */
   keysOf(host: string): string[] {
     return this.informer.byIndex(HOST_INDEX, host).map((o) => objectKey(o));
+  }
+
+  /** When the newest successful change-feed read started (ms): the cache holds every change before it. */
+  freshSince(): number {
+    return this.freshAt;
   }
 
   waitForSync(signal: AbortSignal): Promise<boolean> {

@@ -13,11 +13,15 @@ import * as diff from './commands/diff';
 import * as get from './commands/get';
 import * as version from './commands/version';
 import * as wait from './commands/wait';
+import * as login from './commands/login';
+import * as admin from './commands/admin';
+import * as audit from './commands/audit';
+import * as hostCmd from './commands/host';
 
 export type { CliIO } from './context';
 
 /** Each command registers itself; add new ones (top, usage, login, host cordon...) here. */
-const COMMANDS: Array<{ register(program: Command, run: CommandRunner): void }> = [apply, get, describe, del, wait, diff, version];
+const COMMANDS: Array<{ register(program: Command, run: CommandRunner): void }> = [apply, get, describe, del, wait, diff, version, login, admin, audit, hostCmd];
 
 export function buildProgram(io: CliIO, run: CommandRunner): Command {
   const program = new Command('stratus');

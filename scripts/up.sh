@@ -3,6 +3,9 @@
 # Installs what is missing, builds, starts Cassandra, a frontend (HTTPS with a local CA), the
 # controllers and an agent (the parts that exist), writes the CLI config and a kubeconfig,
 # applies examples/ and prints what to try next. Running it twice is harmless.
+# A local administrator ("admin", group stratus:admins) is created and its token written into both
+# configs; the token is kept while it still works. With STRATUS_CASSANDRA_AUTH=1, Cassandra runs
+# with passwords and permissions and every component logs in with its own role.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
@@ -18,6 +21,15 @@ step "building"
 npm run --silent build
 step "starting Cassandra"
 bash scripts/cassandra.sh start
+CREDS="${STRATUS_CASSANDRA_CREDENTIALS:-$STATE/cassandra}"
+if [[ "${STRATUS_CASSANDRA_AUTH:-0}" == 1 ]]; then
+  step "Cassandra roles of the components (credentials in $CREDS)"
+  STRATUS_CASSANDRA_CREDENTIALS="$CREDS" node scripts/cassandra-roles.js
+fi
+# Loads a component's Cassandra credentials into the environment (when authentication is on).
+load_role() {
+  if [[ "${STRATUS_CASSANDRA_AUTH:-0}" == 1 ]]; then set -a; . "$CREDS/$1.env"; set +a; fi
+}
 
 step "local certificate authority and server certificate"
 bash scripts/pki.sh "$STATE/pki"
@@ -36,12 +48,17 @@ start_component() {
 }
 
 step "starting the API frontend on $SERVER"
-STRATUS_LISTEN="127.0.0.1:$PORT" STRATUS_TLS_CERT="$STATE/pki/server.pem" STRATUS_TLS_KEY="$STATE/pki/server-key.pem" \
-  start_component api node dist/api/main.js
-for c in $(cat scripts/components.txt 2>/dev/null | sed 's/#.*//'); do
-  step "starting $c"
-  STRATUS_STATE_DIR="$STATE" start_component "$c" node "dist/$c.js"
-done
+( load_role stratus_frontend
+  STRATUS_LISTEN="127.0.0.1:$PORT" STRATUS_TLS_CERT="$STATE/pki/server.pem" STRATUS_TLS_KEY="$STATE/pki/server-key.pem" \
+    start_component api node dist/api/main.js )
+# scripts/components.txt: one "name script [arguments...]" per line ($STATE is expanded).
+while read -r name script args; do
+  [[ -z "$name" || "$name" == \#* ]] && continue
+  step "starting $name"
+  case "$name" in agent*) role=stratus_agents ;; *) role=stratus_controllers ;; esac
+  eval "set -- ${args:-}"
+  ( load_role "$role"; STRATUS_STATE_DIR="$STATE" start_component "$name" node "$script" "$@" )
+done < scripts/components.txt
 
 printf 'waiting for %s/readyz ' "$SERVER" >&2
 for i in $(seq 1 120); do
@@ -51,14 +68,24 @@ for i in $(seq 1 120); do
 done
 echo ' ready' >&2
 
-step "writing the CLI config (~/.stratus/config.yaml) and a kubeconfig ($STATE/kubeconfig)"
+step "the local administrator's token"
 CONFIG="${STRATUS_CONFIG:-$HOME/.stratus/config.yaml}"
+TOKEN="$(sed -n 's/^token: *"\{0,1\}\([A-Za-z0-9_-]*\)"\{0,1\} *$/\1/p' "$CONFIG" 2>/dev/null | head -n1 || true)"
+if [[ -n "$TOKEN" ]] && curl -sf --cacert "$STATE/pki/ca.pem" -H "Authorization: Bearer $TOKEN" "$SERVER/auth/v1/whoami" >/dev/null 2>&1; then
+  echo "the token in $CONFIG still works; keeping it" >&2
+else
+  TOKEN="$(load_role stratus_frontend; node dist/api/auth/bootstrap.js --user admin --group stratus:admins --ttl 720h)"
+fi
+
+step "writing the CLI config ($CONFIG) and a kubeconfig ($STATE/kubeconfig)"
 mkdir -p "$(dirname "$CONFIG")"
+umask 077
 cat >"$CONFIG" <<YAML
 # written by npm run up
 servers: [$SERVER]
 ca: $STATE/pki/ca.pem
 namespace: demo
+token: $TOKEN
 YAML
 cat >"$STATE/kubeconfig" <<YAML
 apiVersion: v1
@@ -68,7 +95,7 @@ clusters:
   cluster: {server: $SERVER, certificate-authority: $STATE/pki/ca.pem}
 users:
 - name: stratus-admin
-  user: {token: local-dev-no-auth-yet}
+  user: {token: $TOKEN}
 contexts:
 - name: stratus
   context: {cluster: stratus, user: stratus-admin, namespace: demo}
@@ -88,5 +115,7 @@ Try:
   npx stratus get vm -w                    # watch changes (Ctrl-C to stop)
   npx stratus delete vm web-1
   KUBECONFIG=$STATE/kubeconfig kubectl get vm
+  npx stratus whoami                       # admin, a cluster administrator
+  npx stratus admin user create alice      # users, tokens: npx stratus admin --help
   npm run down                             # stop everything
 MSG

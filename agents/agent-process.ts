@@ -5,6 +5,7 @@
  * worker pool. Hollow hosts each get their own isolated test-driver hypervisor
  * (test:///ABS/host.xml).
  */
+import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ export interface AgentProcessOptions {
   virtType?: VirtType | 'auto';
   timings?: Partial<AgentTimings>;
   workers?: number;
+  /** concurrent status writes per host; default 8 */
+  statusWriters?: number;
   monitoring?: boolean;
   sampleTtlSec?: number;
   usageTtlSec?: number;
@@ -91,7 +94,7 @@ export class AgentProcess {
       store: o.store, source: this.source, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
       holder: `${h.name}@${machine}`,
       pool: o.pool, poolPath: join(o.stateDir, 'pools', o.pool ?? 'default'), consoleDir: join(o.stateDir, 'console'),
-      virtType: o.virtType, timings: o.timings, workers: o.workers, executor: o.executor,
+      virtType: o.virtType, timings: o.timings, workers: o.workers, statusWriters: o.statusWriters, executor: o.executor,
       logger: o.logger, clock: o.clock, controllerMetrics: o.controllerMetrics,
     }));
   }
@@ -106,11 +109,16 @@ export class AgentProcess {
     const informer = this.source.start(signal);
     const n = this.agents.length;
     const spread = this.o.startSpreadMs ?? Math.min(n * 10, 10_000);
+    // Each host gets its own signal (its loops each listen for the abort).
+    setMaxListeners(n + 16, signal);
     const runs = this.agents.map(async (a, i) => {
       if (n > 1 && spread > 0) await sleep(this.clock, (spread * i) / n, signal);
       if (signal.aborted) return;
+      const own = new AbortController();
+      setMaxListeners(64, own.signal);
+      signal.addEventListener('abort', () => own.abort(), { once: true });
       try {
-        await a.start(signal);
+        await a.start(own.signal);
       } catch (err) {
         this.o.logger.error({ host: a.host, err: String(err) }, 'host agent failed');
         throw err;

@@ -71,6 +71,8 @@ export interface HostAgentOptions {
   timings?: Partial<AgentTimings>;
   /** concurrent reconciles; default 4 */
   workers?: number;
+  /** concurrent status writes; default 8 */
+  statusWriters?: number;
   executor?: LibvirtExecutor;
   agentVersion?: string;
   /** reported as nodeInfo.hostname (hollow hosts), default libvirt's */
@@ -147,6 +149,7 @@ export class HostAgent {
         fenced: () => keeper.fenced(), clock: this.clock, shutdownGraceMs: t.shutdownGraceMs, logger: this.log,
         requeue: (key) => this.controller?.queue.addRateLimited(key),
         cacheFresh: () => o.source.freshSince() > keeper.heldSince(),
+        statusWriters: o.statusWriters,
         hostContext: () => ({
           host: this.host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
           defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,

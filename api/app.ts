@@ -11,10 +11,11 @@ import type { ObjectStore } from '../store';
 import { errorMiddleware } from './middleware/errors';
 import { ApiMetrics } from './metrics';
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from './negotiate';
-import { ProjectCache } from './project-cache';
+import type { ProjectCache } from './project-cache';
 import { ResourceHandlers, type Target } from './resources';
 import { mountDiscovery } from './routes-discovery';
 import { FeedHub } from './feed-hub';
+import type { Security } from './auth/security';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -26,6 +27,8 @@ export interface AppOptions {
   clock?: () => number;
   /** readiness: resolves true when the store answers */
   ready?: () => Promise<boolean>;
+  /** authentication, authorization, admission (quota), rate limits, audit: api/auth/security.ts */
+  security: Security;
 }
 
 export interface StratusApp {
@@ -47,12 +50,13 @@ export function createApp(o: AppOptions): StratusApp {
   });
   const metrics = o.metrics ?? new ApiMetrics();
   const limits = { ...DEFAULT_BODY_LIMITS, ...o.limits };
-  const projects = new ProjectCache(o.store, 5000, o.clock);
+  const projects: ProjectCache = o.security.projects;
   const watch = { pollMs: 250, bookmarkMs: 15000, maxTimeoutSeconds: 1800, ...o.watch };
   const hub = new FeedHub({ store: o.store, logger: o.logger, pollMs: watch.pollMs, clock: o.clock });
   const handlers = new ResourceHandlers({
     store: o.store, validator: o.validator, logger: o.logger, limits, projects, clock: o.clock, watch, hub,
     onWatchOpen: () => metrics.watches.inc(), onWatchClose: () => metrics.watches.dec(),
+    admission: o.security.admission, scope: (ctx, t) => o.security.listScope(ctx, t),
   });
 
   app.use(async (ctx: Context, next: Next) => {
@@ -71,7 +75,9 @@ export function createApp(o: AppOptions): StratusApp {
       ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
     }
   });
+  app.use(o.security.auditTrail());
   app.use(errorMiddleware());
+  app.use(o.security.authenticate());
 
   const router = new Router();
   router.get('/healthz', (ctx) => { ctx.type = 'text/plain'; ctx.body = 'ok'; });
@@ -83,13 +89,18 @@ export function createApp(o: AppOptions): StratusApp {
     ctx.body = ok ? 'ok' : 'store unavailable';
   });
   router.get('/metrics', async (ctx) => {
+    o.security.authorizeMetrics(ctx);
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
   });
-  mountDiscovery(router, { store: o.store, validator: o.validator, projects });
+  mountDiscovery(router, {
+    store: o.store, validator: o.validator, projects,
+    mayView: (ctx, name) => o.security.mayViewProject(ctx, name), forbidden: (ctx, name) => o.security.namespaceForbidden(ctx, name),
+  });
+  o.security.mount(router);
 
   const base = `/apis/${GROUP}/${VERSION}`;
-  const target = (ctx: Context, verb: Verb, sub?: 'status'): Target => {
+  const target = async (ctx: Context, verb: Verb, sub?: 'status'): Promise<Target> => {
     const p = ctx.params as Record<string, string>;
     const kind: KindInfo | undefined = kindByPlural(p['plural']);
     if (!kind) throw new NotFoundError('the server could not find the requested resource');
@@ -101,20 +112,21 @@ export function createApp(o: AppOptions): StratusApp {
     const t: Target = { kind, namespace: inNamespace ? p['namespace'] : '', name: p['name'], allNamespaces: !inNamespace && kind.namespaced, subresource: sub };
     ctx.state.target = t;
     ctx.state.verb = verb === 'list' && ctx.query['watch'] === 'true' ? 'watch' : verb;
+    await o.security.authorize(ctx, t, ctx.state.verb);
     return t;
   };
 
   for (const prefix of [`${base}/namespaces/:namespace`, base]) {
-    router.get(`${prefix}/:plural`, (ctx) => handlers.list(ctx, target(ctx, 'list')));
-    router.post(`${prefix}/:plural`, (ctx) => handlers.create(ctx, target(ctx, 'create')));
-    router.delete(`${prefix}/:plural`, (ctx) => handlers.removeCollection(ctx, target(ctx, 'deletecollection')));
-    router.get(`${prefix}/:plural/:name`, (ctx) => handlers.get(ctx, target(ctx, 'get')));
-    router.put(`${prefix}/:plural/:name`, (ctx) => handlers.replace(ctx, target(ctx, 'update')));
-    router.patch(`${prefix}/:plural/:name`, (ctx) => handlers.patch(ctx, target(ctx, 'patch')));
-    router.delete(`${prefix}/:plural/:name`, (ctx) => handlers.remove(ctx, target(ctx, 'delete')));
-    router.get(`${prefix}/:plural/:name/status`, (ctx) => handlers.get(ctx, target(ctx, 'get', 'status')));
-    router.put(`${prefix}/:plural/:name/status`, (ctx) => handlers.replace(ctx, target(ctx, 'update', 'status')));
-    router.patch(`${prefix}/:plural/:name/status`, (ctx) => handlers.patch(ctx, target(ctx, 'patch', 'status')));
+    router.get(`${prefix}/:plural`, async (ctx) => handlers.list(ctx, await target(ctx, 'list')));
+    router.post(`${prefix}/:plural`, async (ctx) => handlers.create(ctx, await target(ctx, 'create')));
+    router.delete(`${prefix}/:plural`, async (ctx) => handlers.removeCollection(ctx, await target(ctx, 'deletecollection')));
+    router.get(`${prefix}/:plural/:name`, async (ctx) => handlers.get(ctx, await target(ctx, 'get')));
+    router.put(`${prefix}/:plural/:name`, async (ctx) => handlers.replace(ctx, await target(ctx, 'update')));
+    router.patch(`${prefix}/:plural/:name`, async (ctx) => handlers.patch(ctx, await target(ctx, 'patch')));
+    router.delete(`${prefix}/:plural/:name`, async (ctx) => handlers.remove(ctx, await target(ctx, 'delete')));
+    router.get(`${prefix}/:plural/:name/status`, async (ctx) => handlers.get(ctx, await target(ctx, 'get', 'status')));
+    router.put(`${prefix}/:plural/:name/status`, async (ctx) => handlers.replace(ctx, await target(ctx, 'update', 'status')));
+    router.patch(`${prefix}/:plural/:name/status`, async (ctx) => handlers.patch(ctx, await target(ctx, 'patch', 'status')));
   }
   app.use(router.routes());
   app.use(router.allowedMethods());

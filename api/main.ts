@@ -9,6 +9,7 @@ import { loadApiConfig } from '../config';
 import { Validator } from '../schemas/validate';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
 import { createApp } from './app';
+import { Security } from './auth/security';
 import { ApiMetrics } from './metrics';
 
 export async function runApi(signal: AbortSignal): Promise<void> {
@@ -23,8 +24,12 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   await store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'default' }, spec: {} }).catch((err) => {
     if (err.code !== 'ALREADY_EXISTS') throw err;
   });
+  const metrics = new ApiMetrics({ processMetrics: true });
+  const security = new Security({ client, keyspace: cfg.cassandra.keyspace, store, config: cfg.auth, logger });
+  const background = new AbortController();
+  const backgroundDone = security.start(background.signal).catch((err) => logger.error({ err }, 'security background work failed'));
   const { app, close: closeApp } = createApp({
-    store, validator: new Validator(), logger, metrics: new ApiMetrics({ processMetrics: true }),
+    store, validator: new Validator(), logger, metrics, security,
     limits: { maxBytes: cfg.maxBodyBytes }, watch: { pollMs: cfg.watchPollMs },
     ready: async () => { await client.execute('SELECT now() FROM system.local'); return true; },
   });
@@ -40,6 +45,9 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   logger.info('shutting down');
   closeApp();
+  background.abort();
+  await backgroundDone;
+  await security.close();
   server.closeIdleConnections();
   await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
   await client.shutdown();

@@ -18,6 +18,8 @@ import { tableRequest, sendList, sendOne } from './printing';
 import { Watcher } from './watch';
 import { ProjectCache } from './project-cache';
 import type { FeedHub } from './feed-hub';
+import { AdmissionScope, type Admission } from './admission';
+import { listInNamespaces } from './scoped-list';
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -32,6 +34,20 @@ export interface ResourceOptions {
   onWatchOpen?: () => void;
   onWatchClose?: () => void;
   clock?: () => number;
+  /** content checks and side effects around every write (project-admin rule, quota) */
+  admission?: Admission;
+  /** what a list or watch may return to the caller (authorization of lists); undefined: everything */
+  scope?: (ctx: Context, t: Target) => Promise<ListScope | undefined>;
+}
+
+/** Restricts a list or watch to what the caller may see. */
+export interface ListScope {
+  /** a namespaced kind across namespaces: only these namespaces */
+  namespaces?: string[];
+  /** keep only the listed objects this accepts */
+  filter?: (o: StoredObject) => boolean;
+  /** keep only the watch events this accepts (checked per event, so lost access stops the stream) */
+  watchFilter?: (o: StoredObject) => Promise<boolean>;
 }
 
 export interface Target {
@@ -68,6 +84,7 @@ export class ResourceHandlers {
   async list(ctx: Context, t: Target): Promise<void> {
     const labelSelector = parseLabelSelector(queryString(ctx, 'labelSelector'));
     const fieldSelector = parseFieldSelector(queryString(ctx, 'fieldSelector'));
+    const scope = await this.o.scope?.(ctx, t);
     if (queryString(ctx, 'watch') === 'true' || queryString(ctx, 'watch') === '1') {
       await new Watcher({
         store: this.o.store, hub: this.o.hub, logger: this.o.logger, ...this.o.watch, clock: this.clock,
@@ -81,15 +98,15 @@ export class ResourceHandlers {
         bookmarks: queryString(ctx, 'allowWatchBookmarks') === 'true',
         timeoutSeconds: queryInt(ctx, 'timeoutSeconds', 1, this.o.watch.maxTimeoutSeconds),
         table: tableRequest(ctx),
+        allow: scope?.watchFilter,
       });
       return;
     }
-    const res = await this.o.store.list(t.kind.kind, t.allNamespaces ? undefined : t.namespace, {
-      limit: queryInt(ctx, 'limit', 1, 1000),
-      continue: queryString(ctx, 'continue'),
-      labelSelector,
-      fieldSelector,
-    });
+    const opts = { limit: queryInt(ctx, 'limit', 1, 1000), continue: queryString(ctx, 'continue'), labelSelector, fieldSelector };
+    const res = scope?.namespaces
+      ? await listInNamespaces(this.o.store, t.kind.kind, scope.namespaces, opts)
+      : await this.o.store.list(t.kind.kind, t.allNamespaces ? undefined : t.namespace, opts);
+    if (scope?.filter) res.items = res.items.filter(scope.filter);
     sendList(ctx, t.kind, res, this.clock());
   }
 
@@ -105,7 +122,10 @@ export class ResourceHandlers {
     const validated = this.validate(obj, fieldValidation(ctx), ctx);
     await this.requireNamespace(t);
     const managed = trackUpdate(undefined, validated, { manager: fieldManager(ctx, 'unknown'), now: this.now() }) as StoredObject;
-    const created = await this.o.store.create(managed, { dryRun: dryRun(ctx) });
+    const isDryRun = dryRun(ctx);
+    const admitted = new AdmissionScope(this.o.admission);
+    await admitted.admit({ ctx, target: t, next: managed, dryRun: isDryRun });
+    const created = await admitted.around(() => this.o.store.create(managed, { dryRun: isDryRun }));
     ctx.status = 201;
     sendOne(ctx, t.kind, created, this.clock());
   }
@@ -126,14 +146,17 @@ export class ResourceHandlers {
     const manager = fieldManager(ctx, 'unknown');
     const cur = await this.o.store.mustGet(keyOf(t));
     const opts = { dryRun: dryRun(ctx) };
+    const admitted = new AdmissionScope(this.o.admission);
     let out: StoredObject;
     if (t.subresource === 'status') {
       const next = trackUpdate(cur, { ...cur, status: validated.status, metadata: { ...cur.metadata, resourceVersion: obj.metadata.resourceVersion } }, { manager, now: this.now(), subresource: 'status' }) as StoredObject;
-      out = await this.o.store.updateStatus(next, opts);
+      await admitted.admit({ ctx, target: t, old: cur, next, dryRun: opts.dryRun });
+      out = await admitted.around(() => this.o.store.updateStatus(next, opts));
     } else {
       const next = trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() }) as StoredObject;
       next.metadata.resourceVersion = obj.metadata.resourceVersion;
-      out = await this.o.store.update(next, opts);
+      await admitted.admit({ ctx, target: t, old: cur, next, dryRun: opts.dryRun });
+      out = await admitted.around(() => this.o.store.update(next, opts));
     }
     sendOne(ctx, t.kind, out, this.clock());
   }
@@ -149,7 +172,8 @@ export class ResourceHandlers {
     if (type === 'application/apply-patch+yaml') return this.applyPatch(ctx, t, patch, fv, opts.dryRun);
     const manager = fieldManager(ctx, 'unknown');
     const status = t.subresource === 'status';
-    const out = await this.o.store.guaranteedUpdate(keyOf(t), (cur) => {
+    const admitted = new AdmissionScope(this.o.admission);
+    const out = await admitted.around(() => this.o.store.guaranteedUpdate(keyOf(t), async (cur) => {
       let patched: StoredObject;
       if (type === 'application/json-patch+json') {
         if (!Array.isArray(patch)) throw new BadRequestError('a JSON patch must be an array of operations');
@@ -169,12 +193,12 @@ export class ResourceHandlers {
       if (wantRv && wantRv !== cur.metadata.resourceVersion) throw new ConflictError(`Operation cannot be fulfilled on ${t.kind.plural}.stratuslab.eu "${t.name}": the object has been modified; please apply your changes to the latest version and try again`);
       this.checkIdentity(patched, t);
       const validated = this.validate(patched, fv, ctx, t.subresource);
-      if (status) {
-        const next = { ...cur, status: validated.status };
-        return trackUpdate(cur, next, { manager, now: this.now(), subresource: 'status' }) as StoredObject;
-      }
-      return trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() }) as StoredObject;
-    }, { status, dryRun: opts.dryRun });
+      const next = status
+        ? trackUpdate(cur, { ...cur, status: validated.status }, { manager, now: this.now(), subresource: 'status' }) as StoredObject
+        : trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() }) as StoredObject;
+      await admitted.admit({ ctx, target: t, old: cur, next, dryRun: opts.dryRun });
+      return next;
+    }, { status, dryRun: opts.dryRun }));
     sendOne(ctx, t.kind, out, this.clock());
   }
 
@@ -193,19 +217,24 @@ export class ResourceHandlers {
       await this.requireNamespace(t);
       const { object } = ssaApply(undefined, applied, { manager, force, now: this.now(), defaults: this.defaulter(fv, ctx) });
       const validated = this.validate(object as StoredObject, fv, ctx);
-      const created = await this.o.store.create(validated, { dryRun: isDryRun });
+      const admittedCreate = new AdmissionScope(this.o.admission);
+      await admittedCreate.admit({ ctx, target: t, next: validated, dryRun: isDryRun });
+      const created = await admittedCreate.around(() => this.o.store.create(validated, { dryRun: isDryRun }));
       ctx.status = 201;
       sendOne(ctx, t.kind, created, this.clock());
       return;
     }
-    const out = await this.o.store.guaranteedUpdate(key, (latest) => {
+    const admitted = new AdmissionScope(this.o.admission);
+    const out = await admitted.around(() => this.o.store.guaranteedUpdate(key, async (latest) => {
       const { object, conflicts } = ssaApply(latest, applied, { manager, force, now: this.now(), subresource: sub, defaults: this.defaulter(fv, ctx) });
       if (conflicts.length > 0) {
         throw new ConflictError(formatConflictMessage(conflicts), { name: t.name, kind: t.kind.plural, causes: conflictCauses(conflicts) });
       }
       const validated = this.validate(object as StoredObject, fv, ctx, sub);
-      return sub === 'status' ? { ...latest, status: validated.status, metadata: validated.metadata } : { ...validated, status: latest.status };
-    }, { status: sub === 'status', dryRun: isDryRun });
+      const next = sub === 'status' ? { ...latest, status: validated.status, metadata: validated.metadata } : { ...validated, status: latest.status };
+      await admitted.admit({ ctx, target: t, old: latest, next, dryRun: isDryRun });
+      return next;
+    }, { status: sub === 'status', dryRun: isDryRun }));
     sendOne(ctx, t.kind, out, this.clock());
   }
 
@@ -217,7 +246,8 @@ export class ResourceHandlers {
       opts = body as typeof opts;
     }
     const isDryRun = dryRun(ctx) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
-    const { object } = await this.o.store.delete(keyOf(t), { preconditions: opts.preconditions, dryRun: isDryRun });
+    const { object, deleted } = await this.o.store.delete(keyOf(t), { preconditions: opts.preconditions, dryRun: isDryRun });
+    await this.o.admission?.deleted?.({ ctx, target: t, object, gone: deleted, dryRun: isDryRun });
     sendOne(ctx, t.kind, object, this.clock());
   }
 
@@ -232,7 +262,9 @@ export class ResourceHandlers {
       for (const item of page.items) {
         const key = { kind: t.kind.kind, namespace: item.metadata.namespace ?? '', name: item.metadata.name };
         try {
-          deleted.push((await this.o.store.delete(key, { dryRun: isDryRun })).object);
+          const r = await this.o.store.delete(key, { dryRun: isDryRun });
+          await this.o.admission?.deleted?.({ ctx, target: t, object: r.object, gone: r.deleted, dryRun: isDryRun });
+          deleted.push(r.object);
         } catch (err) {
           if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
         }

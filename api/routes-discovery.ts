@@ -13,6 +13,10 @@ export interface DiscoveryDeps {
   store: ObjectStore;
   validator: Validator;
   projects: ProjectCache;
+  /** authorization: whether the caller may see a Project (as a Namespace); default everyone */
+  mayView?: (ctx: Context, name: string) => Promise<boolean>;
+  /** the error for a Namespace the caller may not see */
+  forbidden?: (ctx: Context, name: string) => Error;
 }
 
 function json(ctx: Context, body: unknown, type = 'application/json'): void {
@@ -89,12 +93,13 @@ export function mountDiscovery(router: Router, deps: DiscoveryDeps): void {
     let cont: string | undefined;
     do {
       const page = await deps.store.list('Project', undefined, { continue: cont });
-      items.push(...page.items.map(namespaceOf));
+      for (const p of page.items) if (!deps.mayView || await deps.mayView(ctx, p.metadata.name)) items.push(namespaceOf(p));
       cont = page.continue;
     } while (cont);
     json(ctx, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: deps.store.currentResourceVersion() }, items });
   });
   router.get('/api/v1/namespaces/:name', async (ctx) => {
+    if (deps.mayView && !(await deps.mayView(ctx, ctx.params['name']))) throw deps.forbidden?.(ctx, ctx.params['name']) ?? new NotFoundError(`namespaces "${ctx.params['name']}" not found`);
     const p = await deps.store.get({ kind: 'Project', namespace: '', name: ctx.params['name'] });
     if (!p) throw new NotFoundError(`namespaces "${ctx.params['name']}" not found`, { name: ctx.params['name'], kind: 'namespaces' });
     json(ctx, namespaceOf(p));

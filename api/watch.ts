@@ -39,6 +39,8 @@ export interface WatchRequest {
   bookmarks: boolean;
   timeoutSeconds?: number;
   table?: { includeObject: IncludeObject };
+  /** authorization: only objects this accepts are sent (checked per event) */
+  allow?: (o: StoredObject) => Promise<boolean>;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -104,7 +106,7 @@ export class Watcher {
       let cont: string | undefined;
       do {
         const page = await store.list(req.kind.kind, req.namespace, { continue: cont, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
-        for (const o of page.items) send({ type: 'ADDED', object: o });
+        for (const o of page.items) if (!req.allow || await req.allow(o)) send({ type: 'ADDED', object: o });
         cont = page.continue;
       } while (cont && !signal.aborted);
     } else {
@@ -116,7 +118,7 @@ export class Watcher {
       let lastBookmark = clock();
       while (!signal.aborted) {
         const events = await follower.poll();
-        for (const ev of events) if (keep(ev.object)) send(ev);
+        for (const ev of events) if (keep(ev.object) && (!req.allow || await req.allow(ev.object))) send(ev);
         if (req.bookmarks && clock() - lastBookmark >= this.o.bookmarkMs) {
           send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
           lastBookmark = clock();

@@ -65,16 +65,16 @@ const BENCH_VMS: VmToPlace[] = [
 ];
 
 /** Decision latency per cluster size, measured in interleaved rounds so background load hits every size alike. */
-function decisionLatency(sizes: number[], decisions: number): { hosts: number; p50_us: number; p99_us: number; mean_us: number }[] {
+function decisionLatency(sizes: number[], decisions: number, sampleSize: number): { hosts: number; p50_us: number; p99_us: number; mean_us: number }[] {
   const snaps = sizes.map((n) => syntheticCluster(n));
   const times: number[][] = sizes.map(() => []);
-  for (const snap of snaps) for (let i = 0; i < 400; i++) decide(BENCH_VMS[i % BENCH_VMS.length], snap, { startIndex: i * 7919, rng: Math.random }); // warm-up
+  for (const snap of snaps) for (let i = 0; i < 400; i++) decide(BENCH_VMS[i % BENCH_VMS.length], snap, { sampleSize, startIndex: i * 7919, rng: Math.random }); // warm-up
   const round = 100;
   for (let done = 0; done < decisions; done += round) {
     snaps.forEach((snap, s) => {
       for (let i = 0; i < round; i++) {
         const t0 = process.hrtime.bigint();
-        decide(BENCH_VMS[(done + i) % BENCH_VMS.length], snap, { startIndex: Math.floor(Math.random() * 1e9), rng: Math.random });
+        decide(BENCH_VMS[(done + i) % BENCH_VMS.length], snap, { sampleSize, startIndex: Math.floor(Math.random() * 1e9), rng: Math.random });
         times[s].push(Number(process.hrtime.bigint() - t0) / 1000);
       }
     });
@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   const hostCount = arg('hosts', 200);
   const casSeconds = arg('cas-seconds', 5);
 
-  const latency = decisionLatency([100, 1000, 10_000], decisions);
+  const sampleSize = arg('sample', 100);
+  const latency = decisionLatency([100, 1000, 10_000], decisions, sampleSize);
 
   const cfg = loadCassandraConfig();
   const client = createCassandraClient({ ...cfg, keyspace: undefined });
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
       const run = await startReplicas(store, replicas, {
         logger, informer: { pollIntervalMs: 100 },
         enable: { hostHealth: false, audit: false, lifecycle: false },
-        scheduler: { topCandidates: arg('top', 3), workers: arg('workers', 16), sampleSize: arg('sample', 100) },
+        scheduler: { topCandidates: arg('top', 3), workers: arg('workers', 16), sampleSize },
       });
       const t0 = Date.now();
       const seen = run.replicas[0].informers.vms;
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({
       benchmark: 'placement',
       node: process.version,
+      sample_size: sampleSize,
       decision_latency: latency,
       decision_p99_ratio_10000_vs_100: roundTo(p99(10_000) / p99(100), 2),
       decision_target_met: p99(10_000) <= 2 * p99(100),

@@ -34,7 +34,7 @@ export interface ControllerConfig {
     unschedulableRetryMs: number;
   };
   hostHealth: {
-    /** STRATUS_LEASE_MS: heartbeat age after which a host is NotReady, default 20000 */
+    /** STRATUS_LEASE_MS: heartbeat age after which a host is NotReady, default 25000 (agents heartbeat every 10 s) */
     leaseDurationMs: number;
     /** STRATUS_FENCE_MS: the agents' T_fence, default 30000 */
     fenceMs: number;
@@ -86,7 +86,7 @@ export function loadControllerConfig(env: Env = process.env): ControllerConfig {
       unschedulableRetryMs: int(env, 'STRATUS_SCHEDULER_UNSCHEDULABLE_RETRY_MS', 60_000),
     },
     hostHealth: {
-      leaseDurationMs: int(env, 'STRATUS_LEASE_MS', 20_000), fenceMs: int(env, 'STRATUS_FENCE_MS', 30_000),
+      leaseDurationMs: int(env, 'STRATUS_LEASE_MS', 25_000), fenceMs: int(env, 'STRATUS_FENCE_MS', 30_000),
       rescheduleMs: int(env, 'STRATUS_RESCHEDULE_MS', 60_000),
     },
     audit: { periodMs: int(env, 'STRATUS_AUDIT_PERIOD_MS', 60_000), claimGraceMs: int(env, 'STRATUS_CLAIM_GRACE_MS', 30_000) },

@@ -5,7 +5,10 @@
 // the agent's fencing time T_fence plus a margin, so the agent has stopped its VMs) → every VM with
 // runStrategy Always bound there is unbound (status.host removed, Scheduled=False/HostLost) and its
 // claim released, and the scheduler places it elsewhere. The heartbeat is re-read at SERIAL
-// before rescheduling, so a lagging cache never moves VMs off a live host.
+// before rescheduling, so a lagging cache never moves VMs off a live host. An agent that fenced
+// itself (lost its lease: condition Fenced=True on the Host) still heartbeats but runs nothing:
+// the host is NotReady and its VMs are rescheduled once the fence has been seen for
+// T_resched - T_fence.
 
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../store';
@@ -24,7 +27,7 @@ export interface HostHealthOptions {
   logger: Logger;
   metrics: PlacementMetrics;
   clock?: Clock;
-  /** heartbeat age after which the host is NotReady; default 20 000 ms */
+  /** heartbeat age after which the host is NotReady; default 25 000 ms (the agent heartbeats every 10 s) */
   leaseDurationMs?: number;
   /** the agent's T_fence: it stops its VMs when it could not renew for this long; default 30 000 ms */
   fenceMs?: number;
@@ -36,6 +39,11 @@ export interface HostHealthOptions {
 
 export const HOST_INDEX = 'host';
 
+/** The agent reports Fenced=True when it lost its lease and stopped its domains. */
+function isFenced(h: Pick<StoredObject, 'status'>): boolean {
+  return getCondition(h.status?.conditions as never, 'Fenced')?.status === 'True';
+}
+
 export class HostHealth {
   readonly name = 'host-health';
   readonly controller: Controller;
@@ -46,13 +54,17 @@ export class HostHealth {
   /** per host: the heartbeat value last seen and when this process first saw it */
   private readonly observed = new Map<string, { hb: string | undefined; at: number }>();
   private readonly notReady = new Set<string>();
+  /** per host: when this process first saw Fenced=True */
+  private readonly fencedSince = new Map<string, number>();
+  private readonly fencedGrace: number;
 
   constructor(o: HostHealthOptions) {
     this.o = o;
     this.clock = o.clock ?? systemClock;
-    this.lease = o.leaseDurationMs ?? 20_000;
+    this.lease = o.leaseDurationMs ?? 25_000;
     const fence = o.fenceMs ?? 30_000;
     this.resched = o.rescheduleMs ?? 60_000;
+    this.fencedGrace = this.resched - fence;
     if (!(this.resched > fence)) throw new Error(`T_resched (${this.resched} ms) must be longer than the agents' T_fence (${fence} ms)`);
     if (!(this.lease <= this.resched)) throw new Error(`the lease duration (${this.lease} ms) must not exceed T_resched (${this.resched} ms)`);
     this.controller = new Controller({
@@ -66,6 +78,7 @@ export class HostHealth {
       onDelete: (k) => {
         this.observed.delete(k);
         this.notReady.delete(k);
+        this.fencedSince.delete(k);
       },
     });
   }
@@ -78,6 +91,9 @@ export class HostHealth {
     const hb = h.status?.heartbeatTime as string | undefined;
     const cur = this.observed.get(name);
     if (!cur || cur.hb !== hb) this.observed.set(name, { hb, at: this.clock.now() });
+    if (isFenced(h)) {
+      if (!this.fencedSince.has(name)) this.fencedSince.set(name, this.clock.now());
+    } else this.fencedSince.delete(name);
   }
 
   async reconcile(name: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -87,13 +103,16 @@ export class HostHealth {
     const obs = this.observed.get(name)!;
     const now = this.clock.now();
     const age = now - obs.at;
-    const fresh = obs.hb !== undefined && age < this.lease;
+    const fenced = this.fencedSince.has(name);
+    const fresh = obs.hb !== undefined && age < this.lease && !fenced;
     if (fresh) this.notReady.delete(name);
     else this.notReady.add(name);
     this.o.metrics.notReady.set(this.notReady.size);
 
     const ready = fresh
       ? { status: 'True' as const, reason: 'LeaseRenewed', message: 'the agent renews its lease' }
+      : fenced
+        ? { status: 'False' as const, reason: 'AgentFenced', message: 'the agent lost its lease and fenced itself: it runs no VMs' }
       : obs.hb === undefined
         ? { status: 'False' as const, reason: 'NoHeartbeat', message: 'the agent has not reported a heartbeat yet' }
         : { status: 'False' as const, reason: 'LeaseExpired', message: `no heartbeat seen for ${Math.round(age / 1000)}s (last ${obs.hb})` };
@@ -106,6 +125,14 @@ export class HostHealth {
         return cur;
       }, { status: true });
       ctx.logger.info({ ready: ready.status, reason: ready.reason }, 'host readiness changed');
+    }
+    if (fenced) {
+      const wait = this.fencedGrace - (now - this.fencedSince.get(name)!);
+      if (wait > 0) return { requeueAfterMs: wait + 50 };
+      const cur = await this.o.store.get({ kind: 'Host', namespace: '', name }, { serial: true });
+      if (!cur || !isFenced(cur)) return { requeueAfterMs: 50 };
+      await this.evacuate(name, ctx);
+      return { requeueAfterMs: this.lease };
     }
     if (fresh) return { requeueAfterMs: this.lease - age + 50 };
     if (obs.hb === undefined) return {};

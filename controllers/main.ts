@@ -21,6 +21,7 @@ export async function runControllers(signal: AbortSignal): Promise<void> {
   collectDefaultMetrics({ register: registry });
   const replica = buildReplica({
     store, logger, registry, identity: cfg.identity, informer: cfg.informer,
+    loads: { client, keyspace: cfg.cassandra.keyspace },
     scheduler: cfg.scheduler, hostHealth: cfg.hostHealth, audit: cfg.audit,
   });
 

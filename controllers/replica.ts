@@ -1,15 +1,18 @@
 // One controller replica: the shared informers (Hosts, HostAllocations, VMs), the placement
-// cache, and the controllers (scheduler, host health, VM lifecycle, allocation audit), in a
+// cache, and the controllers (scheduler, host health, host drain, VM lifecycle, allocation audit), in a
 // Manager that starts the informers first and stops them last. Used by main.ts, tests, bench.
 
+import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ObjectStore } from '../store';
 import { AllocationAudit, type AllocationAuditOptions } from './allocation-audit';
+import { HostDrain } from './host-drain';
 import { HOST_INDEX, HostHealth, type HostHealthOptions } from './host-health';
 import { PlacementMetrics } from './metrics';
 import { ALLOCATION_KIND } from './placement/allocation-record';
 import { PlacementCache } from './placement/cache';
+import { HostLoadSampler } from './placement/load';
 import { Informer, Manager, systemClock, type Clock } from './runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { VmLifecycle } from './vm-lifecycle';
@@ -27,8 +30,10 @@ export interface ReplicaOptions {
   hostHealth?: Tuning<HostHealthOptions>;
   audit?: Tuning<AllocationAuditOptions>;
   lifecycle?: { workers?: number };
+  /** read pushed host load samples for the load-aware policy (main.ts passes its client) */
+  loads?: { client: Client; keyspace: string; periodMs?: number };
   /** which controllers to run; default all */
-  enable?: { scheduler?: boolean; hostHealth?: boolean; lifecycle?: boolean; audit?: boolean };
+  enable?: { scheduler?: boolean; hostHealth?: boolean; drain?: boolean; lifecycle?: boolean; audit?: boolean };
 }
 
 export interface Replica {
@@ -38,6 +43,7 @@ export interface Replica {
   metrics: PlacementMetrics;
   scheduler?: Scheduler;
   hostHealth?: HostHealth;
+  drain?: HostDrain;
   lifecycle?: VmLifecycle;
   audit?: AllocationAudit;
 }
@@ -51,14 +57,16 @@ export function buildReplica(o: ReplicaOptions): Replica {
   informers.vms.addIndex(HOST_INDEX, (vm) => (vm.status?.host ? [String(vm.status.host)] : []));
   const cache = new PlacementCache(informers);
   const common = { store: o.store, informers, cache, logger, metrics, clock };
-  const on = { scheduler: true, hostHealth: true, lifecycle: true, audit: true, ...o.enable };
+  const on = { scheduler: true, hostHealth: true, drain: true, lifecycle: true, audit: true, ...o.enable };
   const resyncPeriodMs = o.informer?.resyncPeriodMs;
   const r: Replica = { manager: new Manager({ logger }), informers, cache, metrics };
+  if (o.loads) r.manager.add(new HostLoadSampler({ ...o.loads, logger, clock, onLoads: (m) => cache.setLoads(m) }));
   r.manager.add(informers.hosts, 'informer/Host').add(informers.allocations, `informer/${ALLOCATION_KIND}`).add(informers.vms, 'informer/VirtualMachine');
   if (on.scheduler) r.scheduler = new Scheduler({ ...common, identity: o.identity, resyncPeriodMs, ...o.scheduler });
   if (on.hostHealth) r.hostHealth = new HostHealth({ ...common, resyncPeriodMs, ...o.hostHealth });
+  if (on.drain) r.drain = new HostDrain({ ...common, resyncPeriodMs });
   if (on.lifecycle) r.lifecycle = new VmLifecycle({ ...common, resyncPeriodMs, ...o.lifecycle });
   if (on.audit) r.audit = new AllocationAudit({ ...common, ...o.audit });
-  for (const c of [r.scheduler, r.hostHealth, r.lifecycle, r.audit]) if (c) r.manager.add(c, c.name);
+  for (const c of [r.scheduler, r.hostHealth, r.drain, r.lifecycle, r.audit]) if (c) r.manager.add(c, c.name);
   return r;
 }

@@ -32,7 +32,7 @@ export function derivePhase(vm: Pick<StoredObject, 'metadata' | 'spec' | 'status
   if (ready?.status === 'True') return { phase: 'Running', observedGeneration };
   if (ready?.status === 'False') {
     if (ready.reason === 'Failed') return { phase: 'Failed', observedGeneration };
-    if (ready.reason === 'Stopped') return { phase: 'Stopped', observedGeneration };
+    if (ready.reason === 'Stopped' || ready.reason === 'Evicted') return { phase: 'Stopped', observedGeneration };
     if (ready.reason === 'Starting') return { phase: 'Starting', observedGeneration };
   }
   if (ready?.status === 'Unknown' && status.phase) return { phase: status.phase, observedGeneration };

@@ -7,6 +7,8 @@
 // `SELECT release_version FROM system.local` and, with --peers N, checks that
 // system.peers_v2 on that node lists at least N other nodes.
 // Exit 0 and print the release version when ready; exit 1 (reason on stderr) otherwise.
+// A node with authentication on (STRATUS_CASSANDRA_AUTH=1) that asks for credentials is
+// answering CQL: it counts as ready ("authentication required" is printed instead of a version).
 'use strict';
 
 const cassandra = require('cassandra-driver');
@@ -46,7 +48,13 @@ async function probe(opts) {
     socketOptions: { connectTimeout: opts.timeoutMs, readTimeout: opts.timeoutMs },
   });
   try {
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (e) {
+      const inner = Object.values((e && e.innerErrors) || {});
+      if (opts.peers === 0 && inner.some((x) => x && x.name === 'AuthenticationError')) return 'authentication required';
+      throw e;
+    }
     const local = await client.execute('SELECT release_version FROM system.local');
     const version = local.first() && local.first().release_version;
     if (!version) throw new Error('system.local returned no release_version');

@@ -23,6 +23,8 @@
 #   STRATUS_CASSANDRA_PORT           CQL port                           default: 9042
 #   STRATUS_CASSANDRA_RING_DELAY_MS  gossip ring delay                  default: 5000
 #   STRATUS_CASSANDRA_LOG_LINES      lines shown by logs                default: 100
+#   STRATUS_CASSANDRA_AUTH           1: PasswordAuthenticator + CassandraAuthorizer (then run
+#                                    node scripts/cassandra-roles.js to make the components' roles)  default: 0
 #   STRATUS_JAVA                     java binary to use                 default: Java 17 (or 11) found here
 set -euo pipefail
 
@@ -44,6 +46,14 @@ CLUSTER_NAME="${STRATUS_CASSANDRA_CLUSTER_NAME:-stratus}"
 START_TIMEOUT="${STRATUS_CASSANDRA_START_TIMEOUT:-240}"
 STOP_TIMEOUT="${STRATUS_CASSANDRA_STOP_TIMEOUT:-60}"
 if [[ "$NODES" -gt 1 ]]; then HEAP="${STRATUS_CASSANDRA_HEAP:-768M}"; else HEAP="${STRATUS_CASSANDRA_HEAP:-1G}"; fi
+AUTH="${STRATUS_CASSANDRA_AUTH:-0}"
+if [[ "$AUTH" == 1 ]]; then
+  AUTHENTICATOR=PasswordAuthenticator
+  AUTHORIZER=CassandraAuthorizer
+else
+  AUTHENTICATOR=AllowAllAuthenticator
+  AUTHORIZER=AllowAllAuthorizer
+fi
 
 log() { printf 'cassandra: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -256,6 +266,8 @@ write_config() {
       -e "s|@RPC_ADDRESS@|$addr|g" \
       -e "s|@NATIVE_PORT@|$PORT|g" \
       -e "s|@NODE_DIR@|$dir|g" \
+      -e "s|@AUTHENTICATOR@|$AUTHENTICATOR|g" \
+      -e "s|@AUTHORIZER@|$AUTHORIZER|g" \
       "$TEMPLATES/cassandra.yaml.tmpl" >"$dir/conf/cassandra.yaml.new"
   if grep -q '@[A-Z_]*@' "$dir/conf/cassandra.yaml.new"; then
     die "unsubstituted placeholder in $dir/conf/cassandra.yaml.new: $(grep -o '@[A-Z_]*@' "$dir/conf/cassandra.yaml.new" | head -n1)"
@@ -278,6 +290,8 @@ launch_node() {
   mapfile -t args < <(jvm_opts "$major")
   args+=("-Xms$HEAP" "-Xmx$HEAP")
   [[ -n "$jamm" ]] && args+=("-javaagent:$jamm")
+  # With authentication on, create the default superuser (cassandra) at once, not after 10 s.
+  if [[ "$AUTH" == 1 ]]; then args+=(-Dcassandra.superuser_setup_delay_ms=500); fi
   if [[ -n "${STRATUS_CASSANDRA_JMX_PORT:-}" ]]; then
     args+=("-Dcassandra.jmx.local.port=$((STRATUS_CASSANDRA_JMX_PORT + i - 1))")
   fi

@@ -105,6 +105,7 @@ maybe('a real VM on qemu (TCG)', () => {
   }, 120_000);
 
   afterAll(async () => {
+    if (process.env.STRATUS_TEST_LOG) process.stderr.write(agentLog);
     if (agent && agent.exitCode === null) {
       const exited = new Promise((r) => agent.once('exit', r));
       agent.kill('SIGTERM');

@@ -204,7 +204,7 @@ describe('watch', () => {
     const list = await api.req.get(`${API}/namespaces/demo/volumes`).expect(200);
     const rv = list.body.metadata.resourceVersion;
     const w = readWatch(`${api.url}${API}/namespaces/demo/volumes?watch=true&resourceVersion=${rv}&allowWatchBookmarks=true`,
-      (ev) => ev.some((e) => e.type === 'DELETED') && ev.some((e) => e.type === 'BOOKMARK'));
+      (ev) => ev.some((e) => e.type === 'DELETED') && ev.some((e) => e.type === 'BOOKMARK'), 15000, api.auth);
     const vol = { apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Volume', metadata: { name: 'w1' }, spec: { size: '1Gi' } };
     await api.req.post(`${NS}/volumes`).send(vol).expect(201);
     await api.req.patch(`${NS}/volumes/w1`).set('Content-Type', 'application/merge-patch+json').send({ metadata: { labels: { a: 'b' } } }).expect(200);
@@ -218,13 +218,13 @@ describe('watch', () => {
   });
 
   test('a watch without resourceVersion starts with the current objects as ADDED, filtered by fieldSelector', async () => {
-    const { events } = await readWatch(`${api.url}${NS}/virtualmachines?watch=true&fieldSelector=metadata.name%3Dweb-1`, (ev) => ev.length >= 1, 5000);
+    const { events } = await readWatch(`${api.url}${NS}/virtualmachines?watch=true&fieldSelector=metadata.name%3Dweb-1`, (ev) => ev.length >= 1, 5000, api.auth);
     expect(events[0]).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'web-1' } } });
   });
 
   test('a too old resourceVersion gets an ERROR event with a 410 Expired Status', async () => {
     const old = '00000000-0000-1000-8080-808080808080';
-    const { events } = await readWatch(`${api.url}${NS}/virtualmachines?watch=true&resourceVersion=${old}`, (ev) => ev.length >= 1, 5000);
+    const { events } = await readWatch(`${api.url}${NS}/virtualmachines?watch=true&resourceVersion=${old}`, (ev) => ev.length >= 1, 5000, api.auth);
     expect(events[0]).toMatchObject({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } });
   });
 });

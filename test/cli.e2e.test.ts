@@ -10,7 +10,7 @@ let env: Record<string, string>;
 beforeAll(async () => {
   fe = await startFrontend('cli');
   const config = path.join(fe.dir, 'config.yaml');
-  fs.writeFileSync(config, YAML.stringify({ servers: [fe.url], namespace: 'demo' }));
+  fs.writeFileSync(config, YAML.stringify({ servers: [fe.url], namespace: 'demo', token: fe.token }));
   env = { STRATUS_CONFIG: config, HOME: fe.dir };
 }, 90000);
 afterAll(async () => fe.close());
@@ -68,9 +68,10 @@ test('wait --for=condition=Ready returns once status says so, and times out with
   expect(timeout.stderr).toMatch(/timed out waiting for the condition/);
   const waiting = stratus(['wait', 'vm/web-1', '--for=condition=Ready', '--timeout=30s'], env);
   await new Promise((r) => setTimeout(r, 1000));
-  const cur: any = await (await fetch(`${fe.url}/apis/stratuslab.eu/v1alpha1/namespaces/demo/virtualmachines/web-1`)).json();
+  const auth = { authorization: `Bearer ${fe.token}` };
+  const cur: any = await (await fetch(`${fe.url}/apis/stratuslab.eu/v1alpha1/namespaces/demo/virtualmachines/web-1`, { headers: auth })).json();
   const res = await fetch(`${fe.url}/apis/stratuslab.eu/v1alpha1/namespaces/demo/virtualmachines/web-1/status`, {
-    method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' },
+    method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json', ...auth },
     body: JSON.stringify({ status: { phase: 'Running', observedGeneration: cur.metadata.generation, conditions: [{ type: 'Ready', status: 'True', reason: 'DomainRunning', message: 'ok', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z/, 'Z') }] } }),
   });
   expect(res.status).toBe(200);

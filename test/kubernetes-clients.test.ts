@@ -24,7 +24,7 @@ function kubectl(args: string[], timeoutMs = 60000): Promise<{ code: number; std
 async function api(method: string, p: string, body?: unknown, type = 'application/merge-patch+json'): Promise<any> {
   const r = await undiciFetch(`${fe.url}${p}`, {
     method, dispatcher, body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { 'content-type': type, authorization: 'Bearer test' },
+    headers: { 'content-type': type, authorization: `Bearer ${fe.token}` },
   });
   const text = await r.text();
   if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${text}`);
@@ -39,7 +39,7 @@ beforeAll(async () => {
   fs.writeFileSync(kubeconfig, YAML.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'stratus',
     clusters: [{ name: 'stratus', cluster: { server: fe.url, 'certificate-authority': fe.ca } }],
-    users: [{ name: 'u', user: { token: 'test' } }],
+    users: [{ name: 'u', user: { token: fe.token } }],
     contexts: [{ name: 'stratus', context: { cluster: 'stratus', user: 'u', namespace: 'demo' } }],
   }));
 }, 90000);

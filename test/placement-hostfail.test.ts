@@ -1,7 +1,8 @@
-// A host killed under load: its lease expires (Ready=False/LeaseExpired), its agent fences (stops
+// Host failure and drain with simulated agents. A host killed under load: its lease expires (Ready=False/LeaseExpired), its agent fences (stops
 // its VMs) at T_fence, and after T_resched its runStrategy-Always VMs are unbound and run
 // elsewhere; a Manual VM stays bound with Ready=Unknown. A ledger of every simulated VM start and
-// stop shows that no VM ever ran in two places at once.
+// stop shows that no VM ever ran in two places at once. A drained host: its VMs are stopped by
+// their agent first, then placed elsewhere.
 import pino from 'pino';
 import { claimsOf, ALLOCATION_KIND } from '../controllers/placement/allocation-record';
 import { Informer } from '../controllers/runtime';
@@ -18,6 +19,8 @@ let store: ObjectStore;
 let running: RunningReplicas | undefined;
 const agentsAc = new AbortController();
 const agentsDone: Promise<void>[] = [];
+/** every start and stop of every simulated VM, over both tests */
+const ledger = new Ledger();
 
 beforeAll(async () => {
   t = await openTestStore('placement_hostfail', { followerGraceMs: 200, followerOverlapMs: 300 });
@@ -43,6 +46,7 @@ async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined
 }
 
 const T = { heartbeatMs: 200, leaseDurationMs: 1000, fenceMs: 1500, rescheduleMs: 3000 };
+let agents: Map<string, SimAgent>;
 
 test('a killed host\'s VMs run elsewhere after T_resched, and no VM ever runs twice', async () => {
   const hosts = Array.from({ length: 6 }, (_, i) => `hv-${i}`);
@@ -52,8 +56,7 @@ test('a killed host\'s VMs run elsewhere after T_resched, and no VM ever runs tw
   agentVms.addIndex('host', (v) => (v.status?.host ? [String(v.status.host)] : []));
   agentsDone.push(agentVms.start(agentsAc.signal));
   await agentVms.waitForSync();
-  const ledger = new Ledger();
-  const agents = new Map(hosts.map((h) => [h, new SimAgent({ store, host: h, vms: agentVms, ledger, heartbeatMs: T.heartbeatMs, fenceMs: T.fenceMs })]));
+  agents = new Map(hosts.map((h) => [h, new SimAgent({ store, host: h, vms: agentVms, ledger, heartbeatMs: T.heartbeatMs, fenceMs: T.fenceMs })]));
   for (const a of agents.values()) agentsDone.push(a.start(agentsAc.signal));
 
   running = await startReplicas(store, 2, {
@@ -104,4 +107,51 @@ test('a killed host\'s VMs run elsewhere after T_resched, and no VM ever runs tw
   const rec = await store.get({ kind: ALLOCATION_KIND, namespace: '', name: victim });
   expect(Object.values(claimsOf(rec)).map((c) => c.vm)).toEqual(['hf/manual-0']);
   expect(await running.counter('stratus_host_health_rescheduled_vms_total')).toBe(evacuees.length);
+});
+
+test('draining a host moves its VMs elsewhere, each stopped by its agent before it starts again', async () => {
+  // continues on the cluster of the previous test (five live hosts, one dead)
+  const getVm = (n: string) => store.get({ kind: 'VirtualMachine', namespace: 'hf', name: n });
+  const vms = (await store.list('VirtualMachine', 'hf')).items.filter((v) => (v.spec as { runStrategy: string }).runStrategy === 'Always');
+  const hostOf = new Map(vms.map((v) => [v.metadata.name, v.status!.host as string]));
+  const counts = new Map<string, number>();
+  for (const h of hostOf.values()) counts.set(h, (counts.get(h) ?? 0) + 1);
+  const [target] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0];
+  const leaving = [...hostOf].filter(([, h]) => h === target).map(([n]) => n);
+  expect(leaving.length).toBeGreaterThan(0);
+  await store.guaranteedUpdate({ kind: 'Host', namespace: '', name: target }, (cur) => {
+    cur.metadata.annotations = { ...cur.metadata.annotations, 'stratuslab.eu/drain': 'true' };
+    (cur.spec ??= {}).unschedulable = true;
+    return cur;
+  });
+  await until(async () => (await Promise.all(leaving.map(getVm))).every((v) => v!.status?.host && v!.status.host !== target && v!.status.phase === 'Running'));
+  const rec = await store.get({ kind: ALLOCATION_KIND, namespace: '', name: target });
+  expect(claimsOf(rec)).toEqual({});
+  expect(ledger.overlaps()).toEqual([]);
+  for (const n of leaving) {
+    expect(cond(await getVm(n), 'Evicting')).toBeUndefined();
+    const runs = ledger.intervals.filter((i) => i.vm === `hf/${n}`).sort((a, b) => a.start - b.start);
+    const i = runs.findIndex((r) => r.host === target);
+    expect(runs[i].stop).toBeDefined();
+    expect(runs[i + 1].start).toBeGreaterThan(runs[i].stop!);
+  }
+});
+
+test('an agent that lost its lease but still heartbeats (Fenced=True): NotReady, its VMs moved after T_resched - T_fence', async () => {
+  const getVm = (n: string) => store.get({ kind: 'VirtualMachine', namespace: 'hf', name: n });
+  const vms = (await store.list('VirtualMachine', 'hf')).items.filter((v) => (v.spec as { runStrategy: string }).runStrategy === 'Always');
+  const ready = await Promise.all([...agents.keys()].map((h) => store.get({ kind: 'Host', namespace: '', name: h })));
+  const live = new Set(ready.filter((h) => cond(h, 'Ready')?.status === 'True' && !h!.spec?.unschedulable).map((h) => h!.metadata.name));
+  const target = vms.map((v) => v.status!.host as string).find((h) => live.has(h))!;
+  const leaving = vms.filter((v) => v.status!.host === target).map((v) => v.metadata.name);
+  const fencedAt = Date.now();
+  agents.get(target)!.loseLease();
+  const h = await until(async () => {
+    const o = await store.get({ kind: 'Host', namespace: '', name: target });
+    return cond(o, 'Ready')?.status === 'False' ? o : undefined;
+  });
+  expect(cond(h, 'Ready')!.reason).toBe('AgentFenced');
+  await until(async () => (await Promise.all(leaving.map(getVm))).every((v) => v!.status?.host && v!.status.host !== target && v!.status.phase === 'Running'));
+  expect(Date.now() - fencedAt).toBeGreaterThanOrEqual(T.rescheduleMs - T.fenceMs);
+  expect(ledger.overlaps()).toEqual([]);
 });

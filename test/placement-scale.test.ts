@@ -2,7 +2,6 @@
 // over its allocatable capacity (computed from the VMs bound to it, not from the allocation
 // records), every VM left unplaced fits on no host, the allocation records equal the bound VMs,
 // and the conflicts the replicas ran into are counted in their metrics.
-import { parseQuantity } from '../schemas/quantity';
 import { claimsOf, ALLOCATION_KIND } from '../controllers/placement/allocation-record';
 import { hostAllocatable, vmRequest, firstShortage, type Resources } from '../controllers/placement/resources';
 import { hostObject, pool, vmObject } from '../controllers/testing/fixtures';
@@ -132,4 +131,3 @@ function unplacedThatFit(vms: StoredObject[], hosts: StoredObject[]): string[] {
   }
   return out;
 }
-void parseQuantity;

@@ -75,8 +75,12 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
         return result;
       }
     }
-    // The state the actions left, from the handle they used (saves a look-up).
-    if (dom) {
+    // The state the actions left: what a successful start or stop implies, else read from the
+    // handle they used (saves a look-up). A later event or reconcile corrects any surprise.
+    const last = result.done[result.done.length - 1];
+    if (dom && last?.type === 'start') {
+      result.after = { uuid: dom.uuid, state: 'running', reason: 'booted' };
+    } else if (dom) {
       const st = await dom.getState().catch(() => undefined);
       result.after = st ? { uuid: dom.uuid, state: st.state, reason: st.reason } : undefined;
     } else if (result.done.some((a) => a.type === 'undefine')) {

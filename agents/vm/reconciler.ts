@@ -41,7 +41,7 @@ export interface VmReconcilerOptions {
   shutdownGraceMs?: number;
   /** true when the VM cache has read the change feed since the lease was last (re)acquired */
   cacheFresh?: () => boolean;
-  /** concurrent status writes; default 16 */
+  /** concurrent status writes; default 8 */
   statusWriters?: number;
   /** re-queue a key with backoff (a status write failed) */
   requeue?: (key: string) => void;
@@ -68,7 +68,7 @@ export class VmReconciler {
     this.clock = o.clock ?? systemClock;
     this.grace = o.shutdownGraceMs ?? 60_000;
     this.statusJobs = new KeyedJobs({
-      concurrency: o.statusWriters ?? 16,
+      concurrency: o.statusWriters ?? 8,
       onError: (key, err) => {
         o.logger?.debug({ key, err: String(err) }, 'writing status failed; reconciling again');
         o.requeue?.(key);

@@ -5,6 +5,7 @@
 
 import { types, type Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
+import { rowsOf } from '../cql-paging';
 
 export const AUDIT_SHARDS = 4;
 const HOUR = 3_600_000;
@@ -110,13 +111,13 @@ export class AuditLog {
       const perHour: AuditRecord[] = [];
       await Promise.all(Array.from({ length: AUDIT_SHARDS }, async (_, shard) => {
         let matched = 0;
-        const rows = this.o.client.stream(
+        const rows = rowsOf(this.o.client, 
           `SELECT * FROM ${this.o.keyspace}.audit_log WHERE hour = ? AND shard = ? AND ts >= minTimeuuid(?) AND ts <= maxTimeuuid(?)`,
-          [types.Long.fromNumber(hour), shard, new Date(since), new Date(until)], { prepare: true, fetchSize: 500 },
+          [types.Long.fromNumber(hour), shard, new Date(since), new Date(until)], { fetchSize: 500 },
         );
         for await (const row of rows) {
           scanned++;
-          const r = recordOf(row as types.Row);
+          const r = recordOf(row);
           if (keep(r)) {
             perHour.push(r);
             if (++matched >= limit - out.length) break;

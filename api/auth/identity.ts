@@ -14,6 +14,8 @@ export interface UserInfo {
   authenticator: AuthenticatorName;
   /** the system token's id, when authenticated by one */
   tokenId?: string;
+  /** for system tokens: who vouched for the user when the token was issued */
+  source?: 'local' | 'ldap' | 'oidc';
 }
 
 /** User and group names: printable, no spaces or quotes, at most 128 characters. */

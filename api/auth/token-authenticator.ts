@@ -45,7 +45,7 @@ export class TokenAuthenticator implements Authenticator {
       if (!u || u.disabled) throw new UnauthorizedError('Unauthorized');
       groups = u.groups;
     }
-    const user: UserInfo = { name: rec.user, groups: withAuthenticatedGroup(groups), authenticator: 'token', tokenId: rec.id };
+    const user: UserInfo = { name: rec.user, groups: withAuthenticatedGroup(groups), authenticator: 'token', tokenId: rec.id, source: rec.source };
     const cacheMs = this.o.cacheMs ?? 5000;
     if (cacheMs > 0) {
       if (this.cache.size >= (this.o.cacheMax ?? 10_000)) this.cache.delete(this.cache.keys().next().value as string);

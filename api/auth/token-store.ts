@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { types, type Client } from 'cassandra-driver';
 import { AlreadyExistsError, BadRequestError, NotFoundError } from '../../errors';
 import { NAME_RE } from './identity';
+import { rowsOf } from '../cql-paging';
 
 export const TOKEN_PREFIX = 'stratus_';
 const TOKEN_RE = /^stratus_[A-Za-z0-9_-]{43}$/;
@@ -100,8 +101,8 @@ export class TokenStore {
 
   async listUsers(): Promise<UserRecord[]> {
     const out: UserRecord[] = [];
-    for await (const row of this.client.stream(`SELECT * FROM ${this.ks}.users`, [], { prepare: true, fetchSize: 500 })) {
-      out.push(userOf(row as types.Row));
+    for await (const row of rowsOf(this.client, `SELECT * FROM ${this.ks}.users`, [], { fetchSize: 500 })) {
+      out.push(userOf(row));
       if (out.length >= 100_000) break;
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -185,8 +186,8 @@ export class TokenStore {
       const rs = await this.client.execute(`SELECT * FROM ${this.ks}.tokens_by_user WHERE user = ?`, [user], { fetchSize: 5000 });
       for (const row of rs.rows) out.push(tokenOf(row));
     } else {
-      for await (const row of this.client.stream(`SELECT * FROM ${this.ks}.tokens_by_user`, [], { prepare: true, fetchSize: 1000 })) {
-        out.push(tokenOf(row as types.Row));
+      for await (const row of rowsOf(this.client, `SELECT * FROM ${this.ks}.tokens_by_user`, [], { fetchSize: 1000 })) {
+        out.push(tokenOf(row));
         if (out.length >= 100_000) break;
       }
     }

@@ -26,15 +26,14 @@ export function toHostView(obj: CachedObject): HostView {
   } catch {
     allocatable = undefined; // a malformed quantity: treat as not reported
   }
-  const load = (h.status as { load?: { cpu?: number } } | undefined)?.load?.cpu;
   return {
     name: obj.metadata.name,
     labels: (h.metadata.labels ?? {}) as Record<string, string>,
     taints: (h.spec?.taints ?? []) as Taint[],
-    unschedulable: h.spec?.unschedulable === true,
+    // a host being drained is cordoned too, even if only the annotation was set
+    unschedulable: h.spec?.unschedulable === true || h.metadata.annotations?.['stratuslab.eu/drain'] === 'true',
     ready: conditionStatus(obj, 'Ready') === 'True',
     allocatable,
-    load: typeof load === 'number' ? load : undefined,
   };
 }
 
@@ -46,6 +45,8 @@ interface Effective {
 
 export class PlacementCache implements ClusterSnapshot {
   private readonly views = new Map<string, HostView>();
+  /** measured load per host (HostLoadSampler), 0..1 */
+  private loads = new Map<string, number>();
   private list: HostView[] | null = null;
   private readonly effective = new Map<string, Effective>();
   /** VMs bound (status.host), from the VM informer */
@@ -150,7 +151,14 @@ export class PlacementCache implements ClusterSnapshot {
   // ---- hosts and VMs ----
 
   private setHost(name: string, o: CachedObject): void {
-    this.views.set(name, toHostView(o));
+    this.views.set(name, { ...toHostView(o), load: this.loads.get(name) });
+    this.list = null;
+  }
+
+  /** Replaces the measured loads (hosts missing from `loads` have none). */
+  setLoads(loads: Map<string, number>): void {
+    this.loads = loads;
+    for (const [name, v] of this.views) if (v.load !== loads.get(name)) this.views.set(name, { ...v, load: loads.get(name) });
     this.list = null;
   }
 

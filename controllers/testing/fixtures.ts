@@ -16,7 +16,6 @@ export interface HostFixture {
   overcommit?: { cpu?: number; memory?: number; storage?: number };
   /** write a heartbeat and Ready=True now (as if the agent and host-health had run); default true */
   ready?: boolean;
-  load?: number;
 }
 
 export function hostObject(name: string, o: HostFixture = {}): StoredObject {
@@ -28,7 +27,6 @@ export function hostObject(name: string, o: HostFixture = {}): StoredObject {
     status.heartbeatTime = new Date().toISOString();
     status.conditions = [{ type: 'Ready', status: 'True', reason: 'LeaseRenewed', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }];
   }
-  if (o.load !== undefined) status.load = { cpu: o.load };
   const spec: Record<string, unknown> = { overcommit: { cpu: 1, ...(o.overcommit ?? {}) } };
   if (o.taints) spec.taints = o.taints;
   if (o.unschedulable) spec.unschedulable = true;

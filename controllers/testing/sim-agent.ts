@@ -61,11 +61,17 @@ export class SimAgent {
   private killed = false;
   private lastRenewal = Date.now();
   private fenced = false;
+  private leaseLost = false;
 
   constructor(private readonly o: SimAgentOptions) {}
 
   kill(): void {
     this.killed = true;
+  }
+
+  /** Loses the lease but keeps heartbeating: stops every VM, then reports Fenced=True on the Host. */
+  loseLease(): void {
+    this.leaseLost = true;
   }
 
   async start(signal: AbortSignal): Promise<void> {
@@ -78,13 +84,20 @@ export class SimAgent {
 
   private async tick(): Promise<void> {
     const now = Date.now();
+    if (this.leaseLost && !this.fenced) {
+      this.fenced = true;
+      for (const r of this.running.values()) r.stop = now;
+      this.running.clear();
+    }
     if (!this.killed) {
       const attemptAt = Date.now();
       await this.o.store.guaranteedUpdate({ kind: 'Host', namespace: '', name: this.o.host }, (cur) => {
-        (cur.status ??= {}).heartbeatTime = new Date().toISOString();
+        const st = (cur.status ??= {});
+        st.heartbeatTime = new Date().toISOString();
+        if (this.leaseLost) st.conditions = setCondition(st.conditions as never, { type: 'Fenced', status: 'True', reason: 'LeaseLost', message: 'stopped every domain' }, Date.now());
         return cur;
       }, { status: true });
-      this.lastRenewal = attemptAt;
+      if (!this.leaseLost) this.lastRenewal = attemptAt;
     }
     if (now - this.lastRenewal >= this.o.fenceMs) {
       // Fencing: could not renew for T_fence; stop everything and stay down.
@@ -106,22 +119,33 @@ export class SimAgent {
     }
     for (const vm of mine) {
       const uid = vm.metadata.uid!;
+      const conds = (vm.status?.conditions ?? []) as { type: string; status: string; reason?: string }[];
+      if (conds.some((c) => c.type === 'Evicting' && c.status === 'True')) {
+        // Drain: stop the domain, then acknowledge with Ready=False/Evicted.
+        const r = this.running.get(uid);
+        if (r) {
+          r.stop = now;
+          this.running.delete(uid);
+        }
+        if (!conds.some((c) => c.type === 'Ready' && c.reason === 'Evicted')) await this.report(vm as StoredObject, 'False', 'Evicted');
+        continue;
+      }
       if (!this.running.has(uid)) {
         const r: RunInterval = { vm: `${vm.metadata.namespace}/${vm.metadata.name}`, uid, host: this.o.host, start: now };
         this.o.ledger.intervals.push(r);
         this.running.set(uid, r);
       }
-      const ready = (vm.status?.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === 'Ready');
-      if (ready?.status !== 'True') await this.reportReady(vm as StoredObject);
+      const ready = conds.find((c) => c.type === 'Ready');
+      if (ready?.status !== 'True') await this.report(vm as StoredObject, 'True', 'Running');
     }
   }
 
-  private async reportReady(vm: StoredObject): Promise<void> {
+  private async report(vm: StoredObject, status: 'True' | 'False', reason: string): Promise<void> {
     if (this.killed) return;
     await this.o.store.guaranteedUpdate({ kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name }, (cur) => {
       if (cur.metadata.uid !== vm.metadata.uid || cur.status?.host !== this.o.host) return undefined;
       cur.status.conditions = setCondition(cur.status.conditions as never, {
-        type: 'Ready', status: 'True', reason: 'Running', message: 'domain running', observedGeneration: cur.metadata.generation,
+        type: 'Ready', status, reason, message: status === 'True' ? 'domain running' : 'domain stopped', observedGeneration: cur.metadata.generation,
       }, Date.now());
       return cur;
     }, { status: true, maxRetries: 3 });

@@ -4,35 +4,69 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app';
+import { Security } from '../../api/auth/security';
+import { loadAuthConfig, type AuthConfig } from '../../config/auth';
 import { Validator } from '../../schemas/validate';
 import { openTestStore, type TestStore } from './store';
 
 export interface TestApi extends TestStore {
   server: http.Server;
   url: string;
-  req: ReturnType<typeof request>;
+  /** requests as the cluster administrator (a bearer token of user "admin" in stratus:admins) */
+  req: ReturnType<typeof request.agent>;
+  /** unauthenticated requests */
+  anon: ReturnType<typeof request>;
+  /** the administrator's token, and its Authorization header (for raw HTTP and watches) */
+  token: string;
+  auth: Record<string, string>;
+  security: Security;
+  /** requests with another bearer token */
+  as(token: string): ReturnType<typeof request.agent>;
+  /** creates a local user (if missing) and returns a fresh token of theirs */
+  tokenFor(user: string, groups?: string[]): Promise<string>;
 }
 
 export const API = '/apis/stratuslab.eu/v1alpha1';
 export const validator = new Validator();
 
-export async function openTestApi(prefix: string, opts: { maxBytes?: number } = {}): Promise<TestApi> {
+/** Security settings of test apps: no rate limits, no caching of Projects (immediate membership changes). */
+export function testAuthConfig(over: Partial<AuthConfig> = {}): AuthConfig {
+  return { ...loadAuthConfig({}), rateLimitQps: 0, authFailureQps: 0, projectCacheMs: 0, ...over };
+}
+
+export async function openTestApi(prefix: string, opts: { maxBytes?: number; auth?: Partial<AuthConfig>; clock?: () => number } = {}): Promise<TestApi> {
   const t = await openTestStore(prefix, { followerGraceMs: 300, followerOverlapMs: 500 });
-  const { app } = createApp({
-    store: t.store, validator, logger: pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' }),
+  const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
+  const security = new Security({ client: t.client, keyspace: t.keyspace, store: t.store, config: testAuthConfig(opts.auth), logger, clock: opts.clock });
+  const { app, close: closeApp } = createApp({
+    store: t.store, validator, logger, security, clock: opts.clock,
     limits: { maxBytes: opts.maxBytes ?? 256 * 1024 }, watch: { pollMs: 50, bookmarkMs: 500 },
   });
   const server = http.createServer(app.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const token = await adminToken(security);
+  const as = (tok: string) => request.agent(server).set('Authorization', `Bearer ${tok}`);
   return {
-    ...t, server, url, req: request(server),
+    ...t, server, url, req: as(token), anon: request(server), token, auth: { Authorization: `Bearer ${token}` }, security, as,
+    async tokenFor(user, groups = []) {
+      await security.tokens.createUser({ name: user, groups }).catch((err) => { if (err.code !== 'ALREADY_EXISTS') throw err; });
+      return (await security.tokens.issueToken({ user, source: 'local', ttlSec: 3600 })).token;
+    },
     async close() {
+      closeApp();
+      await security.close();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await t.close();
     },
   };
+}
+
+/** Creates (once) the user "admin" in stratus:admins and returns a new token of theirs. */
+export async function adminToken(security: Security): Promise<string> {
+  await security.tokens.createUser({ name: 'admin', groups: ['stratus:admins'] }).catch((err) => { if (err.code !== 'ALREADY_EXISTS') throw err; });
+  return (await security.tokens.issueToken({ user: 'admin', source: 'local', ttlSec: 3600 })).token;
 }
 
 /** Reads newline-delimited JSON events from a watch URL until `until` says stop (or timeout). */

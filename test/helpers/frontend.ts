@@ -31,6 +31,8 @@ export interface Frontend {
   env: Record<string, string>;
   /** the CA of the frontend's certificate, when it serves HTTPS */
   ca?: string;
+  /** a bearer token of the cluster administrator "admin" (made by stratus-bootstrap) */
+  token: string;
   stop(): Promise<void>;
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -68,7 +70,7 @@ export async function startFrontend(prefix: string, extraEnv: Record<string, str
   const scheme = env['STRATUS_TLS_CERT'] ? 'https' : 'http';
   const launch = () => spawn(process.execPath, [path.join(REPO, 'dist/api/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const fe: Frontend = {
-    url: `${scheme}://127.0.0.1:${port}`, port, keyspace, dir, env, proc: launch(), ca: pki?.ca,
+    url: `${scheme}://127.0.0.1:${port}`, port, keyspace, dir, env, proc: launch(), ca: pki?.ca, token: '',
     async stop() {
       if (fe.proc.exitCode !== null) return;
       const exited = new Promise((r) => fe.proc.once('exit', r));
@@ -89,15 +91,38 @@ export async function startFrontend(prefix: string, extraEnv: Record<string, str
     },
   };
   await waitReady(fe.url, pki?.ca);
+  fe.token = bootstrapToken(env);
+  lastToken = fe.token;
   return fe;
+}
+
+/** Runs stratus-bootstrap (dist/api/auth/bootstrap.js) against a frontend's keyspace: a new admin token. */
+export function bootstrapToken(env: Record<string, string>, args: string[] = []): string {
+  return execFileSync(process.execPath, [path.join(REPO, 'dist/api/auth/bootstrap.js'), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+}
+
+/** The admin token of the frontend started last: `stratus()` uses it when the CLI config has none. */
+let lastToken: string | undefined;
+
+function configHasToken(env: Record<string, string>): boolean {
+  const file = env['STRATUS_CONFIG'];
+  if (!file) return false;
+  try {
+    return /^token:/m.test(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 export interface RunResult { code: number; stdout: string; stderr: string }
 
 /** Runs the built `stratus` CLI as a separate process. */
 export function stratus(args: string[], env: Record<string, string>, input?: string): Promise<RunResult> {
+  // Tests that write a config without a token act as the administrator of the last frontend.
+  const auth = lastToken && !args.some((a) => a === '--token' || a.startsWith('--token=')) && !configHasToken(env) && env['STRATUS_TEST_ANONYMOUS'] !== '1'
+    ? [`--token=${lastToken}`] : [];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [path.join(REPO, 'bin/stratus.js'), ...args], { env: { ...process.env, ...env }, timeout: 60000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [path.join(REPO, 'bin/stratus.js'), ...args, ...auth], { env: { ...process.env, ...env }, timeout: 60000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr });
     });
     if (input !== undefined) {

@@ -1,0 +1,97 @@
+// The security middleware of the Koa app: authentication (with a limit on failed attempts per
+// client address), the per-user rate limit, and the audit record of every mutating request.
+
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { TooManyRequestsError } from '../../errors';
+import type { AuthenticatorChain } from './authenticator';
+import type { AuditLog } from './audit-log';
+import { parseAuthorization } from './credentials';
+import type { UserInfo } from './identity';
+import type { RateLimiter } from './rate-limiter';
+
+/** Paths anyone may read: liveness, readiness and the version (as Kubernetes' public-info-viewer). */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/livez', '/readyz', '/version']);
+
+const MUTATING: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface AuthenticationMiddlewareOptions {
+  chain: AuthenticatorChain;
+  /** per user */
+  users: RateLimiter;
+  /** failed authentications per client address */
+  failures: RateLimiter;
+  logger?: Logger;
+}
+
+function tooMany(seconds: number): TooManyRequestsError {
+  return new TooManyRequestsError('Too many requests, please try again later.', { retryAfterSeconds: seconds });
+}
+
+export function clientAddress(ctx: Context): string {
+  return ctx.req.socket.remoteAddress ?? 'unknown';
+}
+
+export function authenticationMiddleware(o: AuthenticationMiddlewareOptions) {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.method === 'GET' && PUBLIC_PATHS.has(ctx.path)) return next();
+    const addr = clientAddress(ctx);
+    const wait = o.failures.wait(addr);
+    if (wait > 0) throw tooMany(wait);
+    let user: UserInfo;
+    try {
+      user = await o.chain.authenticate(parseAuthorization(ctx.get('Authorization') || undefined));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'UNAUTHORIZED') {
+        o.failures.take(addr);
+        ctx.set('WWW-Authenticate', 'Bearer realm="stratus"');
+        ctx.state.log?.info({ addr }, 'authentication refused');
+      }
+      throw err;
+    }
+    ctx.state.user = user;
+    ctx.state.log = ctx.state.log?.child({ user: user.name });
+    const limited = o.users.take(user.name);
+    if (limited > 0) throw tooMany(limited);
+    await next();
+  };
+}
+
+/** Audit records: outside the error middleware, so the final status code is known. */
+export function auditMiddleware(audit: AuditLog, clock: () => number = Date.now) {
+  return async (ctx: Context, next: Next) => {
+    if (!audit.enabled || !MUTATING.has(ctx.method)) return next();
+    const start = clock();
+    try {
+      await next();
+    } finally {
+      const user = ctx.state.user as UserInfo | undefined;
+      const t = ctx.state.target as { kind: { plural: string }; namespace: string; name?: string; subresource?: string } | undefined;
+      const a = ctx.state.audit as { verb?: string; resource?: string; namespace?: string; name?: string } | undefined;
+      let reason: string | undefined;
+      if (ctx.status >= 400 && typeof ctx.body === 'string' && ctx.body.length < 65536) {
+        try { reason = (JSON.parse(ctx.body) as { reason?: string }).reason; } catch { /* YAML or text */ }
+      }
+      const dry = ctx.query['dryRun'];
+      audit.record({
+        time: start,
+        requestId: String(ctx.response.get('X-Request-Id') || ''),
+        user: user?.name ?? 'system:anonymous',
+        groups: user?.groups ?? ['system:unauthenticated'],
+        authenticator: user?.authenticator,
+        verb: a?.verb ?? ctx.state.verb ?? ctx.method.toLowerCase(),
+        resource: a?.resource ?? t?.kind.plural ?? ctx.path.slice(0, 256),
+        namespace: a?.namespace ?? (t?.namespace || undefined),
+        name: a?.name ?? t?.name,
+        subresource: t?.subresource,
+        code: ctx.status,
+        reason: typeof reason === 'string' ? reason : undefined,
+        dryRun: dry === 'All' || (Array.isArray(dry) && dry.includes('All')),
+        sourceIp: clientAddress(ctx),
+        userAgent: ctx.get('User-Agent') || undefined,
+        latencyMs: clock() - start,
+      });
+    }
+  };
+}
+

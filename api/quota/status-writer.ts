@@ -1,0 +1,60 @@
+// Writes a project's usage into its status (status.usage), shortly after the ledger's totals
+// changed and after every reconcile, so `stratus get proj` and watchers see usage against quota.
+
+import stableStringify from 'fast-json-stable-stringify';
+import type { Logger } from 'pino';
+import type { ObjectStore } from '../../store';
+import { usageStatus } from './amounts';
+import type { QuotaLedger } from './ledger';
+
+export interface UsageStatusWriterOptions {
+  store: ObjectStore;
+  ledger: QuotaLedger;
+  logger?: Logger;
+  /** how long changes are gathered before one write; default 300 ms */
+  debounceMs?: number;
+}
+
+export class UsageStatusWriter {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly o: UsageStatusWriterOptions) {}
+
+  schedule(project: string): void {
+    if (this.closed || this.timers.has(project)) return;
+    this.timers.set(project, setTimeout(() => {
+      this.timers.delete(project);
+      const p = this.write(project).catch((err) => this.o.logger?.warn({ err: String(err), project }, 'could not write project usage'));
+      this.running.add(p);
+      void p.finally(() => this.running.delete(p));
+    }, this.o.debounceMs ?? 300));
+  }
+
+  /** Writes the project's status.usage now (nothing when it is already right). */
+  async write(project: string): Promise<void> {
+    const totals = await this.o.ledger.totals(project);
+    const usage = usageStatus(totals);
+    await this.o.store.guaranteedUpdate({ kind: 'Project', namespace: '', name: project }, (cur) => {
+      if (stableStringify(cur.status?.['usage'] ?? null) === stableStringify(usage)) return undefined;
+      return { ...cur, status: { ...cur.status, usage } };
+    }, { status: true }).catch((err) => {
+      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+    });
+  }
+
+  /** Writes what is scheduled now and waits for writes in flight. */
+  async flush(): Promise<void> {
+    const due = [...this.timers.keys()];
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all([...this.running, ...due.map((p) => this.write(p).catch(() => undefined))]);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+}

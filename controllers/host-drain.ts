@@ -1,0 +1,98 @@
+// Draining a host (`stratus host drain`: spec.unschedulable=true plus the annotation
+// stratuslab.eu/drain="true"): every VM bound there is moved off without ever running twice.
+// The controller asks (VM condition Evicting=True); the host's agent stops the domain and answers
+// Ready=False/Evicted; only then is the VM unbound and its claim released, and the scheduler
+// places it elsewhere. A VM that never started on the host (no domainUUID, Ready absent) is
+// unbound as soon as the agent has acknowledged too — the agent is the only one who knows.
+
+import type { Logger } from 'pino';
+import type { ObjectStore } from '../store';
+import { getCondition, removeCondition, setCondition } from './conditions';
+import { HOST_INDEX } from './host-health';
+import type { PlacementMetrics } from './metrics';
+import type { PlacementCache } from './placement/cache';
+import { releaseClaim } from './placement/claims';
+import { Controller, systemClock, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+
+export const DRAIN_ANNOTATION = 'stratuslab.eu/drain';
+export const EVICTED_REASON = 'Evicted';
+
+export interface HostDrainOptions {
+  store: ObjectStore;
+  informers: { hosts: Informer; vms: Informer };
+  cache?: PlacementCache;
+  logger: Logger;
+  metrics: PlacementMetrics;
+  clock?: Clock;
+  workers?: number;
+  resyncPeriodMs?: number;
+  /** how often to look again while VMs are still being stopped; default 1000 ms */
+  pollMs?: number;
+}
+
+export class HostDrain {
+  readonly name = 'host-drain';
+  readonly controller: Controller;
+  private readonly clock: Clock;
+
+  constructor(private readonly o: HostDrainOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.controller = new Controller({
+      name: 'host-drain', logger: o.logger, clock: this.clock, metrics: o.metrics.runtime,
+      workers: o.workers ?? 2, resyncPeriodMs: o.resyncPeriodMs, reconciler: (k, ctx) => this.reconcile(k, ctx),
+    });
+    this.controller.watch(o.informers.hosts, (h) => (h.metadata.annotations?.[DRAIN_ANNOTATION] === 'true' ? h.metadata.name : undefined));
+    // a VM's answer (Ready=False/Evicted) wakes its host up
+    this.controller.watch(o.informers.vms, (vm) => (vm.status?.host && getCondition(vm.status.conditions as never, 'Evicting') ? String(vm.status.host) : undefined));
+  }
+
+  start(signal: AbortSignal): Promise<void> {
+    return this.controller.start(signal);
+  }
+
+  async reconcile(name: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const host = this.o.informers.hosts.get(name);
+    if (host?.metadata.annotations?.[DRAIN_ANNOTATION] !== 'true') return {};
+    const vms = this.o.informers.vms.byIndex(HOST_INDEX, name);
+    if (vms.length === 0) return {};
+    const now = this.clock.now();
+    for (const vm of vms) {
+      const key = { kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name };
+      let unbound = false;
+      try {
+        await this.o.store.guaranteedUpdate(key, (cur) => {
+          unbound = false;
+          if (cur.metadata.uid !== vm.metadata.uid || cur.status?.host !== name) return undefined;
+          const st = cur.status;
+          const evicting = getCondition(st.conditions as never, 'Evicting');
+          const ready = getCondition(st.conditions as never, 'Ready');
+          if (!evicting) {
+            st.conditions = setCondition(st.conditions as never, { type: 'Evicting', status: 'True', reason: 'HostDrained', message: `host ${name} is being drained` }, now);
+            return cur;
+          }
+          if (ready?.status !== 'False' || ready.reason !== EVICTED_REASON) return undefined; // the agent has not stopped it yet
+          for (const f of ['host', 'domainUUID', 'startTime', 'volumes', 'ip']) delete st[f];
+          st.conditions = removeCondition(st.conditions as never, 'Evicting');
+          st.conditions = removeCondition(st.conditions as never, 'Ready');
+          st.conditions = setCondition(st.conditions as never, {
+            type: 'Scheduled', status: 'False', reason: 'Evicted', message: `moved off drained host ${name}`, observedGeneration: cur.metadata.generation,
+          }, now);
+          st.phase = 'Pending';
+          unbound = true;
+          return cur;
+        }, { status: true });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'NOT_FOUND') continue;
+        throw err;
+      }
+      if (!unbound) continue;
+      const rec = await releaseClaim(this.o.store, name, vm.metadata.uid!);
+      if (rec) {
+        this.o.cache?.assume(rec);
+        this.o.metrics.releases.inc({ reason: 'drained' });
+      }
+      ctx.logger.info({ vm: `${key.namespace}/${key.name}` }, 'evicted a VM from a drained host');
+    }
+    return { requeueAfterMs: this.o.pollMs ?? 1000 };
+  }
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// Cassandra roles of the Stratus components, for a node started with STRATUS_CASSANDRA_AUTH=1
+// (PasswordAuthenticator + CassandraAuthorizer). Idempotent: run it again after upgrades (new tables).
+//
+//   node scripts/cassandra-roles.js        (after `npm run build`: it applies the migrations from dist/)
+//
+// 1. Logs in as the operator role stratus_admin (its password file), or the first time as the
+//    default superuser cassandra/cassandra, and creates stratus_admin (superuser; for operators,
+//    migrations and this script only).
+// 2. Applies the schema migrations as stratus_admin (components' roles may not create tables).
+// 3. Creates the login roles stratus_frontend, stratus_controllers, stratus_agents, each with a
+//    random password and only SELECT/MODIFY on the tables that component uses. Users of Stratus
+//    have no Cassandra role at all: they reach the data only through the API.
+// 4. Disables the default superuser: `cassandra` gets a random password, LOGIN = false.
+// Each role's credentials are written to $STRATUS_CASSANDRA_CREDENTIALS/<role>.env (mode 0600) as
+// STRATUS_CASSANDRA_USER=... and STRATUS_CASSANDRA_PASSWORD=..., ready for `set -a; . file`.
+//
+// Environment: STRATUS_CASSANDRA (contact points, default 127.0.0.1:9042), STRATUS_CASSANDRA_DC,
+// STRATUS_KEYSPACE (default stratus), STRATUS_REPLICATION, STRATUS_CASSANDRA_CREDENTIALS
+// (default <repo>/.stratus/cassandra).
+'use strict';
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const cassandra = require('cassandra-driver');
+
+const REPO = path.resolve(__dirname, '..');
+const CONTACT = (process.env.STRATUS_CASSANDRA || '127.0.0.1:9042').split(',').map((s) => s.trim()).filter(Boolean);
+const DC = process.env.STRATUS_CASSANDRA_DC || 'datacenter1';
+const KS = process.env.STRATUS_KEYSPACE || 'stratus';
+const RF = Number(process.env.STRATUS_REPLICATION || 1);
+const DIR = process.env.STRATUS_CASSANDRA_CREDENTIALS || path.join(REPO, '.stratus', 'cassandra');
+
+const RW = ['SELECT', 'MODIFY'];
+const R = ['SELECT'];
+/** The object store and change feed every component uses. */
+const COMMON = {
+  schema_migrations: R, settings: RW, objects: RW, object_names: RW, object_namespaces: RW, feed: RW, field_index: RW,
+};
+/** Tables per component role: only what it reads (SELECT) and writes (MODIFY; LWTs need both). */
+const ROLES = {
+  stratus_frontend: {
+    ...COMMON, users: RW, tokens: RW, token_ids: RW, tokens_by_user: RW, quota_usage: RW, quota_leases: RW, audit_log: RW,
+  },
+  stratus_controllers: {
+    ...COMMON, host_leases: R, host_samples: R, host_samples_latest: R,
+  },
+  stratus_agents: {
+    ...COMMON, host_leases: RW, host_samples: RW, vm_samples: RW, host_samples_latest: RW, vm_samples_latest: RW, usage_hourly: RW,
+  },
+};
+const ADMIN = 'stratus_admin';
+
+function log(msg) {
+  process.stderr.write(`cassandra-roles: ${msg}\n`);
+}
+
+function client(user, password) {
+  return new cassandra.Client({
+    contactPoints: CONTACT,
+    localDataCenter: DC,
+    authProvider: new cassandra.auth.PlainTextAuthProvider(user, password),
+    queryOptions: { consistency: cassandra.types.consistencies.localQuorum },
+    socketOptions: { connectTimeout: 5000, readTimeout: 20000 },
+  });
+}
+
+function readEnv(role) {
+  try {
+    const text = fs.readFileSync(path.join(DIR, `${role}.env`), 'utf8');
+    const m = /^STRATUS_CASSANDRA_PASSWORD=(.*)$/m.exec(text);
+    return m ? m[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeEnv(role, password) {
+  fs.mkdirSync(DIR, { recursive: true, mode: 0o700 });
+  const file = path.join(DIR, `${role}.env`);
+  fs.writeFileSync(`${file}.tmp`, `STRATUS_CASSANDRA_USER=${role}\nSTRATUS_CASSANDRA_PASSWORD=${password}\n`, { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+const newPassword = () => crypto.randomBytes(24).toString('base64url');
+const quote = (s) => `'${String(s).replace(/'/g, "''")}'`;
+
+async function connectAsSuperuser() {
+  const known = readEnv(ADMIN);
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    for (const [user, password] of [[ADMIN, known], ['cassandra', 'cassandra']]) {
+      if (!password) continue;
+      const c = client(user, password);
+      try {
+        await c.connect();
+        return { c, user };
+      } catch (e) {
+        await c.shutdown().catch(() => {});
+        if (Date.now() > deadline) throw new Error(`cannot log in as ${ADMIN} nor as the default superuser: ${String(e.message).split('\n')[0]}`);
+      }
+    }
+    // The default superuser is created shortly after the first start.
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function main() {
+  let { c, user } = await connectAsSuperuser();
+  log(`logged in as ${user}`);
+  if (user === 'cassandra') {
+    const password = readEnv(ADMIN) || newPassword();
+    await c.execute(`CREATE ROLE IF NOT EXISTS ${ADMIN} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = ${quote(password)}`);
+    await c.execute(`ALTER ROLE ${ADMIN} WITH PASSWORD = ${quote(password)}`);
+    writeEnv(ADMIN, password);
+    await c.shutdown();
+    // Log in as the new superuser (it may take a moment to be visible to the authenticator).
+    for (let i = 0; ; i++) {
+      c = client(ADMIN, password);
+      try {
+        await c.connect();
+        break;
+      } catch (e) {
+        await c.shutdown().catch(() => {});
+        if (i > 30) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    log(`created the operator role ${ADMIN}`);
+  }
+  try {
+    // The schema, as the operator (components' roles cannot create tables).
+    const { migrate } = require(path.join(REPO, 'dist/store/migrations.js'));
+    const ran = await migrate({ client: c, keyspace: KS, replicationFactor: RF });
+    if (ran.length) log(`applied migrations ${ran.join(', ')} to keyspace ${KS}`);
+
+    const rs = await c.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?', [KS], { prepare: true });
+    const tables = new Set(rs.rows.map((r) => r.table_name));
+    const granted = new Set();
+    for (const [role, perTable] of Object.entries(ROLES)) {
+      const password = readEnv(role) || newPassword();
+      await c.execute(`CREATE ROLE IF NOT EXISTS ${role} WITH LOGIN = true AND SUPERUSER = false AND PASSWORD = ${quote(password)}`);
+      await c.execute(`ALTER ROLE ${role} WITH PASSWORD = ${quote(password)} AND LOGIN = true AND SUPERUSER = false`);
+      // Start from nothing, then grant exactly the list (a table dropped from the list loses its grant).
+      await c.execute(`REVOKE ALL PERMISSIONS ON KEYSPACE ${KS} FROM ${role}`);
+      for (const t of tables) await c.execute(`REVOKE ALL PERMISSIONS ON TABLE ${KS}.${t} FROM ${role}`);
+      for (const [table, perms] of Object.entries(perTable)) {
+        if (!tables.has(table)) {
+          log(`warning: table ${KS}.${table} does not exist (yet); ${role} gets no grant on it`);
+          continue;
+        }
+        for (const p of perms) await c.execute(`GRANT ${p} ON TABLE ${KS}.${table} TO ${role}`);
+        granted.add(table);
+      }
+      writeEnv(role, password);
+      log(`role ${role}: ${Object.keys(perTable).filter((t) => tables.has(t)).length} tables`);
+    }
+    for (const t of tables) {
+      if (!granted.has(t) && t !== 'schema_lock') log(`note: no component role may use ${KS}.${t}; add it to scripts/cassandra-roles.js if one needs it`);
+    }
+    // The well-known default superuser must not stay usable.
+    if (user === 'cassandra' || (await c.execute("SELECT can_login FROM system_auth.roles WHERE role = 'cassandra'")).first()?.can_login) {
+      await c.execute(`ALTER ROLE cassandra WITH PASSWORD = ${quote(newPassword())} AND SUPERUSER = false AND LOGIN = false`);
+      log('disabled the default superuser "cassandra"');
+    }
+    log(`credentials are in ${DIR}/<role>.env`);
+  } finally {
+    await c.shutdown();
+  }
+}
+
+main().catch((e) => {
+  log(String(e && e.message ? e.message : e).split('\n')[0]);
+  process.exit(1);
+});

@@ -123,7 +123,17 @@ export class HostAgent {
   async start(signal: AbortSignal): Promise<void> {
     const o = this.o;
     const t = this.timings;
-    const conn = (this.conn = await LibvirtConnection.open(o.libvirtUri, { executor: o.executor }));
+    let opened: LibvirtConnection | undefined;
+    for (let attempt = 0; !opened; attempt++) {
+      try {
+        opened = await LibvirtConnection.open(o.libvirtUri, { executor: o.executor });
+      } catch (err) {
+        this.log.warn({ uri: o.libvirtUri, err: String(err) }, 'connecting to libvirt failed; retrying');
+        await sleep(this.clock, Math.min(10_000, 500 * 2 ** attempt), signal);
+        if (signal.aborted) return;
+      }
+    }
+    const conn = (this.conn = opened);
     const pool = o.pool ?? 'default';
     const pools = (this.pools = new PoolCache(conn));
     const tasks: Promise<void>[] = [];

@@ -17,11 +17,13 @@ import * as login from './commands/login';
 import * as admin from './commands/admin';
 import * as audit from './commands/audit';
 import * as hostCmd from './commands/host';
+import * as top from './commands/top';
+import * as usage from './commands/usage';
 
 export type { CliIO } from './context';
 
 /** Each command registers itself; add new ones (top, usage, login, host cordon...) here. */
-const COMMANDS: Array<{ register(program: Command, run: CommandRunner): void }> = [apply, get, describe, del, wait, diff, version, login, admin, audit, hostCmd];
+const COMMANDS: Array<{ register(program: Command, run: CommandRunner): void }> = [apply, get, describe, del, wait, diff, version, login, admin, audit, hostCmd, top, usage];
 
 export function buildProgram(io: CliIO, run: CommandRunner): Command {
   const program = new Command('stratus');

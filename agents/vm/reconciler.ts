@@ -109,9 +109,13 @@ export class VmReconciler {
   private readonly expected = new Map<string, { event: string; until: number }[]>();
 
   private expect(domain: string, event: string): void {
-    const l = this.expected.get(domain) ?? [];
-    l.push({ event, until: this.clock.now() + 5000 });
+    const now = this.clock.now();
+    const l = (this.expected.get(domain) ?? []).filter((e) => e.until > now);
+    l.push({ event, until: now + 5000 });
     this.expected.set(domain, l);
+    if (this.expected.size > 10_000) {
+      for (const [d, list] of this.expected) if (list.every((e) => e.until <= now)) this.expected.delete(d);
+    }
   }
 
   /** True (and forgotten) if the agent caused this event itself: no reconcile needed. */
@@ -147,7 +151,7 @@ export class VmReconciler {
     const log = ctx?.logger ?? this.o.logger;
     const { namespace, name } = splitKey(key);
     const storeKey = { kind: 'VirtualMachine', namespace, name };
-    let vm = this.current(key, this.o.source.boundTo(host, key));
+    const vm = this.current(key, this.o.source.boundTo(host, key));
     const fenced = this.o.fenced();
 
     const deleting = vm?.metadata.deletionTimestamp !== undefined;

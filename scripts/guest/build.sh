@@ -19,6 +19,7 @@ if [[ ! -s "$OUT/vmlinuz" ]]; then
     pkg="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')"
   fi
   tmp="$(mktemp -d)"
+  chmod 755 "$tmp" # apt-get download runs as _apt
   trap 'rm -rf "$tmp"' EXIT
   log "downloading $pkg"
   (cd "$tmp" && apt-get download -qq "$pkg" >&2) || { apt-get update -qq >&2; (cd "$tmp" && apt-get download -qq "$pkg" >&2); }
@@ -27,6 +28,10 @@ if [[ ! -s "$OUT/vmlinuz" ]]; then
   mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 fi
 
+if ldd /bin/busybox >/dev/null 2>&1; then
+  log "/bin/busybox is dynamically linked: install busybox-static (it replaces busybox)"
+  exit 1
+fi
 root="$(mktemp -d)"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp}
 cp /bin/busybox "$root/bin/busybox"

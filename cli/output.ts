@@ -1,6 +1,7 @@
 // Printing for people and scripts: kubectl-style tables (from the server's meta.k8s.io Table),
 // YAML and JSON documents with sorted keys, `-o name`, `-o jsonpath=`, and ages.
 
+import { humanDuration } from '../schemas/printer';
 import { stringify as stringifyYaml } from 'yaml';
 import { UsageError } from './errors/usage-error';
 import { parseJsonPathTemplate, renderTemplate, type TemplatePart } from './jsonpath';
@@ -71,36 +72,8 @@ export function formatCell(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** kubectl's HumanDuration: 45s, 5m10s, 3h, 2d5h, 400d, 3y20d. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < -1) return '<invalid>';
-  if (seconds < 0) return '0s';
-  if (seconds < 60 * 2) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 10) {
-    const s = seconds % 60;
-    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
-  }
-  if (minutes < 60 * 3) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 8) {
-    const m = minutes % 60;
-    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
-  }
-  if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) {
-    const h = hours % 24;
-    return h === 0 ? `${Math.floor(hours / 24)}d` : `${Math.floor(hours / 24)}d${h}h`;
-  }
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
-  if (hours < 24 * 365 * 8) {
-    const dy = Math.floor(hours / 24) % 365;
-    const y = Math.floor(hours / 24 / 365);
-    return dy === 0 ? `${y}y` : `${y}y${dy}d`;
-  }
-  return `${Math.floor(hours / 24 / 365)}y`;
-}
+/** kubectl's HumanDuration (45s, 5m10s, 3h, 2d5h, 400d, 3y20d): one implementation, in schemas/printer. */
+export { humanDuration };
 
 /** Age of a timestamp (`<unknown>` when missing or unparsable). */
 export function formatAge(timestamp: unknown, now: number = Date.now()): string {

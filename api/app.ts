@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { BadRequestError, NotFoundError } from '../errors';
+import { BadRequestError, MethodNotAllowedError, NotFoundError } from '../errors';
 import { GROUP, VERSION, kindByPlural, type KindInfo } from '../schemas/kinds';
 import type { Validator } from '../schemas/validate';
 import type { ObjectStore } from '../store';
@@ -129,6 +129,8 @@ export function createApp(o: AppOptions): StratusApp {
     router.patch(`${prefix}/:plural/:name/status`, async (ctx) => handlers.patch(ctx, await target(ctx, 'patch', 'status')));
   }
   app.use(router.routes());
-  app.use(router.allowedMethods());
+  // As Status objects (through the error middleware), like every other error.
+  const notAllowed = () => new MethodNotAllowedError('the server does not allow this method on the requested resource');
+  app.use(router.allowedMethods({ throw: true, methodNotAllowed: notAllowed, notImplemented: notAllowed }));
   return { app, metrics, close: () => hub.close() };
 }

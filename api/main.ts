@@ -10,11 +10,12 @@ import { Validator } from '../schemas/validate';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
 import { createApp } from './app';
 import { Security } from './auth/security';
+import { LOG_REDACT } from './auth/redact';
 import { ApiMetrics } from './metrics';
 
 export async function runApi(signal: AbortSignal): Promise<void> {
   const cfg = loadApiConfig();
-  const logger = pino({ level: cfg.logLevel, base: { component: 'api' } });
+  const logger = pino({ level: cfg.logLevel, base: { component: 'api' }, redact: LOG_REDACT });
   const client = createCassandraClient({ ...cfg.cassandra, keyspace: undefined });
   await client.connect();
   await migrate({ client, keyspace: cfg.cassandra.keyspace, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec, logger });

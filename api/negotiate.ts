@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import YAML from 'yaml';
 import { BadRequestError, RequestEntityTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import { yamlNestingExceeds } from './yaml-depth';
 
 export const JSON_TYPES = ['application/json'];
 export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
@@ -64,7 +65,10 @@ export async function readBody(ctx: Context, allowed: string[], limits: BodyLimi
 }
 
 /** Parses exactly one YAML (or JSON) document with alias expansion bounded. */
-export function parseYamlDocument(text: string, limits: Pick<BodyLimits, 'maxAliases'>): unknown {
+export function parseYamlDocument(text: string, limits: Pick<BodyLimits, 'maxAliases'> & Partial<Pick<BodyLimits, 'maxDepth'>>): unknown {
+  if (limits.maxDepth !== undefined && yamlNestingExceeds(text, limits.maxDepth)) {
+    throw new BadRequestError(`the request body is nested deeper than ${limits.maxDepth} levels`);
+  }
   let docs: YAML.Document.Parsed[];
   try {
     docs = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true }) as YAML.Document.Parsed[];

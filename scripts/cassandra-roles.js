@@ -42,6 +42,8 @@ const COMMON = {
 const ROLES = {
   stratus_frontend: {
     ...COMMON, users: RW, tokens: RW, token_ids: RW, tokens_by_user: RW, quota_usage: RW, quota_leases: RW, audit_log: RW,
+    // read-only: what agents measure, served by `stratus top` and `stratus usage` (api/routes-metrics.ts)
+    host_samples_latest: R, vm_samples_latest: R, usage_hourly: R,
   },
   stratus_controllers: {
     ...COMMON, host_leases: R, host_samples: R, host_samples_latest: R,
@@ -61,7 +63,7 @@ function client(user, password) {
     contactPoints: CONTACT,
     localDataCenter: DC,
     authProvider: new cassandra.auth.PlainTextAuthProvider(user, password),
-    queryOptions: { consistency: cassandra.types.consistencies.localQuorum },
+    queryOptions: { consistency: cassandra.types.consistencies.localQuorum, serialConsistency: cassandra.types.consistencies.localSerial, prepare: true },
     socketOptions: { connectTimeout: 5000, readTimeout: 20000 },
   });
 }
@@ -84,6 +86,29 @@ function writeEnv(role, password) {
 }
 
 const newPassword = () => crypto.randomBytes(24).toString('base64url');
+
+/** Runs a role statement; Cassandra refuses password changes closer than a few seconds apart: wait and retry. */
+async function roleStatement(c, cql) {
+  for (let i = 0; ; i++) {
+    try {
+      return await c.execute(cql);
+    } catch (e) {
+      if (!/can only be changed every/i.test(String(e.message)) || i > 20) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function roleExists(c, role) {
+  const rs = await c.execute('SELECT role FROM system_auth.roles WHERE role = ?', [role], { prepare: true });
+  return rs.rowLength > 0;
+}
+
+/** Creates a role, or brings an existing one to this password and these options. */
+async function ensureRole(c, role, password, options) {
+  if (await roleExists(c, role)) await roleStatement(c, `ALTER ROLE ${role} WITH PASSWORD = ${quote(password)} AND ${options}`);
+  else await roleStatement(c, `CREATE ROLE IF NOT EXISTS ${role} WITH PASSWORD = ${quote(password)} AND ${options}`);
+}
 const quote = (s) => `'${String(s).replace(/'/g, "''")}'`;
 
 async function connectAsSuperuser() {
@@ -111,8 +136,7 @@ async function main() {
   log(`logged in as ${user}`);
   if (user === 'cassandra') {
     const password = readEnv(ADMIN) || newPassword();
-    await c.execute(`CREATE ROLE IF NOT EXISTS ${ADMIN} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = ${quote(password)}`);
-    await c.execute(`ALTER ROLE ${ADMIN} WITH PASSWORD = ${quote(password)}`);
+    await ensureRole(c, ADMIN, password, 'SUPERUSER = true AND LOGIN = true');
     writeEnv(ADMIN, password);
     await c.shutdown();
     // Log in as the new superuser (it may take a moment to be visible to the authenticator).
@@ -140,8 +164,9 @@ async function main() {
     const granted = new Set();
     for (const [role, perTable] of Object.entries(ROLES)) {
       const password = readEnv(role) || newPassword();
-      await c.execute(`CREATE ROLE IF NOT EXISTS ${role} WITH LOGIN = true AND SUPERUSER = false AND PASSWORD = ${quote(password)}`);
-      await c.execute(`ALTER ROLE ${role} WITH PASSWORD = ${quote(password)} AND LOGIN = true AND SUPERUSER = false`);
+      const existed = await roleExists(c, role);
+      if (!existed) await ensureRole(c, role, password, 'LOGIN = true AND SUPERUSER = false');
+      else if (!readEnv(role)) await ensureRole(c, role, password, 'LOGIN = true AND SUPERUSER = false'); // lost its file: new password
       // Start from nothing, then grant exactly the list (a table dropped from the list loses its grant).
       await c.execute(`REVOKE ALL PERMISSIONS ON KEYSPACE ${KS} FROM ${role}`);
       for (const t of tables) await c.execute(`REVOKE ALL PERMISSIONS ON TABLE ${KS}.${t} FROM ${role}`);
@@ -161,7 +186,7 @@ async function main() {
     }
     // The well-known default superuser must not stay usable.
     if (user === 'cassandra' || (await c.execute("SELECT can_login FROM system_auth.roles WHERE role = 'cassandra'")).first()?.can_login) {
-      await c.execute(`ALTER ROLE cassandra WITH PASSWORD = ${quote(newPassword())} AND SUPERUSER = false AND LOGIN = false`);
+      await roleStatement(c, `ALTER ROLE cassandra WITH PASSWORD = ${quote(newPassword())} AND SUPERUSER = false AND LOGIN = false`);
       log('disabled the default superuser "cassandra"');
     }
     log(`credentials are in ${DIR}/<role>.env`);

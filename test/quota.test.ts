@@ -20,7 +20,7 @@ const vm = (name: string, spec: Record<string, unknown> = {}, meta: Record<strin
   ({ apiVersion: V, kind: 'VirtualMachine', metadata: { name, ...meta }, spec: { cpu: 1, memory: '1Gi', ...spec } });
 const volume = (name: string, size: string) => ({ apiVersion: V, kind: 'Volume', metadata: { name }, spec: { size } });
 const project = (name: string, quota?: Record<string, unknown>) => ({ apiVersion: V, kind: 'Project', metadata: { name }, spec: quota ? { quota } : {} });
-const merge = (r: ReturnType<typeof request.agent>, path: string, body: unknown) => r.patch(path).set('Content-Type', 'application/merge-patch+json').send(body);
+const merge = (r: ReturnType<typeof request.agent>, path: string, body: object) => r.patch(path).set('Content-Type', 'application/merge-patch+json').send(body);
 
 /** A second frontend on the same keyspace: its own store, ledger and group-commit queue. */
 async function openSecondFrontend(): Promise<typeof second> {
@@ -110,9 +110,9 @@ describe('cpu, memory and storage', () => {
   test('resizing down releases, resizing up is checked (merge patch, PUT, apply); dry runs write nothing', async () => {
     await merge(api.req, `${NS}/virtualmachines/a`, { spec: { cpu: 1 } }).expect(200);
     expect((await totals('sized')).cpu).toBe(3);
-    const over = await merge(second.req, `${NS}/virtualmachines/b`, { spec: { cpu: 3 } }).expect(403);
-    expect(over.body.message).toMatch(/requested: cpu=3, used: cpu=3, limited: cpu=4/);
-    await merge(second.req, `${NS}/virtualmachines/b`, { spec: { cpu: 3 } }).query({ dryRun: 'All' }).expect(403);
+    const over = await merge(second.req, `${NS}/virtualmachines/b`, { spec: { cpu: 4 } }).expect(403);
+    expect(over.body.message).toMatch(/requested: cpu=4, used: cpu=3, limited: cpu=4/);
+    await merge(second.req, `${NS}/virtualmachines/b`, { spec: { cpu: 4 } }).query({ dryRun: 'All' }).expect(403);
     const cur = (await api.req.get(`${NS}/virtualmachines/a`)).body;
     await api.req.put(`${NS}/virtualmachines/a`).send({ ...cur, spec: { ...cur.spec, cpu: 2 } }).expect(200);
     expect((await totals('sized')).cpu).toBe(4);

@@ -108,10 +108,10 @@ export class AuditLog {
     const keep = (r: AuditRecord) => (!q.user || r.user === q.user) && (!q.namespace || r.namespace === q.namespace);
     let scanned = 0;
     for (let hour = Math.floor(until / HOUR); hour >= Math.floor(since / HOUR) && out.length < limit; hour--) {
-      const perHour: AuditRecord[] = [];
+      const perHour: { r: AuditRecord; key: number }[] = [];
       await Promise.all(Array.from({ length: AUDIT_SHARDS }, async (_, shard) => {
         let matched = 0;
-        const rows = rowsOf(this.o.client, 
+        const rows = rowsOf(this.o.client,
           `SELECT * FROM ${this.o.keyspace}.audit_log WHERE hour = ? AND shard = ? AND ts >= minTimeuuid(?) AND ts <= maxTimeuuid(?)`,
           [types.Long.fromNumber(hour), shard, new Date(since), new Date(until)], { fetchSize: 500 },
         );
@@ -119,14 +119,15 @@ export class AuditLog {
           scanned++;
           const r = recordOf(row);
           if (keep(r)) {
-            perHour.push(r);
+            const p = (row['ts'] as types.TimeUuid).getDatePrecision();
+            perHour.push({ r, key: p.date.getTime() * 10_000 + (p.ticks ?? 0) });
             if (++matched >= limit - out.length) break;
           }
           if (scanned > 200_000) break;
         }
       }));
-      perHour.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
-      out.push(...perHour.slice(0, limit - out.length));
+      perHour.sort((a, b) => b.key - a.key);
+      out.push(...perHour.slice(0, limit - out.length).map((x) => x.r));
       if (scanned > 200_000) break;
     }
     return out;

@@ -34,7 +34,7 @@ export function clientAddress(ctx: Context): string {
 
 export function authenticationMiddleware(o: AuthenticationMiddlewareOptions) {
   return async (ctx: Context, next: Next) => {
-    if (ctx.method === 'GET' && PUBLIC_PATHS.has(ctx.path)) return next();
+    if ((ctx.method === 'GET' || ctx.method === 'HEAD') && PUBLIC_PATHS.has(ctx.path)) return next();
     const addr = clientAddress(ctx);
     const wait = o.failures.wait(addr);
     if (wait > 0) throw tooMany(wait);
@@ -57,6 +57,15 @@ export function authenticationMiddleware(o: AuthenticationMiddlewareOptions) {
   };
 }
 
+/** Resource, namespace and name of a Kubernetes-style path (for requests refused before routing). */
+export function describePath(path: string): { resource?: string; namespace?: string; name?: string; subresource?: string } {
+  const m = /^\/apis\/[^/]+\/[^/]+(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?\/?$/.exec(path)
+    ?? /^\/api\/v1(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?\/?$/.exec(path);
+  if (!m) return {};
+  const clip = (v: string | undefined) => v?.slice(0, 253);
+  return { namespace: clip(m[1]), resource: clip(m[2]), name: clip(m[3]), subresource: clip(m[4]) };
+}
+
 /** Audit records: outside the error middleware, so the final status code is known. */
 export function auditMiddleware(audit: AuditLog, clock: () => number = Date.now) {
   return async (ctx: Context, next: Next) => {
@@ -67,7 +76,7 @@ export function auditMiddleware(audit: AuditLog, clock: () => number = Date.now)
     } finally {
       const user = ctx.state.user as UserInfo | undefined;
       const t = ctx.state.target as { kind: { plural: string }; namespace: string; name?: string; subresource?: string } | undefined;
-      const a = ctx.state.audit as { verb?: string; resource?: string; namespace?: string; name?: string } | undefined;
+      const a = (ctx.state.audit ?? (t ? undefined : describePath(ctx.path))) as { verb?: string; resource?: string; namespace?: string; name?: string; subresource?: string } | undefined;
       let reason: string | undefined;
       if (ctx.status >= 400 && typeof ctx.body === 'string' && ctx.body.length < 65536) {
         try { reason = (JSON.parse(ctx.body) as { reason?: string }).reason; } catch { /* YAML or text */ }
@@ -83,7 +92,7 @@ export function auditMiddleware(audit: AuditLog, clock: () => number = Date.now)
         resource: a?.resource ?? t?.kind.plural ?? ctx.path.slice(0, 256),
         namespace: a?.namespace ?? (t?.namespace || undefined),
         name: a?.name ?? t?.name,
-        subresource: t?.subresource,
+        subresource: t?.subresource ?? a?.subresource,
         code: ctx.status,
         reason: typeof reason === 'string' ? reason : undefined,
         dryRun: dry === 'All' || (Array.isArray(dry) && dry.includes('All')),

@@ -115,6 +115,21 @@ export class Security {
     if (!this.authorizer.mayReadMetrics(u)) throw new ForbiddenError(`forbidden: User "${u.name}" cannot get path "/metrics"`);
   }
 
+  /**
+   * Monitoring and accounting reads (api/routes-metrics.ts `authorize`): a project's for its
+   * members, cluster-wide ones (namespace undefined) for administrators and monitoring groups.
+   */
+  async authorizeMonitoring(ctx: Context, namespace: string | undefined): Promise<void> {
+    const u = this.user(ctx);
+    if (namespace === undefined) {
+      if (!this.authorizer.mayReadMetrics(u)) throw new ForbiddenError(`metrics are forbidden: User "${u.name}" cannot list cluster-wide metrics`);
+      return;
+    }
+    if (!(await this.authorizer.mayView(u, namespace))) {
+      throw new ForbiddenError(`metrics are forbidden: User "${u.name}" cannot get metrics in the namespace "${namespace}"`, { kind: 'metrics', name: namespace });
+    }
+  }
+
   /** What a list or watch may return: undefined for everything the request names. */
   async listScope(ctx: Context, t: Target): Promise<ListScope | undefined> {
     const user = this.user(ctx);

@@ -65,8 +65,8 @@ export class QuotaReconciler {
 
   private async periodic(signal: AbortSignal): Promise<void> {
     const every = this.o.resyncMs ?? 300_000;
-    // A first pass soon after start (repairs what happened while no frontend ran), then jittered.
-    await sleep(Math.min(every, 5000 + Math.random() * 10_000), signal);
+    // Passes at jittered intervals (the first one too: frontends started together spread out).
+    await sleep(every * (0.3 + Math.random() * 0.7), signal);
     while (!signal.aborted) {
       await this.reconcileAll().catch((err) => this.o.logger?.warn({ err: String(err) }, 'quota reconcile pass failed'));
       await sleep(every * (0.9 + Math.random() * 0.2), signal);

@@ -1,5 +1,6 @@
-// Writes a project's usage into its status (status.usage), shortly after the ledger's totals
-// changed and after every reconcile, so `stratus get proj` and watchers see usage against quota.
+// Writes a project's usage into its status (status.usage, and phase Active or Terminating),
+// shortly after the ledger's totals changed and after every reconcile, so `stratus get proj` and
+// watchers see usage against quota.
 
 import stableStringify from 'fast-json-stable-stringify';
 import type { Logger } from 'pino';
@@ -37,8 +38,9 @@ export class UsageStatusWriter {
     const totals = await this.o.ledger.totals(project);
     const usage = usageStatus(totals);
     await this.o.store.guaranteedUpdate({ kind: 'Project', namespace: '', name: project }, (cur) => {
-      if (stableStringify(cur.status?.['usage'] ?? null) === stableStringify(usage)) return undefined;
-      return { ...cur, status: { ...cur.status, usage } };
+      const phase = cur.metadata.deletionTimestamp ? 'Terminating' : 'Active';
+      if (stableStringify(cur.status?.['usage'] ?? null) === stableStringify(usage) && cur.status?.['phase'] === phase) return undefined;
+      return { ...cur, status: { ...cur.status, phase, usage } };
     }, { status: true }).catch((err) => {
       if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
     });

@@ -1,7 +1,7 @@
 // The real Koa app in-process over a fresh keyspace, plus a listening server for streaming tests.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app';
 import { Security } from '../../api/auth/security';
@@ -34,9 +34,9 @@ export function testAuthConfig(over: Partial<AuthConfig> = {}): AuthConfig {
   return { ...loadAuthConfig({}), rateLimitQps: 0, authFailureQps: 0, projectCacheMs: 0, ...over };
 }
 
-export async function openTestApi(prefix: string, opts: { maxBytes?: number; auth?: Partial<AuthConfig>; clock?: () => number } = {}): Promise<TestApi> {
+export async function openTestApi(prefix: string, opts: { maxBytes?: number; auth?: Partial<AuthConfig>; clock?: () => number; logger?: Logger } = {}): Promise<TestApi> {
   const t = await openTestStore(prefix, { followerGraceMs: 300, followerOverlapMs: 500 });
-  const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
+  const logger = opts.logger ?? pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
   const security = new Security({ client: t.client, keyspace: t.keyspace, store: t.store, config: testAuthConfig(opts.auth), logger, clock: opts.clock });
   const { app, close: closeApp } = createApp({
     store: t.store, validator, logger, security, clock: opts.clock,

@@ -45,7 +45,7 @@ afterAll(async () => {
   await running?.catch(() => undefined);
   await executor?.close();
   await t?.close();
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

@@ -10,7 +10,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../api/app';
 import { Security } from '../api/auth/security';
-import { openTestApi, testAuthConfig, validator, API, type TestApi } from './helpers/api';
+import { openSiblingApi, openTestApi, testAuthConfig, validator, API, type TestApi } from './helpers/api';
 
 const V = 'stratuslab.eu/v1alpha1';
 const ISSUER = 'https://idp.stratus.test';
@@ -195,9 +195,9 @@ describe('OIDC / JWT', () => {
 
 describe('rate limits', () => {
   test('a user over the limit gets 429 with Retry-After; other users are not affected', async () => {
-    const limited = await openTestApi('authrl', { auth: { rateLimitQps: 1, rateLimitBurst: 3 } });
+    const limited = await openSiblingApi(api, { auth: { rateLimitQps: 1, rateLimitBurst: 3 } });
     try {
-      const other = await limited.tokenFor('other');
+      const other = await api.tokenFor('other');
       const codes: number[] = [];
       for (let i = 0; i < 5; i++) codes.push((await limited.req.get(`${API}/virtualmachines`)).status);
       expect(codes).toEqual([200, 200, 200, 429, 429]);
@@ -213,7 +213,7 @@ describe('rate limits', () => {
   });
 
   test('repeated failed authentications from one address are slowed down (429), even with a good token after', async () => {
-    const limited = await openTestApi('authfail', { auth: { authFailureQps: 0.5, authFailureBurst: 3 } });
+    const limited = await openSiblingApi(api, { auth: { authFailureQps: 0.5, authFailureBurst: 3 } });
     try {
       for (let i = 0; i < 3; i++) await limited.anon.get('/auth/v1/whoami').set('Authorization', 'Bearer stratus_nope').expect(401);
       const r = await limited.req.get('/auth/v1/whoami').expect(429);

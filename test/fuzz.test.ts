@@ -5,7 +5,7 @@
 // sent is written: every object that changed was named by a request that succeeded.
 import { Pool } from 'undici';
 import YAML from 'yaml';
-import { openTestApi, API, type TestApi } from './helpers/api';
+import { openSiblingApi, openTestApi, API, type TestApi } from './helpers/api';
 
 const N = Number(process.env.STRATUS_FUZZ_N ?? 10_000);
 const SEED = Number(process.env.STRATUS_FUZZ_SEED ?? 20240601);
@@ -215,7 +215,7 @@ test('hostile YAML within the size limit (deep flow or block nesting, compact se
     compact: '- '.repeat(1_000_000),
     aliases: `a: &a [${'x,'.repeat(100)}x]\n${Array.from({ length: 40 }, (_, i) => `k${i}: &k${i} [*a, *a]`).join('\n')}\n`,
   };
-  const big = await openTestApi('fuzzyaml', { maxBytes: 3 * 1024 * 1024 });
+  const big = await openSiblingApi(api, { maxBytes: 3 * 1024 * 1024 });
   try {
     for (const [name, text] of Object.entries(bodies)) {
       const started = Date.now();

@@ -74,6 +74,8 @@ test('directory groups give project roles; a directory login is exchanged for a 
   const me = await api.as(tok.token).get('/auth/v1/whoami').expect(200);
   expect(me.body).toMatchObject({ user: 'bob', authenticator: 'token', groups: ['auditors', 'developers', 'system:authenticated'] });
   await api.as(tok.token).get(`${API}/namespaces/lab/virtualmachines/by-alice`).expect(200);
+  // A directory token does not renew itself: leaving the directory takes effect when it expires.
+  await api.as(tok.token).post('/auth/v1/tokens').send({ ttl: '1h' }).expect(403);
   expect(logLines.join('')).not.toMatch(/alice-password|bob-password|carol-password/);
 });
 

@@ -1,18 +1,13 @@
 // Quotas: admission by compare-and-set on the project's ledger, across two frontends, released on
 // deletion (also when an agent removes the last finalizer), adjusted on resize, and repaired from
 // the objects after a crash.
-import http from 'node:http';
-import pino from 'pino';
 import request from 'supertest';
-import { createApp } from '../api/app';
-import { Security } from '../api/auth/security';
 import { QuotaReconciler } from '../api/quota/reconciler';
 import { amountsOf, ZERO, add } from '../api/quota/amounts';
-import { ObjectStore } from '../store';
-import { openTestApi, testAuthConfig, validator, API, adminToken, type TestApi } from './helpers/api';
+import { openSiblingApi, openTestApi, API, type SiblingApi, type TestApi } from './helpers/api';
 
 let api: TestApi;
-let second: { req: ReturnType<typeof request.agent>; security: Security; server: http.Server; close(): Promise<void> };
+let second: SiblingApi;
 const V = 'stratuslab.eu/v1alpha1';
 const GiB = 2 ** 30;
 
@@ -21,27 +16,6 @@ const vm = (name: string, spec: Record<string, unknown> = {}, meta: Record<strin
 const volume = (name: string, size: string) => ({ apiVersion: V, kind: 'Volume', metadata: { name }, spec: { size } });
 const project = (name: string, quota?: Record<string, unknown>) => ({ apiVersion: V, kind: 'Project', metadata: { name }, spec: quota ? { quota } : {} });
 const merge = (r: ReturnType<typeof request.agent>, path: string, body: object) => r.patch(path).set('Content-Type', 'application/merge-patch+json').send(body);
-
-/** A second frontend on the same keyspace: its own store, ledger and group-commit queue. */
-async function openSecondFrontend(): Promise<typeof second> {
-  const logger = pino({ level: 'silent' });
-  const store = new ObjectStore({ client: api.client, keyspace: api.keyspace });
-  await store.init();
-  const security = new Security({ client: api.client, keyspace: api.keyspace, store, config: testAuthConfig(), logger });
-  const { app, close } = createApp({ store, validator, logger, security });
-  const server = http.createServer(app.callback());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const token = await adminToken(security);
-  return {
-    req: request.agent(server).set('Authorization', `Bearer ${token}`), security, server,
-    async close() {
-      close();
-      await security.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 /** Waits for the settles in flight on both frontends, then returns the ledger's totals. */
 async function totals(p: string) {
@@ -61,7 +35,7 @@ async function fromObjects(p: string) {
 
 beforeAll(async () => {
   api = await openTestApi('quota');
-  second = await openSecondFrontend();
+  second = await openSiblingApi(api);
 }, 60000);
 afterAll(async () => {
   await second.close();

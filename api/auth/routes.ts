@@ -122,6 +122,11 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     const b = await body(ctx);
     ctx.state.audit = { verb: 'create', resource: 'tokens', name: u.name };
     const source = u.authenticator === 'token' ? (u.source ?? 'local') : u.authenticator;
+    // A token vouched for by the directory or the identity provider is not renewed by itself:
+    // the user signs in there again, so leaving the directory takes effect when tokens expire.
+    if (u.authenticator === 'token' && source !== 'local') {
+      throw new ForbiddenError(`tokens of ${source} users are issued only at sign-in: log in again with your ${source === 'ldap' ? 'directory' : 'identity provider'} credentials`);
+    }
     const issued = await o.tokens.issueToken({
       user: u.name, groups: u.groups.filter((g) => g !== 'system:authenticated'), source, ttlSec: ttlOf(b['ttl']),
       description: optionalString(b['description'], 'description') ?? `login (${u.authenticator})`, createdBy: u.name,

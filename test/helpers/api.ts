@@ -7,6 +7,7 @@ import { createApp } from '../../api/app';
 import { Security } from '../../api/auth/security';
 import { loadAuthConfig, type AuthConfig } from '../../config/auth';
 import { Validator } from '../../schemas/validate';
+import { ObjectStore } from '../../store';
 import { openTestStore, type TestStore } from './store';
 
 export interface TestApi extends TestStore {
@@ -59,6 +60,39 @@ export async function openTestApi(prefix: string, opts: { maxBytes?: number; aut
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await t.close();
+    },
+  };
+}
+
+export interface SiblingApi {
+  req: ReturnType<typeof request.agent>;
+  anon: ReturnType<typeof request>;
+  security: Security;
+  as(token: string): ReturnType<typeof request.agent>;
+  close(): Promise<void>;
+}
+
+/**
+ * Another frontend on the same keyspace (no new keyspace: schema changes are slow): its own
+ * object store, security settings, ledger queue and caches, as a second process would have.
+ */
+export async function openSiblingApi(api: TestApi, opts: { auth?: Partial<AuthConfig>; maxBytes?: number } = {}): Promise<SiblingApi> {
+  const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
+  const store = new ObjectStore({ client: api.client, keyspace: api.keyspace });
+  await store.init();
+  const security = new Security({ client: api.client, keyspace: api.keyspace, store, config: testAuthConfig(opts.auth), logger });
+  const { app, close } = createApp({ store, validator, logger, security, watch: { pollMs: 50, bookmarkMs: 500 }, limits: { maxBytes: opts.maxBytes ?? 256 * 1024 } });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const token = await adminToken(security);
+  const as = (tok: string) => request.agent(server).set('Authorization', `Bearer ${tok}`);
+  return {
+    req: as(token), anon: request(server), security, as,
+    async close() {
+      close();
+      await security.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     },
   };
 }

@@ -16,6 +16,8 @@ import { ResourceHandlers, type Target } from './resources';
 import { mountDiscovery } from './routes-discovery';
 import { FeedHub } from './feed-hub';
 import type { Security } from './auth/security';
+import type { MetricsStore } from '../agents/metrics/metrics-store';
+import { mountMetrics } from './routes-metrics';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -29,6 +31,8 @@ export interface AppOptions {
   ready?: () => Promise<boolean>;
   /** authentication, authorization, admission (quota), rate limits, audit: api/auth/security.ts */
   security: Security;
+  /** the agents' monitoring samples and accounting; serves metrics.stratuslab.eu when given */
+  monitoring?: MetricsStore;
 }
 
 export interface StratusApp {
@@ -98,6 +102,9 @@ export function createApp(o: AppOptions): StratusApp {
     mayView: (ctx, name) => o.security.mayViewProject(ctx, name), forbidden: (ctx, name) => o.security.namespaceForbidden(ctx, name),
   });
   o.security.mount(router);
+  if (o.monitoring) {
+    mountMetrics(router, { metrics: o.monitoring, clock: o.clock, authorize: (ctx, ns) => o.security.authorizeMonitoring(ctx, ns) });
+  }
 
   const base = `/apis/${GROUP}/${VERSION}`;
   const target = async (ctx: Context, verb: Verb, sub?: 'status'): Promise<Target> => {

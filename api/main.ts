@@ -12,6 +12,7 @@ import { createApp } from './app';
 import { Security } from './auth/security';
 import { LOG_REDACT } from './auth/redact';
 import { ApiMetrics } from './metrics';
+import { MetricsStore } from '../agents/metrics/metrics-store';
 
 export async function runApi(signal: AbortSignal): Promise<void> {
   const cfg = loadApiConfig();
@@ -31,6 +32,7 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   const backgroundDone = security.start(background.signal).catch((err) => logger.error({ err }, 'security background work failed'));
   const { app, close: closeApp } = createApp({
     store, validator: new Validator(), logger, metrics, security,
+    monitoring: new MetricsStore({ client, keyspace: cfg.cassandra.keyspace }),
     limits: { maxBytes: cfg.maxBodyBytes }, watch: { pollMs: cfg.watchPollMs },
     ready: async () => { await client.execute('SELECT now() FROM system.local'); return true; },
   });

@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app';
 import { Security } from '../../api/auth/security';
+import { MetricsStore } from '../../agents/metrics/metrics-store';
 import { loadAuthConfig, type AuthConfig } from '../../config/auth';
 import { Validator } from '../../schemas/validate';
 import { ObjectStore } from '../../store';
@@ -42,6 +43,7 @@ export async function openTestApi(prefix: string, opts: { maxBytes?: number; aut
   const { app, close: closeApp } = createApp({
     store: t.store, validator, logger, security, clock: opts.clock,
     limits: { maxBytes: opts.maxBytes ?? 256 * 1024 }, watch: { pollMs: 50, bookmarkMs: 500 },
+    monitoring: new MetricsStore({ client: t.client, keyspace: t.keyspace }),
   });
   const server = http.createServer(app.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

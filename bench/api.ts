@@ -1,7 +1,7 @@
 // npm run bench:api — 50 concurrent clients against one frontend (its own process) and one local
 // Cassandra node: create/get/update/list throughput and latency, an open-loop 200 req/s create run,
 // and, in the same run, raw cassandra-driver conditional inserts per second for the ratio.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
@@ -37,8 +37,11 @@ async function main(): Promise<void> {
   });
 
   progress(`starting a frontend on 127.0.0.1:${PORT}`);
+  const env = { ...process.env, STRATUS_KEYSPACE: keyspace, STRATUS_LISTEN: `127.0.0.1:${PORT}`, STRATUS_LOG_LEVEL: 'warn', STRATUS_TLS_CERT: '', STRATUS_TLS_KEY: '', STRATUS_RATE_LIMIT_QPS: '0' };
+  // An administrator's token, made straight in Cassandra as `npm run up` does.
+  const token = execFileSync(process.execPath, [path.join(__dirname, '..', 'api', 'auth', 'bootstrap.js')], { env, encoding: 'utf8' }).trim();
   const api = spawn(process.execPath, [...(process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(__dirname, '..', 'api', 'main.js')], {
-    env: { ...process.env, STRATUS_KEYSPACE: keyspace, STRATUS_LISTEN: `127.0.0.1:${PORT}`, STRATUS_LOG_LEVEL: 'warn', STRATUS_TLS_CERT: '', STRATUS_TLS_KEY: '' },
+    env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const pool = new Pool(`http://127.0.0.1:${PORT}`, { connections: CONCURRENCY });
@@ -53,7 +56,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const call = async (method: 'GET' | 'POST' | 'PATCH', p: string, b?: unknown, type = 'application/json') => {
-      const r = await pool.request({ path: p, method, body: b === undefined ? undefined : JSON.stringify(b), headers: { 'content-type': type } });
+      const r = await pool.request({ path: p, method, body: b === undefined ? undefined : JSON.stringify(b), headers: { 'content-type': type, authorization: `Bearer ${token}` } });
       const text = await r.body.text();
       if (r.statusCode >= 300) throw new Error(`${r.statusCode} ${text}`);
       return text;

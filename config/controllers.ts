@@ -1,6 +1,7 @@
 // Settings of stratus-controllers (placement, host health, VM lifecycle, allocation audit), read
 // from the environment with documented defaults. Only config/ reads process.env.
 
+import { int, type Env } from './env';
 import { hostname } from 'node:os';
 import { loadCassandraConfig, type CassandraConfig } from './index';
 
@@ -49,15 +50,6 @@ export interface ControllerConfig {
   };
 }
 
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, def: number): number {
-  const v = env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
-  return n;
-}
 
 export function loadControllerConfig(env: Env = process.env): ControllerConfig {
   const metrics = env['STRATUS_CONTROLLERS_METRICS'] ?? '127.0.0.1:9464';

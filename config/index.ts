@@ -1,5 +1,6 @@
 // The only place that reads the environment: every process's settings, with documented defaults.
 
+import { int, type Env } from './env';
 import { loadAuthConfig, type AuthConfig } from './auth';
 
 export type { AuthConfig, OidcConfig, LdapConfig } from './auth';
@@ -40,15 +41,6 @@ export interface ApiConfig {
   auth: AuthConfig;
 }
 
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, def: number): number {
-  const v = env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
-  return n;
-}
 
 export function loadCassandraConfig(env: Env = process.env): CassandraConfig {
   return {

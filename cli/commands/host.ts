@@ -39,11 +39,12 @@ export function register(program: Command, run: CommandRunner): void {
     }));
   host.command('drain <name>').description('Cordon a host and move its VMs elsewhere; waits until none is left')
     .option('--timeout <duration>', 'how long to wait (default 5m)', durationArg('--timeout'))
-    .option('--wait <bool>', 'wait until the host is empty (default true)')
-    .action(async (name: string, opts: { timeout?: number; wait?: string | boolean }, cmd: Command) => run(cmd, async (ctx) => {
+    .option('--wait', 'wait until the host is empty (the default; --wait=false or --no-wait to return at once)')
+    .option('--no-wait', 'return once the drain is requested')
+    .action(async (name: string, opts: { timeout?: number; wait?: boolean }, cmd: Command) => run(cmd, async (ctx) => {
       await patchHost(ctx, name, { spec: { unschedulable: true }, metadata: { annotations: { [DRAIN_ANNOTATION]: 'true' } } });
       ctx.out(`host.stratuslab.eu/${name} cordoned\n`);
-      if (opts.wait === false || opts.wait === 'false') return 0;
+      if (opts.wait === false) return 0;
       const deadline = Date.now() + (opts.timeout ?? 300_000);
       let last = -1;
       for (;;) {

@@ -1,6 +1,7 @@
 // Watch: a stream of newline-delimited JSON events, resumable from any resourceVersion,
 // following the store's change feed. A too-old cursor gets an ERROR event with a 410 Status.
 
+import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
@@ -43,17 +44,8 @@ export interface WatchRequest {
   allow?: (o: StoredObject) => Promise<boolean>;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or less when the signal aborts (never rejects). */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 export class Watcher {
   constructor(private readonly o: WatcherOptions) {}

@@ -7,6 +7,7 @@
 //    reserving and writing) expire. Each repair is conditional on the row being unchanged since
 //    it was read, so it never undoes an admission that happened meanwhile.
 
+import { setTimeout as delay } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
@@ -38,16 +39,8 @@ export interface ReconcileResult {
   items: number;
 }
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal.aborted) return resolve();
-  const t = setTimeout(done, ms);
-  function done() {
-    clearTimeout(t);
-    signal.removeEventListener('abort', done);
-    resolve();
-  }
-  signal.addEventListener('abort', done, { once: true });
-});
+/** Waits `ms`, or less when the signal aborts (never rejects). */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 export class QuotaReconciler {
   private readonly clock: () => number;

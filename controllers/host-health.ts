@@ -10,6 +10,7 @@
 // the host is NotReady and its VMs are rescheduled once the fence has been seen for
 // T_resched - T_fence.
 
+import { VM_FINALIZER } from '../agents/names';
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../store';
 import { getCondition, setCondition } from './conditions';
@@ -149,6 +150,24 @@ export class HostHealth {
     return { requeueAfterMs: this.lease };
   }
 
+  /** Removes the agent's finalizer from a VM being deleted on a failed host; true when it did. */
+  private async releaseAgentFinalizer(key: { kind: string; namespace: string; name: string }, uid: string, host: string): Promise<boolean> {
+    let released = false;
+    try {
+      await this.o.store.guaranteedUpdate(key, (cur) => {
+        released = false;
+        const fin = cur.metadata.finalizers ?? [];
+        if (cur.metadata.uid !== uid || cur.status?.host !== host || !fin.includes(VM_FINALIZER)) return undefined;
+        cur.metadata.finalizers = fin.filter((f) => f !== VM_FINALIZER);
+        released = true;
+        return cur;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+    }
+    return released;
+  }
+
   /** Unbinds the host's runStrategy-Always VMs and releases their claims; marks the others' Ready Unknown. */
   private async evacuate(name: string, ctx: ReconcileContext): Promise<void> {
     const { store, metrics } = this.o;
@@ -156,6 +175,16 @@ export class HostHealth {
     const now = this.clock.now();
     for (const vm of vms) {
       const key = { kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name };
+      if (vm.metadata.deletionTimestamp) {
+        // Deleted while its host is gone: the fenced agent will never release it; the host's
+        // agent removes its own orphan domain if it ever comes back.
+        if (await this.releaseAgentFinalizer(key, vm.metadata.uid!, name)) {
+          const rec = await releaseClaim(store, name, vm.metadata.uid!);
+          if (rec) this.o.cache?.assume(rec);
+          ctx.logger.info({ vm: `${key.namespace}/${key.name}` }, 'finished deleting a VM of a failed host');
+        }
+        continue;
+      }
       const always = ((vm.spec as { runStrategy?: string }).runStrategy ?? 'Always') === 'Always';
       let unbound = false;
       try {

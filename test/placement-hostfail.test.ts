@@ -47,6 +47,8 @@ async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined
 
 const T = { heartbeatMs: 200, leaseDurationMs: 1000, fenceMs: 1500, rescheduleMs: 3000 };
 let agents: Map<string, SimAgent>;
+/** the host killed by the first test */
+let deadHost: string | undefined;
 
 test('a killed host\'s VMs run elsewhere after T_resched, and no VM ever runs twice', async () => {
   const hosts = Array.from({ length: 6 }, (_, i) => `hv-${i}`);
@@ -78,6 +80,7 @@ test('a killed host\'s VMs run elsewhere after T_resched, and no VM ever runs tw
   expect(evacuees.length).toBeGreaterThan(0);
   const killedAt = Date.now();
   agents.get(victim)!.kill();
+  deadHost = victim;
 
   // NotReady once the lease expires, well before T_resched
   const h = await until(async () => {
@@ -154,4 +157,16 @@ test('an agent that lost its lease but still heartbeats (Fenced=True): NotReady,
   await until(async () => (await Promise.all(leaving.map(getVm))).every((v) => v!.status?.host && v!.status.host !== target && v!.status.phase === 'Running'));
   expect(Date.now() - fencedAt).toBeGreaterThanOrEqual(T.rescheduleMs - T.fenceMs);
   expect(ledger.overlaps()).toEqual([]);
+});
+
+test('a VM deleted while bound to a failed host is not stuck on its agent\'s finalizer', async () => {
+  expect(deadHost).toBeDefined();
+  const created = await store.create({ ...vmObject('hf', 'doomed', { runStrategy: 'Manual' }), metadata: { name: 'doomed', namespace: 'hf', finalizers: ['stratuslab.eu/agent'] } });
+  await store.updateStatus({ ...created, status: { host: deadHost, phase: 'Running' } });
+  const { deleted } = await store.delete({ kind: 'VirtualMachine', namespace: 'hf', name: 'doomed' });
+  expect(deleted).toBe(false);
+  // host health, still finding the host failed, releases the finalizer and the object goes
+  await until(async () => (await store.get({ kind: 'VirtualMachine', namespace: 'hf', name: 'doomed' })) === undefined || undefined);
+  // the Manual VM on the same host is still there, untouched
+  expect((await store.get({ kind: 'VirtualMachine', namespace: 'hf', name: 'manual-0' }))!.status!.host).toBe(deadHost);
 });

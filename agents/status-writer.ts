@@ -5,7 +5,7 @@
  * conflict re-reads at SERIAL and rebuilds.
  */
 import stableStringify from 'fast-json-stable-stringify';
-import type { ObjectKey, ObjectStore, StoredObject } from '../store';
+import type { ObjectKey, ObjectStore, StoredObject, UpdateOptions } from '../store';
 
 export function jsonEqual(a: unknown, b: unknown): boolean {
   return stableStringify(a ?? null) === stableStringify(b ?? null);
@@ -24,7 +24,7 @@ export async function writeStatus(
     const next = build(cur);
     if (next === undefined || jsonEqual(next, cur.status ?? {})) return cur;
     try {
-      return await store.updateStatus({ ...cur, status: next });
+      return await store.updateStatus({ ...cur, status: next }, { current: cur });
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'NOT_FOUND') return undefined;
@@ -34,12 +34,16 @@ export async function writeStatus(
   }
 }
 
-/** Read-modify-write of the main resource (metadata/spec), e.g. finalizers; same conventions. */
+/**
+ * Read-modify-write of the main resource (metadata/spec), e.g. finalizers; same conventions.
+ * With `withStatus`, the status `mutate` returns is written in the same compare-and-set.
+ */
 export async function writeObject(
   store: ObjectStore,
   key: ObjectKey,
   cached: StoredObject | undefined,
   mutate: (cur: StoredObject) => StoredObject | undefined,
+  opts: Pick<UpdateOptions, 'withStatus'> = {},
   maxRetries = 8,
 ): Promise<StoredObject | undefined> {
   let cur = cached ?? (await store.get(key, { serial: true }));
@@ -48,7 +52,7 @@ export async function writeObject(
     const next = mutate(structuredClone(cur));
     if (next === undefined) return cur;
     try {
-      return await store.update(next);
+      return await store.update(next, { ...opts, current: cur });
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'NOT_FOUND') return undefined;

@@ -1,15 +1,16 @@
 /**
  * Benchmark of the hypervisor agent (npm run bench:agent); prints one JSON object.
  *  1. Convergence: N VMs bound to one agent on a test-driver host; domains running per second
- *     (and Running statuses written per second), against raw define+start per second through
- *     the same binding at the same concurrency. Target ratio >= 0.5.
+ *     (and Running statuses written per second), against raw define+start per second of the
+ *     same domain XML through the same binding at the same concurrency. Target ratio >= 0.5.
+ *     (Raw define+start of a minimal XML is reported too.) Cassandra shares the 2 cores.
  *  2. Hollow hosts, in a child process: RSS of one process running H hollow hosts (target
  *     < 512 MiB) and Cassandra operations per second per idle host (target <= 2), counted at the
  *     driver over a window after every host is up.
  * Run: npm run build && node dist/bench/agent.js [--vms 1000] [--workers 32] [--status-writers 4] [--hollow 1000] [--window 30]
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { createCassandraClient, migrate, ObjectStore } from '../store';
 import { LibvirtConnection, LibvirtExecutor, writeTestHost } from '../agents/libvirt';
 import { AgentProcess, hollowHosts } from '../agents/agent-process';
 import { progress } from './common';
+import { resolveDesired } from '../agents/vm/desired';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -62,7 +64,24 @@ async function openStore(keyspace: string): Promise<{ client: Client; store: Obj
   return { client, store };
 }
 
-async function rawDefineStart(uri: string, executor: LibvirtExecutor, n: number, concurrency: number): Promise<number> {
+/** The domain XML the agent builds for bench VM i (same spec as the VMs of the convergence run). */
+function agentDomainXml(i: number, consoleDir: string): string {
+  const vm = {
+    apiVersion: 'stratuslab.eu/v1alpha1', kind: 'VirtualMachine',
+    metadata: { name: `raw-${i}`, namespace: 'bench', uid: randomUUID(), generation: 1 },
+    spec: { cpu: 1, memory: '256Mi' }, status: { host: 'bench-hv' },
+  };
+  const r = resolveDesired(vm, { images: {}, volumes: {} }, { host: 'bench-hv', virtType: 'test', consoleDir, pool: 'default', poolPaths: {}, defaultDiskBytes: 1 << 30 });
+  if (!r.desired) throw new Error(`cannot build the bench domain: ${r.problem?.message}`);
+  return r.desired.xml;
+}
+
+/**
+ * Raw define+start through the binding, `concurrency` at a time. `xml` gives each domain's
+ * definition: the agent's own (the baseline of the ratio: the same libvirt work without the
+ * agent) or a minimal one (for reference).
+ */
+async function rawDefineStart(uri: string, executor: LibvirtExecutor, n: number, concurrency: number, xml: (i: number) => string): Promise<number> {
   const conn = await LibvirtConnection.open(uri, { executor });
   let next = 0;
   const t0 = performance.now();
@@ -70,7 +89,7 @@ async function rawDefineStart(uri: string, executor: LibvirtExecutor, n: number,
     for (;;) {
       const i = next++;
       if (i >= n) return;
-      const dom = await conn.defineDomain(`<domain type='test'><name>raw-${i}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`);
+      const dom = await conn.defineDomain(xml(i));
       await dom.start();
       dom.free();
     }
@@ -88,10 +107,14 @@ async function convergence(vms: number, workers: number, statusWriters: number):
   const ops = countOps(client);
   try {
     const hostXml = { cpus: 256, memoryKiB: 1024 * 1024 * 1024 };
+    const minimal = (i: number) => `<domain type='test'><name>min-${i}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`;
+    const agentXml = (i: number) => agentDomainXml(i, dir);
     const rawUri = await writeTestHost(join(dir, 'raw.xml'), hostXml);
-    await rawDefineStart(rawUri, executor, 200, workers); // warm-up
-    const raw = await rawDefineStart(rawUri, executor, vms, workers);
-    progress(`raw define+start: ${raw.toFixed(0)}/s`);
+    await rawDefineStart(rawUri, executor, 200, workers, minimal); // warm-up
+    const rawMinimal = await rawDefineStart(rawUri, executor, vms, workers, minimal);
+    const rawUri2 = await writeTestHost(join(dir, 'raw2.xml'), hostXml);
+    const raw = await rawDefineStart(rawUri2, executor, vms, workers, agentXml);
+    progress(`raw define+start: ${raw.toFixed(0)}/s (agent's domain XML), ${rawMinimal.toFixed(0)}/s (minimal XML)`);
 
     const uri = await writeTestHost(join(dir, 'agent.xml'), hostXml);
     // VMs created already bound (as the scheduler leaves them) before the agent starts, so the
@@ -118,6 +141,7 @@ async function convergence(vms: number, workers: number, statusWriters: number):
     const running = proc.start(ac.signal);
     await proc.ready();
     const ops0 = ops.total();
+    const calls0 = new Map(executor.callCounts);
     const t0 = performance.now();
     let domainsMs = 0;
     let statusMs = 0;
@@ -132,6 +156,11 @@ async function convergence(vms: number, workers: number, statusWriters: number):
       await new Promise((r) => setTimeout(r, 20));
     }
     const convergeOps = ops.total() - ops0;
+    const libvirtCalls: Record<string, number> = {};
+    for (const [fn, n] of executor.callCounts) {
+      const d = n - (calls0.get(fn) ?? 0);
+      if (d > 0) libvirtCalls[fn] = Math.round((d / vms) * 100) / 100;
+    }
 
     // Latency of a new binding: VMs bound one at a time (10/s) to the running agent, from the
     // write that binds them to their domain running.
@@ -157,12 +186,14 @@ async function convergence(vms: number, workers: number, statusWriters: number):
       workers,
       statusWriters,
       rawDefineStartPerSec: Math.round(raw),
+      rawDefineStartMinimalXmlPerSec: Math.round(rawMinimal),
       createBoundVmsMs: Math.round(createdMs),
       domainsRunningPerSec: Math.round(domainsPerSec),
       statusRunningPerSec: Math.round(vms / (statusMs / 1000)),
       ratio: Math.round((domainsPerSec / raw) * 100) / 100,
       ratioTarget: 0.5,
       cassandraOpsPerVm: Math.round((convergeOps / vms) * 10) / 10,
+      libvirtCallsPerVm: libvirtCalls,
       newBindingToRunningMs: { p50: Math.round(lat[Math.floor(lat.length / 2)]), p99: Math.round(lat[Math.floor(lat.length * 0.99)]), max: Math.round(lat[lat.length - 1]), targetP99: 1000 },
     };
   } finally {

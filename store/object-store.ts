@@ -49,6 +49,21 @@ export interface DeleteOptions {
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /**
+   * The object exactly as the store returned it at the input's resourceVersion (a watch cache
+   * copy), for internal writers: saves the read before the compare-and-set. A stale copy costs
+   * nothing but the usual conflict, since the compare-and-set is on its resourceVersion.
+   */
+  current?: StoredObject;
+}
+
+/** Options of update() only. */
+export interface UpdateOptions extends WriteOptions {
+  /**
+   * Write the input's status too, in the same compare-and-set (internal writers that own both
+   * a finalizer and status fields, e.g. the agent's first status). The API never sets this.
+   */
+  withStatus?: boolean;
 }
 
 /** Structural equality of JSON values (key order ignored; safe across realms). */
@@ -155,6 +170,14 @@ export class ObjectStore {
     return names.map((n) => found.get(n));
   }
 
+  /** The object an update builds on: the caller's `current` when it is at the input's version, else read. */
+  private async currentFor(key: ObjectKey, input: StoredObject, opts: WriteOptions): Promise<StoredObject> {
+    const c = opts.current;
+    const rv = input.metadata.resourceVersion;
+    if (c && rv && c.metadata.resourceVersion === rv && c.kind === key.kind && c.metadata.name === key.name && (c.metadata.namespace ?? '') === key.namespace) return c;
+    return this.mustGet(key, { serial: !rv });
+  }
+
   async mustGet(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<StoredObject> {
     const obj = await this.get(key, opts);
     if (!obj) throw new NotFoundError(`${describeKey(key)} not found`, { name: key.name, kind: kindByKind(key.kind)?.plural ?? key.kind });
@@ -200,9 +223,9 @@ export class ObjectStore {
    * metadata are kept. `generation` increases only when spec changed; an update that changes
    * nothing writes nothing. Removing the last finalizer of an object being deleted deletes it.
    */
-  async update(input: StoredObject, opts: WriteOptions = {}): Promise<StoredObject> {
+  async update(input: StoredObject, opts: UpdateOptions = {}): Promise<StoredObject> {
     const key = keyOf(input);
-    const cur = await this.mustGet(key, { serial: !input.metadata.resourceVersion });
+    const cur = await this.currentFor(key, input, opts);
     const expected = input.metadata.resourceVersion ?? cur.metadata.resourceVersion!;
     if (expected !== cur.metadata.resourceVersion) throw this.conflict(key, input.kind);
     if (input.metadata.uid && input.metadata.uid !== cur.metadata.uid) {
@@ -219,7 +242,9 @@ export class ObjectStore {
     };
     if (next.metadata.namespace === undefined) delete next.metadata.namespace;
     if (next.metadata.deletionTimestamp === undefined) delete next.metadata.deletionTimestamp;
-    if (cur.status !== undefined) next.status = cur.status;
+    if (opts.withStatus) {
+      if (next.status === undefined) delete next.status;
+    } else if (cur.status !== undefined) next.status = cur.status;
     else delete next.status;
     if (!jsonEqual(cur.spec, next.spec)) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
     return this.write(key, cur, next, opts);
@@ -228,7 +253,7 @@ export class ObjectStore {
   /** Replaces status only; spec, metadata and generation are never touched. */
   async updateStatus(input: StoredObject, opts: WriteOptions = {}): Promise<StoredObject> {
     const key = keyOf(input);
-    const cur = await this.mustGet(key, { serial: !input.metadata.resourceVersion });
+    const cur = await this.currentFor(key, input, opts);
     const expected = input.metadata.resourceVersion ?? cur.metadata.resourceVersion!;
     if (expected !== cur.metadata.resourceVersion) throw this.conflict(key, input.kind);
     const next = structuredClone(cur);

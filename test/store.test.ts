@@ -105,7 +105,7 @@ test('delete with finalizers sets deletionTimestamp; removing the last finalizer
 test('delete preconditions on uid and resourceVersion are enforced', async () => {
   const c = await store.create(vm('p1'));
   await expect(store.delete(key('p1'), { preconditions: { uid: 'nope' } })).rejects.toMatchObject({ code: 'CONFLICT' });
-  await expect(store.delete(key('p1'), { preconditions: { resourceVersion: c.metadata.uid!.replace(/^./, '0') } })).rejects.toMatchObject({ code: 'CONFLICT' });
+  await expect(store.delete(key('p1'), { preconditions: { resourceVersion: c.metadata.uid!.replace(/^./, (ch) => (ch === '0' ? '1' : '0')) } })).rejects.toMatchObject({ code: 'CONFLICT' });
   expect((await store.delete(key('p1'), { preconditions: { uid: c.metadata.uid } })).deleted).toBe(true);
 });
 

@@ -145,25 +145,25 @@ export class LibvirtConnection extends LibvirtHandle {
   /** Defines (or redefines, by name/UUID) a persistent domain. `validate` checks the RNG schema. */
   async defineDomain(xml: string, options: { validate?: boolean } = {}): Promise<Domain> {
     const ptr = await this.invokeValue<bigint>('virDomainDefineXMLFlags', [xml, options.validate ? VIR_DOMAIN_DEFINE_VALIDATE : 0]);
-    return new Domain(this.executor, ptr);
+    return new Domain(this.executor, ptr, this);
   }
 
   /** The domain by name, or undefined when there is none (VIR_ERR_NO_DOMAIN). */
   async lookupDomainByName(name: string): Promise<Domain | undefined> {
     const ptr = await this.invokeLookup<bigint>('virDomainLookupByName', [name], VIR_ERR_NO_DOMAIN);
-    return ptr === undefined ? undefined : new Domain(this.executor, ptr);
+    return ptr === undefined ? undefined : new Domain(this.executor, ptr, this);
   }
 
   /** The domain by UUID string, or undefined when there is none (VIR_ERR_NO_DOMAIN). */
   async lookupDomainByUUID(uuid: string): Promise<Domain | undefined> {
     const ptr = await this.invokeLookup<bigint>('virDomainLookupByUUIDString', [uuid], VIR_ERR_NO_DOMAIN);
-    return ptr === undefined ? undefined : new Domain(this.executor, ptr);
+    return ptr === undefined ? undefined : new Domain(this.executor, ptr, this);
   }
 
   /** All domains (running and defined), optionally filtered. */
   async listAllDomains(filter: DomainListFilter = {}): Promise<Domain[]> {
     const r = await this.invokeInt('virConnectListAllDomains', [[null], domainListFlags(filter)], { outs: [1] });
-    return decodePointerArray(r).map((ptr) => new Domain(this.executor, ptr));
+    return decodePointerArray(r).map((ptr) => new Domain(this.executor, ptr, this));
   }
 
   /**
@@ -187,17 +187,17 @@ export class LibvirtConnection extends LibvirtHandle {
   /** The pool by name, or undefined when there is none (VIR_ERR_NO_STORAGE_POOL). */
   async lookupStoragePool(name: string): Promise<StoragePool | undefined> {
     const ptr = await this.invokeLookup<bigint>('virStoragePoolLookupByName', [name], VIR_ERR_NO_STORAGE_POOL);
-    return ptr === undefined ? undefined : new StoragePool(this.executor, ptr);
+    return ptr === undefined ? undefined : new StoragePool(this.executor, ptr, this);
   }
 
   async listStoragePools(): Promise<StoragePool[]> {
     const r = await this.invokeInt('virConnectListAllStoragePools', [[null], 0], { outs: [1] });
-    return decodePointerArray(r).map((ptr) => new StoragePool(this.executor, ptr));
+    return decodePointerArray(r).map((ptr) => new StoragePool(this.executor, ptr, this));
   }
 
   /** Defines a persistent pool (inactive until `pool.create()`). */
   async defineStoragePool(xml: string): Promise<StoragePool> {
-    return new StoragePool(this.executor, await this.invokeValue<bigint>('virStoragePoolDefineXML', [xml, 0]));
+    return new StoragePool(this.executor, await this.invokeValue<bigint>('virStoragePoolDefineXML', [xml, 0]), this);
   }
 
   getStoragePoolInfo(pool: StoragePool): Promise<StoragePoolInfo> {

@@ -95,9 +95,12 @@ export class Domain extends LibvirtHandle {
   readonly name: string;
   readonly uuid: string;
 
-  /** Takes ownership of `ptr` (a reference the caller obtained from libvirt). */
-  constructor(executor: LibvirtExecutor, ptr: bigint) {
-    super(executor, ptr, 'virDomainFree');
+  /**
+   * Takes ownership of `ptr` (a reference the caller obtained from libvirt); `connection` is the
+   * one it came from.
+   */
+  constructor(executor: LibvirtExecutor, ptr: bigint, connection?: LibvirtHandle) {
+    super(executor, ptr, 'virDomainFree', connection);
     // Both read fields of the virDomain object itself: no lock, no I/O, safe on this thread.
     const { fn } = libvirt();
     this.name = fn.virDomainGetName(ptr) as string;

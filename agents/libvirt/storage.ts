@@ -29,9 +29,9 @@ export class StoragePool extends LibvirtHandle {
   readonly name: string;
   readonly uuid: string;
 
-  /** Takes ownership of `ptr`. */
-  constructor(executor: LibvirtExecutor, ptr: bigint) {
-    super(executor, ptr, 'virStoragePoolFree');
+  /** Takes ownership of `ptr`; `connection` is the one it came from. */
+  constructor(executor: LibvirtExecutor, ptr: bigint, readonly connection?: LibvirtHandle) {
+    super(executor, ptr, 'virStoragePoolFree', connection);
     const { fn } = libvirt();
     this.name = fn.virStoragePoolGetName(ptr) as string;
     const buf = Buffer.alloc(37);
@@ -87,24 +87,24 @@ export class StoragePool extends LibvirtHandle {
 
   /** Creates a volume from its XML (virStorageVolCreateXML); the pool must be active. */
   async createVolume(xml: string, flags = 0): Promise<StorageVolume> {
-    return new StorageVolume(this.executor, await this.invokeValue<bigint>('virStorageVolCreateXML', [xml, flags]));
+    return new StorageVolume(this.executor, await this.invokeValue<bigint>('virStorageVolCreateXML', [xml, flags]), this.connection);
   }
 
   /** Creates a volume as a copy of `source` (virStorageVolCreateXMLFrom), e.g. from an image. */
   async createVolumeFrom(xml: string, source: StorageVolume, flags = 0): Promise<StorageVolume> {
     const vol = await source.use((sourcePtr) => this.invokeValue<bigint>('virStorageVolCreateXMLFrom', [xml, sourcePtr, flags]));
-    return new StorageVolume(this.executor, vol);
+    return new StorageVolume(this.executor, vol, this.connection);
   }
 
   /** The named volume, or undefined if the pool has none by that name. */
   async lookupVolume(name: string): Promise<StorageVolume | undefined> {
     const ptr = await this.invokeLookup<bigint>('virStorageVolLookupByName', [name], VIR_ERR_NO_STORAGE_VOL);
-    return ptr === undefined ? undefined : new StorageVolume(this.executor, ptr);
+    return ptr === undefined ? undefined : new StorageVolume(this.executor, ptr, this.connection);
   }
 
   async listVolumes(): Promise<StorageVolume[]> {
     const r = await this.invokeInt('virStoragePoolListAllVolumes', [[null], 0], { outs: [1] });
-    return decodePointerArray(r).map((ptr) => new StorageVolume(this.executor, ptr));
+    return decodePointerArray(r).map((ptr) => new StorageVolume(this.executor, ptr, this.connection));
   }
 }
 
@@ -113,9 +113,9 @@ export class StorageVolume extends LibvirtHandle {
   /** libvirt's unique key for the volume (for file volumes, usually its path). */
   readonly key: string;
 
-  /** Takes ownership of `ptr`. */
-  constructor(executor: LibvirtExecutor, ptr: bigint) {
-    super(executor, ptr, 'virStorageVolFree');
+  /** Takes ownership of `ptr`; `connection` is the one it came from. */
+  constructor(executor: LibvirtExecutor, ptr: bigint, connection?: LibvirtHandle) {
+    super(executor, ptr, 'virStorageVolFree', connection);
     const { fn } = libvirt();
     this.name = fn.virStorageVolGetName(ptr) as string;
     this.key = fn.virStorageVolGetKey(ptr) as string;

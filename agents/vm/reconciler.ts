@@ -86,24 +86,41 @@ export class VmReconciler {
     const { store, host } = this.o;
     const storeKey = { kind: 'VirtualMachine', ...splitKey(key) };
     this.statusJobs.submit(key, async () => {
-      let cur = this.current(key, this.o.source.boundTo(host, key));
+      const cur = this.current(key, this.o.source.boundTo(host, key));
       if (!cur || cur.metadata.uid !== uid) return;
+      const status = (o: StoredObject) => mergeStatus((o.status ?? {}) as VirtualMachineStatus, s, now) as Record<string, unknown>;
+      let written: StoredObject | undefined;
       if (!cur.metadata.deletionTimestamp && !(cur.metadata.finalizers ?? []).includes(VM_FINALIZER)) {
-        cur = await writeObject(store, storeKey, cur, (o) => {
-          if (o.metadata.uid !== uid || o.status?.host !== host || o.metadata.deletionTimestamp || (o.metadata.finalizers ?? []).includes(VM_FINALIZER)) return undefined;
-          o.metadata.finalizers = [...(o.metadata.finalizers ?? []), VM_FINALIZER];
+        // The finalizer and the first status in one compare-and-set.
+        written = await writeObject(store, storeKey, cur, (o) => {
+          if (o.metadata.uid !== uid || o.status?.host !== host) return undefined; // rebound meanwhile: not ours
+          if (!o.metadata.deletionTimestamp && !(o.metadata.finalizers ?? []).includes(VM_FINALIZER)) {
+            o.metadata.finalizers = [...(o.metadata.finalizers ?? []), VM_FINALIZER];
+          }
+          o.status = status(o);
           return o;
+        }, { withStatus: true });
+      } else {
+        written = await writeStatus(store, storeKey, cur, (o) => {
+          if (o.metadata.uid !== uid || o.status?.host !== host) return undefined; // rebound meanwhile: not ours to report
+          return status(o);
         });
-        if (!cur) return;
-        this.written.set(key, cur);
       }
-      const written = await writeStatus(store, storeKey, cur, (o) => {
-        if (o.metadata.uid !== uid || o.status?.host !== host) return undefined; // rebound meanwhile: not ours to report
-        return mergeStatus((o.status ?? {}) as VirtualMachineStatus, s, now) as Record<string, unknown>;
-      });
-      if (written && written !== cur) this.written.set(key, written);
+      if (written && written !== cur) this.remember(key, written);
     });
   }
+
+  /** Records an object this agent wrote: newer than the cache until the feed brings it back. */
+  private remember(key: string, obj: StoredObject): void {
+    this.written.set(key, obj);
+    const rvs = this.ownRvs.get(key) ?? [];
+    rvs.push(obj.metadata.resourceVersion!);
+    if (rvs.length > 4) rvs.shift();
+    this.ownRvs.set(key, rvs);
+  }
+
+  /** per key: resourceVersions of this agent's last few writes (their echoes need no reconcile) */
+  private readonly ownRvs = new Map<string, string[]>();
 
   /** Lifecycle events the agent's own actions will cause, per domain, with an expiry. */
   private readonly expected = new Map<string, { event: string; until: number }[]>();
@@ -133,8 +150,8 @@ export class VmReconciler {
 
   /** True if `obj` is the object this agent just wrote (its own echo through the change feed). */
   isOwnWrite(key: string, obj: { metadata: { resourceVersion?: string } }): boolean {
-    const w = this.written.get(key);
-    return w !== undefined && w.metadata.resourceVersion === obj.metadata.resourceVersion;
+    const rvs = this.ownRvs.get(key);
+    return rvs !== undefined && obj.metadata.resourceVersion !== undefined && rvs.includes(obj.metadata.resourceVersion);
   }
 
   /** The newer of the cached object and the one this agent last wrote. */
@@ -220,6 +237,7 @@ export class VmReconciler {
 
     if (!vm) {
       this.written.delete(key);
+      this.ownRvs.delete(key);
       if (result.error) throw result.error;
       return {};
     }
@@ -234,6 +252,7 @@ export class VmReconciler {
         return cur;
       });
       this.written.delete(key);
+      this.ownRvs.delete(key);
       this.shutdownAt.delete(key);
       if (released && out) log?.info('removed the domain and volumes of a deleted VM; finalizer released');
       return {};

@@ -160,6 +160,7 @@ export class HostAgent {
         requeue: (key) => this.controller?.queue.addRateLimited(key),
         cacheFresh: () => o.source.freshSince() > keeper.heldSince(),
         statusWriters: o.statusWriters,
+        busy: () => (this.controller?.queue.len() ?? 0) > 0,
         hostContext: () => ({
           host: this.host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
           defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,

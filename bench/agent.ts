@@ -112,8 +112,9 @@ async function convergence(vms: number, workers: number, statusWriters: number):
     const rawUri = await writeTestHost(join(dir, 'raw.xml'), hostXml);
     await rawDefineStart(rawUri, executor, 200, workers, minimal); // warm-up
     const rawMinimal = await rawDefineStart(rawUri, executor, vms, workers, minimal);
-    const rawUri2 = await writeTestHost(join(dir, 'raw2.xml'), hostXml);
-    const raw = await rawDefineStart(rawUri2, executor, vms, workers, agentXml);
+    // The better of two runs (each on a fresh host), so noise cannot flatter the ratio.
+    let raw = 0;
+    for (const n of [2, 3]) raw = Math.max(raw, await rawDefineStart(await writeTestHost(join(dir, `raw${n}.xml`), hostXml), executor, vms, workers, agentXml));
     progress(`raw define+start: ${raw.toFixed(0)}/s (agent's domain XML), ${rawMinimal.toFixed(0)}/s (minimal XML)`);
 
     const uri = await writeTestHost(join(dir, 'agent.xml'), hostXml);

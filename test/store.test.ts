@@ -204,3 +204,26 @@ test('a fieldSelector on status.host reads the field index, which follows binds,
   const rows = await t.client.execute(`SELECT name FROM ${t.keyspace}.field_index WHERE kind = 'VirtualMachine' AND field = 'status.host' AND value = 'hv-a'`);
   expect(rows.rows.map((r) => r['name'])).toEqual(['b0']);
 });
+
+test('internal writers: a cached current object saves the read but a stale one still conflicts; withStatus writes finalizers and status in one write', async () => {
+  const c = await t.store.create(vm('cur1'));
+  const s1 = await t.store.updateStatus({ ...c, status: { phase: 'Scheduled' } }, { current: c });
+  expect((await t.store.get(key('cur1')))?.status).toEqual({ phase: 'Scheduled' });
+  // c is stale now: its resourceVersion is no longer the row's, so the compare-and-set fails.
+  await expect(t.store.updateStatus({ ...c, status: { phase: 'Failed' } }, { current: c })).rejects.toMatchObject({ code: 'CONFLICT' });
+  const next = structuredClone(s1);
+  next.metadata.finalizers = ['agent.stratuslab.eu/domain'];
+  next.status = { phase: 'Running' };
+  const out = await t.store.update(next, { current: s1, withStatus: true });
+  const row = await t.store.get(key('cur1'));
+  expect(row?.metadata.finalizers).toEqual(['agent.stratuslab.eu/domain']);
+  expect(row?.status).toEqual({ phase: 'Running' });
+  expect(row?.metadata.resourceVersion).toBe(out.metadata.resourceVersion);
+  expect(row?.metadata.generation).toBe(c.metadata.generation); // no spec change, no new generation
+  // Without withStatus, update keeps the stored status whatever the input says.
+  const plain = structuredClone(row!);
+  plain.metadata.labels = { a: 'b' };
+  plain.status = { phase: 'Ignored' };
+  await t.store.update(plain);
+  expect((await t.store.get(key('cur1')))?.status).toEqual({ phase: 'Running' });
+});

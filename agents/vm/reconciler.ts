@@ -43,6 +43,8 @@ export interface VmReconcilerOptions {
   cacheFresh?: () => boolean;
   /** concurrent status writes; default 8 */
   statusWriters?: number;
+  /** true while libvirt work is queued: status writes wait for it (up to 2 s) */
+  busy?: () => boolean;
   /** re-queue a key with backoff (a status write failed) */
   requeue?: (key: string) => void;
   /** how soon a VM the agent cannot build here is retried; default 15 000 ms */
@@ -69,6 +71,7 @@ export class VmReconciler {
     this.grace = o.shutdownGraceMs ?? 60_000;
     this.statusJobs = new KeyedJobs({
       concurrency: o.statusWriters ?? 8,
+      holdWhile: o.busy,
       onError: (key, err) => {
         o.logger?.debug({ key, err: String(err) }, 'writing status failed; reconciling again');
         o.requeue?.(key);

@@ -8,10 +8,20 @@ export interface KeyedJobsOptions {
   /** jobs running at once; default 8 */
   concurrency?: number;
   onError?: (key: string, err: unknown) => void;
+  /**
+   * While this holds, queued jobs wait (up to `maxHoldMs`, default 2000) before starting: status
+   * writes yield to pending libvirt work in a burst of bindings, instead of competing with it
+   * for the CPU and the database. Jobs already running go on.
+   */
+  holdWhile?: () => boolean;
+  maxHoldMs?: number;
 }
 
 export class KeyedJobs {
   private readonly pending = new Map<string, () => Promise<void>>();
+  /** when the oldest pending job was submitted (undefined: none pending) */
+  private oldestAt: number | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
   private readonly running = new Set<string>();
   private readonly idleWaiters: (() => void)[] = [];
   private readonly limit: number;
@@ -22,6 +32,7 @@ export class KeyedJobs {
 
   submit(key: string, job: () => Promise<void>): void {
     this.pending.set(key, job);
+    this.oldestAt ??= Date.now();
     this.pump();
   }
 
@@ -37,10 +48,23 @@ export class KeyedJobs {
   }
 
   private pump(): void {
+    if (this.pending.size === 0) {
+      this.oldestAt = undefined;
+      return;
+    }
+    if (this.o.holdWhile?.() && Date.now() - (this.oldestAt ?? 0) < (this.o.maxHoldMs ?? 2000)) {
+      this.holdTimer ??= setTimeout(() => {
+        this.holdTimer = undefined;
+        this.pump();
+      }, 20);
+      this.holdTimer.unref?.();
+      return;
+    }
     for (const [key, job] of this.pending) {
       if (this.running.size >= this.limit) return;
       if (this.running.has(key)) continue;
       this.pending.delete(key);
+      if (this.pending.size === 0) this.oldestAt = undefined;
       this.running.add(key);
       job()
         .catch((err) => this.o.onError?.(key, err))

@@ -54,7 +54,12 @@ function syntheticCluster(n: number): ClusterSnapshot {
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const idx = new PlacedIndex();
   for (const p of placed) idx.set(p);
-  return { hosts, host: (h) => byName.get(h), allocated: (h) => allocated.get(h)!, placedMatching: (ns, sel) => idx.matching(ns, sel) };
+  const byLabel = new Map<string, HostView[]>();
+  for (const h of hosts) for (const [k, v] of Object.entries(h.labels)) byLabel.set(`${k}=${v}`, [...(byLabel.get(`${k}=${v}`) ?? []), h]);
+  return {
+    hosts, host: (h) => byName.get(h), allocated: (h) => allocated.get(h)!, placedMatching: (ns, sel) => idx.matching(ns, sel),
+    hostsLabeled: (k, v) => byLabel.get(`${k}=${v}`) ?? [],
+  };
 }
 
 const BENCH_VMS: VmToPlace[] = [
@@ -68,13 +73,13 @@ const BENCH_VMS: VmToPlace[] = [
 function decisionLatency(sizes: number[], decisions: number, sampleSize: number): { hosts: number; p50_us: number; p99_us: number; mean_us: number }[] {
   const snaps = sizes.map((n) => syntheticCluster(n));
   const times: number[][] = sizes.map(() => []);
-  for (const snap of snaps) for (let i = 0; i < 400; i++) decide(BENCH_VMS[i % BENCH_VMS.length], snap, { sampleSize, startIndex: i * 7919, rng: Math.random }); // warm-up
+  for (const snap of snaps) for (let i = 0; i < 400; i++) decide(BENCH_VMS[i % BENCH_VMS.length], snap, { sampleSize, startIndex: i * 7919, rng: Math.random, keep: 5 }); // warm-up
   const round = 100;
   for (let done = 0; done < decisions; done += round) {
     snaps.forEach((snap, s) => {
       for (let i = 0; i < round; i++) {
         const t0 = process.hrtime.bigint();
-        decide(BENCH_VMS[(done + i) % BENCH_VMS.length], snap, { sampleSize, startIndex: Math.floor(Math.random() * 1e9), rng: Math.random });
+        decide(BENCH_VMS[(done + i) % BENCH_VMS.length], snap, { sampleSize, startIndex: Math.floor(Math.random() * 1e9), rng: Math.random, keep: 5 });
         times[s].push(Number(process.hrtime.bigint() - t0) / 1000);
       }
     });

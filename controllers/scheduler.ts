@@ -150,7 +150,10 @@ export class Scheduler {
     const d = decide(
       { key, namespace: vm.metadata.namespace ?? '', labels: (vm.metadata.labels ?? {}) as Record<string, string>, request, placement },
       cache,
-      { defaultPolicy: this.o.defaultPolicy, sampleSize: this.o.sampleSize, startIndex: Math.floor(this.rng() * 1e9), rng: this.rng },
+      {
+        defaultPolicy: this.o.defaultPolicy, sampleSize: this.o.sampleSize, startIndex: Math.floor(this.rng() * 1e9), rng: this.rng,
+        keep: Math.max(this.o.topCandidates ?? 3, this.o.maxClaimHosts ?? 5),
+      },
     );
     metrics.decision.observe((this.clock.now() - started) / 1000);
     if (d.ranked.length === 0) {

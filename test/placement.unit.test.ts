@@ -146,6 +146,27 @@ describe('decisions', () => {
     expect(d.ranked.map((r) => r.host)).toContain('h00005');
   });
 
+  test('keep: only the best few are returned, in the same order a full ranking gives', () => {
+    const hosts = Array.from({ length: 200 }, (_, i) => host(`h${String(i).padStart(3, '0')}`));
+    const allocated = Object.fromEntries(hosts.map((h, i) => [h.name, { cpu: (i * 37) % 16, memory: ((i * 11) % 16) * Gi, storage: 0 }]));
+    const all = decide(vm(), snap(hosts, allocated), { sampleSize: 150 });
+    const top = decide(vm(), snap(hosts, allocated), { sampleSize: 150, keep: 5 });
+    expect(top.feasible).toBe(all.feasible);
+    expect(top.ranked).toEqual(all.ranked.slice(0, 5));
+    for (let i = 1; i < all.ranked.length; i++) expect(all.ranked[i - 1].score).toBeGreaterThanOrEqual(all.ranked[i].score);
+  });
+
+  test('with a label index, a host selector scans only the labelled hosts and still counts the others in the message', () => {
+    const hosts = Array.from({ length: 1000 }, (_, i) => host(`h${String(i).padStart(4, '0')}`, { labels: i % 100 === 0 ? { disk: 'ssd' } : {}, ready: i !== 1 }));
+    const indexed: ClusterSnapshot = { ...snap(hosts), hostsLabeled: (k, v) => hosts.filter((h) => h.labels[k] === v) };
+    const d = decide(vm({ placement: { hostSelector: { disk: 'ssd' } } }), indexed);
+    expect(d.evaluated).toBe(10);
+    expect(d.ranked.map((r) => r.host).sort()).toEqual(hosts.filter((h) => h.labels.disk === 'ssd').map((h) => h.name));
+    const full = { cpu: 16, memory: 16 * Gi, storage: 0 };
+    const none = decide(vm({ placement: { hostSelector: { disk: 'ssd' } } }), { ...indexed, allocated: (n) => (n.endsWith('00') ? full : ZERO) });
+    expect(unschedulableMessage(none)).toBe('0/1000 hosts fit: 989 host selector mismatch, 10 insufficient cpu, 1 not ready');
+  });
+
   test('candidates: the top few in random order, then the rest best first', () => {
     const ranked = [5, 4, 3, 2, 1].map((s, i) => ({ host: `h${i}`, score: s }));
     const seen = new Set<string>();

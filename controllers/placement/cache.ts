@@ -48,6 +48,8 @@ export class PlacementCache implements ClusterSnapshot {
   /** measured load per host (HostLoadSampler), 0..1 */
   private loads = new Map<string, number>();
   private list: HostView[] | null = null;
+  /** "key=value" → hosts with that label, in list order; rebuilt lazily after membership or label changes */
+  private byLabel: Map<string, HostView[]> | null = null;
   private readonly effective = new Map<string, Effective>();
   /** VMs bound (status.host), from the VM informer */
   private readonly bound = new PlacedIndex();
@@ -62,7 +64,7 @@ export class PlacementCache implements ClusterSnapshot {
       onUpdate: (k, _old, o) => this.setHost(k, o),
       onDelete: (k) => {
         this.views.delete(k);
-        this.list = null;
+        this.invalidateHostLists();
       },
     });
     inf.allocations.addHandlers({
@@ -86,6 +88,22 @@ export class PlacementCache implements ClusterSnapshot {
 
   host(name: string): HostView | undefined {
     return this.views.get(name);
+  }
+
+  hostsLabeled(key: string, value: string): readonly HostView[] {
+    if (!this.byLabel) {
+      const idx = new Map<string, HostView[]>();
+      for (const h of this.hosts) {
+        for (const [k, v] of Object.entries(h.labels)) {
+          const id = `${k}=${v}`;
+          const l = idx.get(id);
+          if (l) l.push(h);
+          else idx.set(id, [h]);
+        }
+      }
+      this.byLabel = idx;
+    }
+    return this.byLabel.get(`${key}=${value}`) ?? NO_HOSTS;
   }
 
   allocated(host: string): Resources {
@@ -150,16 +168,31 @@ export class PlacementCache implements ClusterSnapshot {
 
   // ---- hosts and VMs ----
 
+  /**
+   * A host's view changed. Most changes (heartbeats, capacity, taints, cordon) update the view in
+   * place, so the sorted host list and the label index stay valid: with thousands of hosts
+   * reporting every few seconds, rebuilding them per change would cost more than the decisions.
+   */
   private setHost(name: string, o: CachedObject): void {
-    this.views.set(name, { ...toHostView(o), load: this.loads.get(name) });
+    const next: HostView = { ...toHostView(o), load: this.loads.get(name) };
+    const cur = this.views.get(name);
+    if (cur && sameLabels(cur.labels, next.labels)) {
+      Object.assign(cur, next);
+      return;
+    }
+    this.views.set(name, next);
+    this.invalidateHostLists();
+  }
+
+  private invalidateHostLists(): void {
     this.list = null;
+    this.byLabel = null;
   }
 
   /** Replaces the measured loads (hosts missing from `loads` have none). */
   setLoads(loads: Map<string, number>): void {
     this.loads = loads;
-    for (const [name, v] of this.views) if (v.load !== loads.get(name)) this.views.set(name, { ...v, load: loads.get(name) });
-    this.list = null;
+    for (const [name, v] of this.views) if (v.load !== loads.get(name)) v.load = loads.get(name);
   }
 
   private setBound(old: CachedObject | undefined, o: CachedObject | undefined): void {
@@ -168,6 +201,15 @@ export class PlacementCache implements ClusterSnapshot {
       this.bound.set({ key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', labels: (o.metadata.labels ?? {}) as Record<string, string>, host: String(o.status.host) });
     }
   }
+}
+
+const NO_HOSTS: readonly HostView[] = [];
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 function nsOf(vmKey: string): string {

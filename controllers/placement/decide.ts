@@ -16,6 +16,12 @@ export interface ClusterSnapshot {
   allocated(host: string): Resources;
   /** VMs bound or claimed in a namespace whose labels match `selector` (only read for VMs with affinity rules) */
   placedMatching(namespace: string, selector: LabelSelector): Iterable<PlacedVm>;
+  /**
+   * The hosts carrying label key=value, in the order of `hosts` (a label index). Lets a VM with
+   * a host selector scan only the hosts it could use, so its decision costs the same in a cluster
+   * where few hosts match as in one where all do. Optional: without it every host is scanned.
+   */
+  hostsLabeled?(key: string, value: string): readonly HostView[];
 }
 
 export interface VmToPlace {
@@ -35,6 +41,11 @@ export interface DecideOptions {
   startIndex?: number;
   /** breaks ties between equal scores at random (so replicas do not all pick the same host); default by name */
   rng?: () => number;
+  /**
+   * Keep only the best `keep` feasible hosts in `ranked` (the scheduler tries a handful): they
+   * are kept in order as found, which is cheaper than sorting the whole sample. Default: all.
+   */
+  keep?: number;
 }
 
 export interface RankedHost {
@@ -48,8 +59,10 @@ export interface Decision {
   total: number;
   /** hosts filtered (all of them when fewer than sampleSize are feasible) */
   evaluated: number;
-  /** feasible hosts, best first */
+  /** feasible hosts, best first (at most `keep`) */
   ranked: RankedHost[];
+  /** feasible hosts found (the sample; `ranked` may hold fewer) */
+  feasible: number;
   /** rejected hosts by reason (complete when evaluated === total) */
   reasons: Record<string, number>;
 }
@@ -68,10 +81,26 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms };
   const reasons: Record<string, number> = {};
   const ranked: RankedHost[] = [];
-  const start = n === 0 ? 0 : (((o.startIndex ?? 0) % n) + n) % n;
+  // With a host selector and a label index, only the hosts with the rarest of its labels.
+  let scan: readonly HostView[] = hosts;
+  let scanned: [string, string] | undefined;
+  if (sel && snap.hostsLabeled) {
+    for (const [k, v] of Object.entries(sel)) {
+      if (v === undefined) continue;
+      const l = snap.hostsLabeled(k, v);
+      if (l.length < scan.length) {
+        scan = l;
+        scanned = [k, v];
+      }
+    }
+  }
+  const m = scan.length;
+  const start = m === 0 ? 0 : (((o.startIndex ?? 0) % m) + m) % m;
+  const keep = Math.max(1, o.keep ?? Infinity);
+  let feasible = 0;
   let evaluated = 0;
-  for (let i = 0; i < n && ranked.length < sample; i++) {
-    const h = hosts[(start + i) % n];
+  for (let i = 0; i < m && feasible < sample; i++) {
+    const h = scan[(start + i) % m];
     evaluated++;
     const allocated = snap.allocated(h.name);
     const why = filterHost(input, h, allocated);
@@ -81,10 +110,37 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
     }
     let score = policyScore(policy, h, vm.request, allocated);
     if (terms.length > 0 || h.taints.length > 0) score += preferenceScore(terms, tolerations, h);
-    ranked.push({ host: h.name, score, tie: o.rng?.() });
+    feasible++;
+    const r: RankedHost = { host: h.name, score, tie: o.rng?.() };
+    if (ranked.length >= keep && better(ranked[ranked.length - 1], r)) continue;
+    // Insert in order (the list is short), dropping the worst beyond `keep`.
+    let j = ranked.length;
+    ranked.push(r);
+    while (j > 0 && better(r, ranked[j - 1])) {
+      ranked[j] = ranked[j - 1];
+      j--;
+    }
+    ranked[j] = r;
+    if (ranked.length > keep) ranked.pop();
   }
-  ranked.sort((a, b) => b.score - a.score || (a.tie !== undefined && b.tie !== undefined ? a.tie - b.tie : a.host < b.host ? -1 : 1));
-  return { total: n, evaluated, ranked, reasons };
+  // Nothing fits: the message counts every host's first failing filter, so filter the hosts the
+  // label index left out too (only on this path, which is retried when hosts change).
+  if (scanned && feasible === 0) {
+    const [k, v] = scanned;
+    for (const h of hosts) {
+      if (h.labels[k] === v) continue;
+      const why = filterHost(input, h, snap.allocated(h.name)) ?? 'host selector mismatch';
+      reasons[why] = (reasons[why] ?? 0) + 1;
+    }
+  }
+  return { total: n, evaluated, ranked, feasible, reasons };
+}
+
+/** True if `a` ranks before `b`: higher score, then the random tie-breaker, then the name. */
+function better(a: RankedHost, b: RankedHost): boolean {
+  if (a.score !== b.score) return a.score > b.score;
+  if (a.tie !== undefined && b.tie !== undefined && a.tie !== b.tie) return a.tie < b.tie;
+  return a.host < b.host;
 }
 
 /** The order to try hosts in: the top `k` shuffled, then the rest best first. */

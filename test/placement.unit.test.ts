@@ -3,6 +3,7 @@
 import { candidateOrder, decide, unschedulableMessage, type ClusterSnapshot, type VmToPlace } from '../controllers/placement/decide';
 import { filterHost, tolerates, type HostView, type PlacedVm } from '../controllers/placement/filters';
 import { PlacedIndex } from '../controllers/placement/placed-index';
+import { PackedHosts } from '../controllers/placement/packed';
 import { hostAllocatable, vmRequest, ZERO, type Resources } from '../controllers/placement/resources';
 import { derivePhase } from '../controllers/vm-status';
 
@@ -165,6 +166,47 @@ describe('decisions', () => {
     const full = { cpu: 16, memory: 16 * Gi, storage: 0 };
     const none = decide(vm({ placement: { hostSelector: { disk: 'ssd' } } }), { ...indexed, allocated: (n) => (n.endsWith('00') ? full : ZERO) });
     expect(unschedulableMessage(none)).toBe('0/1000 hosts fit: 989 host selector mismatch, 10 insufficient cpu, 1 not ready');
+  });
+
+  test('the packed fast path decides exactly as the host views do (random clusters, every kind of VM)', () => {
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 20; round++) {
+      const hosts = Array.from({ length: 300 }, (_, i) => host(`h${String(i).padStart(3, '0')}`, {
+        labels: { rack: `r${i % 7}`, ...(rnd() < 0.3 ? { disk: 'ssd' } : {}) },
+        taints: rnd() < 0.1 ? [{ key: 'gpu', effect: rnd() < 0.5 ? 'NoSchedule' : 'PreferNoSchedule' }] : [],
+        unschedulable: rnd() < 0.05, ready: rnd() > 0.05,
+        allocatable: rnd() < 0.03 ? undefined : { cpu: 16, memory: 32 * Gi, storage: rnd() < 0.5 ? Infinity : 500 * Gi },
+        load: rnd() < 0.5 ? rnd() : undefined,
+      }));
+      const allocated = Object.fromEntries(hosts.map((h) => [h.name, { cpu: Math.floor(rnd() * 17), memory: Math.floor(rnd() * 33) * Gi, storage: Math.floor(rnd() * 500) * Gi }]));
+      const placed = hosts.filter(() => rnd() < 0.2).map((h, i) => ({ key: `p/x${i}`, namespace: 'p', labels: { app: rnd() < 0.5 ? 'db' : 'web' }, host: h.name }));
+      const plain: ClusterSnapshot = { ...snap(hosts, allocated, placed), hostsLabeled: (k, v) => hosts.filter((h) => h.labels[k] === v) };
+      const packed = new PackedHosts();
+      packed.rebuild(hosts, (n) => allocated[n] ?? ZERO);
+      const fast: ClusterSnapshot = { ...plain, packed: () => packed };
+      const vms = [
+        vm({ request: { cpu: 2, memory: 4 * Gi, storage: 10 * Gi } }),
+        vm({ request: { cpu: 1, memory: Gi, storage: 0 }, placement: { policy: 'pack' } }),
+        vm({ request: { cpu: 4, memory: 8 * Gi, storage: 0 }, placement: { policy: 'load-aware', tolerations: [{ key: 'gpu', operator: 'Exists' }] } }),
+        vm({ labels: { app: 'db' }, placement: { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'rack' }] } }),
+        vm({ placement: { hostSelector: { disk: 'ssd' }, affinity: [{ labelSelector: { matchLabels: { app: 'web' } }, required: false, weight: 50 }] } }),
+        vm({ placement: { hostSelector: { disk: 'ssd' } } }),
+        vm({ placement: { hostSelector: { disk: 'ssd', rack: 'r3' } } }),
+        vm({ request: { cpu: 16, memory: 32 * Gi, storage: 0 }, placement: { hostSelector: { disk: 'ssd' } } }),
+        vm({ request: { cpu: 64, memory: Gi, storage: 0 } }),
+      ];
+      for (const v of vms) {
+        for (const start of [0, 137]) {
+          const o = { sampleSize: 40, startIndex: start, keep: 5 };
+          expect(decide(v, fast, o)).toEqual(decide(v, plain, o));
+        }
+      }
+      // And the fast path really reads the packed numbers: hosts packed as not ready fit nowhere.
+      packed.data.fill(0);
+      expect(decide(vms[0], fast).ranked).toEqual([]);
+      expect(decide(vms[0], plain).ranked.length).toBeGreaterThan(0);
+    }
   });
 
   test('candidates: the top few in random order, then the rest best first', () => {

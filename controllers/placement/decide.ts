@@ -5,7 +5,8 @@
 import type { Placement } from '../../schemas/types.gen';
 import type { LabelSelector } from '../../store/selectors';
 import { compileTerms, filterHost, type HostView, type PlacedVm } from './filters';
-import { policyScore, preferenceScore, type Policy } from './scores';
+import { policyScore, preferenceScore, scoreOf, utilization, type Policy } from './scores';
+import { allocatedAt, AT, F_CAPACITY, F_CORDONED, F_LOAD, F_READY, F_TAINTED, shortageAt, STRIDE, type PackedHosts } from './packed';
 import type { Resources } from './resources';
 
 export interface ClusterSnapshot {
@@ -22,6 +23,8 @@ export interface ClusterSnapshot {
    * where few hosts match as in one where all do. Optional: without it every host is scanned.
    */
   hostsLabeled?(key: string, value: string): readonly HostView[];
+  /** The hosts' numbers packed in `hosts` order (packed.ts), for the scan's fast path. Optional. */
+  packed?(): PackedHosts;
 }
 
 export interface VmToPlace {
@@ -81,38 +84,81 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms };
   const reasons: Record<string, number> = {};
   const ranked: RankedHost[] = [];
-  // With a host selector and a label index, only the hosts with the rarest of its labels.
+  // With a host selector and a label index, only the hosts with the rarest of its labels: from
+  // the packed index (slots), else from hostsLabeled (views).
+  const pk = snap.packed?.();
+  const d = pk && pk.data.length === n * STRIDE ? pk.data : undefined;
   let scan: readonly HostView[] = hosts;
+  let slots: Int32Array | undefined;
   let scanned: [string, string] | undefined;
-  if (sel && snap.hostsLabeled) {
+  if (sel && (d || snap.hostsLabeled)) {
+    let best = n;
     for (const [k, v] of Object.entries(sel)) {
       if (v === undefined) continue;
-      const l = snap.hostsLabeled(k, v);
-      if (l.length < scan.length) {
-        scan = l;
+      const size = d ? pk!.labelled(k, v).length : snap.hostsLabeled!(k, v).length;
+      if (size < best || !scanned) {
+        best = size;
         scanned = [k, v];
       }
     }
+    if (scanned && d) slots = pk!.labelled(...scanned);
+    else if (scanned) scan = snap.hostsLabeled!(...scanned);
   }
-  const m = scan.length;
+  const m = slots ? slots.length : scan.length;
   const start = m === 0 ? 0 : (((o.startIndex ?? 0) % m) + m) % m;
   const keep = Math.max(1, o.keep ?? Infinity);
   let feasible = 0;
   let evaluated = 0;
+  // The fast path reads only the packed numbers of a host, unless its decision needs its labels,
+  // taints or affinity domains; both paths apply the same filters in the same order. Hosts from
+  // the label index match the selector already when it has a single label.
+  const selectorDone = !sel || (slots !== undefined && Object.values(sel).filter((v) => v !== undefined).length === 1);
+  const viewFree = selectorDone && terms.length === 0;
+  const req = vm.request;
   for (let i = 0; i < m && feasible < sample; i++) {
-    const h = scan[(start + i) % m];
+    const slot = slots ? slots[(start + i) % m] : (start + i) % m;
     evaluated++;
-    const allocated = snap.allocated(h.name);
-    const why = filterHost(input, h, allocated);
-    if (why) {
-      reasons[why] = (reasons[why] ?? 0) + 1;
-      continue;
+    let why: string | undefined;
+    let score: number;
+    let h: HostView | undefined;
+    if (d) {
+      const b = slot * STRIDE;
+      const f = d[b + AT.flags];
+      if (!(f & F_READY)) why = 'not ready';
+      else if (f & F_CORDONED) why = 'cordoned';
+      else if (!(f & F_CAPACITY)) why = 'no capacity reported';
+      else if (viewFree && !(f & F_TAINTED)) {
+        const short = shortageAt(d, slot, req);
+        if (short) why = `insufficient ${short}`;
+      } else {
+        h = hosts[slot];
+        why = filterHost(input, h, allocatedAt(d, slot));
+      }
+      if (why) {
+        reasons[why] = (reasons[why] ?? 0) + 1;
+        continue;
+      }
+      const u = utilization(req.cpu + d[b + AT.ucpu], d[b + AT.acpu], req.memory + d[b + AT.umem], d[b + AT.amem], req.storage + d[b + AT.usto], d[b + AT.asto]);
+      score = scoreOf(policy, u, f & F_LOAD ? d[b + AT.load] : undefined);
+      if (h) score += preferenceScore(terms, tolerations, h);
+    } else {
+      h = scan[slot];
+      const allocated = snap.allocated(h.name);
+      why = filterHost(input, h, allocated);
+      if (why) {
+        reasons[why] = (reasons[why] ?? 0) + 1;
+        continue;
+      }
+      score = policyScore(policy, h, req, allocated);
+      if (terms.length > 0 || h.taints.length > 0) score += preferenceScore(terms, tolerations, h);
     }
-    let score = policyScore(policy, h, vm.request, allocated);
-    if (terms.length > 0 || h.taints.length > 0) score += preferenceScore(terms, tolerations, h);
     feasible++;
-    const r: RankedHost = { host: h.name, score, tie: o.rng?.() };
-    if (ranked.length >= keep && better(ranked[ranked.length - 1], r)) continue;
+    const tie = o.rng?.();
+    // Most hosts of a large sample do not make the top few: skip them before reading their name.
+    const worst = ranked.length >= keep ? ranked[ranked.length - 1] : undefined;
+    if (worst && (score < worst.score || (score === worst.score && tie !== undefined && worst.tie !== undefined && tie > worst.tie))) continue;
+    const r: RankedHost = { host: (h ?? (d ? hosts[slot] : scan[slot])).name, score, tie };
+    if (worst && better(worst, r)) continue;
     // Insert in order (the list is short), dropping the worst beyond `keep`.
     let j = ranked.length;
     ranked.push(r);

@@ -55,7 +55,7 @@ export function sub(a: Resources, b: Resources): Resources {
 }
 
 /** Tolerance for float noise when comparing fractional vCPUs. */
-const EPS = 1e-9;
+export const EPS = 1e-9;
 
 /** The first resource `req` does not fit in, given what is already allocated, or undefined. */
 export function firstShortage(req: Resources, allocated: Resources, allocatable: Resources): ResourceName | undefined {

@@ -11,30 +11,39 @@ export const POLICIES: readonly Policy[] = ['pack', 'spread', 'load-aware'];
 
 /** Mean fraction of the host's allocatable cpu and memory (and storage, when tracked) in use after placing `req`. */
 export function utilizationAfter(req: Resources, allocated: Resources, allocatable: Resources): number {
+  return utilization(req.cpu + allocated.cpu, allocatable.cpu, req.memory + allocated.memory, allocatable.memory, req.storage + allocated.storage, allocatable.storage);
+}
+
+/** utilizationAfter() on plain numbers: used and allocatable cpu, memory, storage. */
+export function utilization(cpu: number, cpuOf: number, memory: number, memoryOf: number, storage: number, storageOf: number): number {
   let sum = 0;
   let n = 0;
-  if (allocatable.cpu > 0 && Number.isFinite(allocatable.cpu)) {
-    sum += Math.min(1, (allocated.cpu + req.cpu) / allocatable.cpu);
+  if (cpuOf > 0 && Number.isFinite(cpuOf)) {
+    sum += Math.min(1, cpu / cpuOf);
     n++;
   }
-  if (allocatable.memory > 0 && Number.isFinite(allocatable.memory)) {
-    sum += Math.min(1, (allocated.memory + req.memory) / allocatable.memory);
+  if (memoryOf > 0 && Number.isFinite(memoryOf)) {
+    sum += Math.min(1, memory / memoryOf);
     n++;
   }
-  if (allocatable.storage > 0 && Number.isFinite(allocatable.storage)) {
-    sum += Math.min(1, (allocated.storage + req.storage) / allocatable.storage);
+  if (storageOf > 0 && Number.isFinite(storageOf)) {
+    sum += Math.min(1, storage / storageOf);
     n++;
   }
   return n === 0 ? 0 : sum / n;
 }
 
 export function policyScore(policy: Policy, host: HostView, req: Resources, allocated: Resources): number {
-  const u = utilizationAfter(req, allocated, host.allocatable!);
+  return scoreOf(policy, utilizationAfter(req, allocated, host.allocatable!), host.load);
+}
+
+/** A policy's score from the host's utilization after placing the VM, and its measured load. */
+export function scoreOf(policy: Policy, u: number, load: number | undefined): number {
   switch (policy) {
     case 'pack':
       return 100 * u;
     case 'load-aware':
-      return host.load === undefined ? 100 * (1 - u) : 100 * (1 - Math.min(1, Math.max(0, host.load)));
+      return load === undefined ? 100 * (1 - u) : 100 * (1 - Math.min(1, Math.max(0, load)));
     case 'spread':
     default:
       return 100 * (1 - u);

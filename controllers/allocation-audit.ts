@@ -1,7 +1,10 @@
 // The allocation audit: every period, recomputes each host's allocation record from the VMs bound
 // to it and repairs what crashes left behind — a claim whose VM is not bound there (older than a
-// grace period, confirmed by a fresh read) is removed; a bound VM without a claim gets one. It
-// also publishes the totals in Host status.allocated for people (`kubectl get hosts`).
+// grace period, confirmed by a fresh read) is removed; a bound VM without a claim gets one (sized
+// from its spec). It never changes the size of an existing claim: resizing a bound VM is the
+// resize controller's, which grows a claim only when the host has room (vm-resize.ts). Topology
+// claims are audited the same way (topology-claim-audit.ts). It also publishes the totals in
+// Host status.allocated for people (`kubectl get hosts`).
 
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../store';
@@ -11,8 +14,11 @@ import { HOST_INDEX } from './host-health';
 import type { PlacementMetrics } from './metrics';
 import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
+import { requiredAntiAffinity } from './placement/filters';
 import { vmRequest } from './placement/resources';
 import { sleep, systemClock, type Clock, type Informer } from './runtime';
+import { auditTopologyClaims } from './topology-claim-audit';
+import type { Placement } from '../schemas/types.gen';
 
 export interface AllocationAuditOptions {
   store: ObjectStore;
@@ -34,6 +40,8 @@ export interface AuditReport {
   hosts: number;
   leaked: number;
   missing: number;
+  /** topology claims deleted / created / group members found sharing a domain */
+  topology: { leaked: number; missing: number; conflicts: number };
 }
 
 export class AllocationAudit {
@@ -54,7 +62,7 @@ export class AllocationAudit {
       if (signal.aborted) return;
       try {
         const r = await this.runOnce();
-        if (r.leaked || r.missing) this.o.logger.info({ ...r }, 'allocation audit repaired records');
+        if (r.leaked || r.missing || r.topology.leaked || r.topology.missing) this.o.logger.info({ ...r }, 'allocation audit repaired records');
       } catch (err) {
         this.o.logger.warn({ err: String(err) }, 'allocation audit failed; next period retries');
       }
@@ -64,7 +72,7 @@ export class AllocationAudit {
   /** Audits every host once. */
   async runOnce(): Promise<AuditReport> {
     const names = new Set([...this.o.informers.hosts.keys(), ...this.o.informers.allocations.keys()]);
-    const report: AuditReport = { hosts: names.size, leaked: 0, missing: 0 };
+    const report: AuditReport = { hosts: names.size, leaked: 0, missing: 0, topology: { leaked: 0, missing: 0, conflicts: 0 } };
     const list = [...names];
     const worker = async () => {
       for (let n = list.pop(); n !== undefined; n = list.pop()) {
@@ -74,6 +82,10 @@ export class AllocationAudit {
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
+    report.topology = await auditTopologyClaims(this.o, this.clock.now(), this.o.claimGraceMs ?? 30_000);
+    const { leaked, missing } = report.topology;
+    if (leaked) this.o.metrics.repairs.inc({ type: 'topology-leaked' }, leaked);
+    if (missing) this.o.metrics.repairs.inc({ type: 'topology-missing' }, missing);
     return report;
   }
 
@@ -84,7 +96,9 @@ export class AllocationAudit {
     const bound = new Map(this.o.informers.vms.byIndex(HOST_INDEX, host).map((v) => [v.metadata.uid!, v]));
     const record = this.o.cache?.record(host) ?? this.o.informers.allocations.get(host);
     const claims = claimsOf(record);
-    const suspectsMissing = [...bound.keys()].filter((uid) => !claims[uid]);
+    // A host that is gone gets no new claims: host removal takes its VMs off and deletes its record.
+    const known = this.o.informers.hosts.get(host) !== undefined;
+    const suspectsMissing = known ? [...bound.keys()].filter((uid) => !claims[uid]) : [];
     const suspectsLeaked = Object.entries(claims).filter(([uid, c]) => !bound.has(uid) && now - c.at > grace);
 
     // Confirm with fresh reads: the cache may lag behind a bind or an unbind.
@@ -99,7 +113,8 @@ export class AllocationAudit {
       } catch {
         continue;
       }
-      add[uid] = { vm: `${v.metadata.namespace}/${v.metadata.name}`, ...req, labels: fresh.metadata.labels, by: 'audit', at: now };
+      const held = requiredAntiAffinity((fresh.spec as { placement?: Placement } | undefined)?.placement);
+      add[uid] = { vm: `${v.metadata.namespace}/${v.metadata.name}`, ...req, labels: fresh.metadata.labels, ...(held.length > 0 ? { antiAffinity: held } : {}), by: 'audit', at: now };
     }
     const remove = new Map<string, Claim>();
     for (const [uid, c] of suspectsLeaked) {

@@ -11,8 +11,8 @@ import { getCondition, removeCondition, setCondition } from './conditions';
 import { HOST_INDEX } from './host-health';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
-import { releaseClaim } from './placement/claims';
 import { Controller, systemClock, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+import { changeBoundVm } from './unbind';
 
 export const DRAIN_ANNOTATION = 'stratuslab.eu/drain';
 export const EVICTED_REASON = 'Evicted';
@@ -57,41 +57,25 @@ export class HostDrain {
     if (vms.length === 0) return {};
     const now = this.clock.now();
     for (const vm of vms) {
-      const key = { kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name };
-      let unbound = false;
-      try {
-        await this.o.store.guaranteedUpdate(key, (cur) => {
-          unbound = false;
-          if (cur.metadata.uid !== vm.metadata.uid || cur.status?.host !== name) return undefined;
-          const st = cur.status;
-          const evicting = getCondition(st.conditions as never, 'Evicting');
-          const ready = getCondition(st.conditions as never, 'Ready');
-          if (!evicting) {
-            st.conditions = setCondition(st.conditions as never, { type: 'Evicting', status: 'True', reason: 'HostDrained', message: `host ${name} is being drained` }, now);
-            return cur;
-          }
-          if (ready?.status !== 'False' || ready.reason !== EVICTED_REASON) return undefined; // the agent has not stopped it yet
-          for (const f of ['host', 'domainUUID', 'startTime', 'volumes', 'ip']) delete st[f];
-          st.conditions = removeCondition(st.conditions as never, 'Evicting');
-          st.conditions = removeCondition(st.conditions as never, 'Ready');
-          st.conditions = setCondition(st.conditions as never, {
-            type: 'Scheduled', status: 'False', reason: 'Evicted', message: `moved off drained host ${name}`, observedGeneration: cur.metadata.generation,
-          }, now);
-          st.phase = 'Pending';
-          unbound = true;
-          return cur;
-        }, { status: true });
-      } catch (err) {
-        if ((err as { code?: string }).code === 'NOT_FOUND') continue;
-        throw err;
-      }
-      if (!unbound) continue;
-      const rec = await releaseClaim(this.o.store, name, vm.metadata.uid!);
-      if (rec) {
-        this.o.cache?.assume(rec);
-        this.o.metrics.releases.inc({ reason: 'drained' });
-      }
-      ctx.logger.info({ vm: `${key.namespace}/${key.name}` }, 'evicted a VM from a drained host');
+      const r = await changeBoundVm(this.o, vm, name, (st, cur) => {
+        const evicting = getCondition(st.conditions as never, 'Evicting');
+        const ready = getCondition(st.conditions as never, 'Ready');
+        if (!evicting) {
+          st.conditions = setCondition(st.conditions as never, { type: 'Evicting', status: 'True', reason: 'HostDrained', message: `host ${name} is being drained` }, now);
+          return 'update';
+        }
+        if (ready?.status !== 'False' || ready.reason !== EVICTED_REASON) return undefined; // the agent has not stopped it yet
+        st.conditions = removeCondition(st.conditions as never, 'Evicting');
+        st.conditions = removeCondition(st.conditions as never, 'Ready');
+        st.conditions = setCondition(st.conditions as never, {
+          type: 'Scheduled', status: 'False', reason: 'Evicted', message: `moved off drained host ${name}`, observedGeneration: cur.metadata.generation,
+        }, now);
+        st.phase = 'Pending';
+        return 'unbind';
+      });
+      if (r.outcome !== 'unbound') continue;
+      if (r.released) this.o.metrics.releases.inc({ reason: 'drained' });
+      ctx.logger.info({ vm: `${vm.metadata.namespace}/${vm.metadata.name}` }, 'evicted a VM from a drained host');
     }
     return { requeueAfterMs: this.o.pollMs ?? 1000 };
   }

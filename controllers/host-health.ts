@@ -10,14 +10,13 @@
 // the host is NotReady and its VMs are rescheduled once the fence has been seen for
 // T_resched - T_fence.
 
-import { VM_FINALIZER } from '../agents/names';
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../store';
 import { getCondition, setCondition } from './conditions';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
-import { releaseClaim } from './placement/claims';
 import { Controller, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+import { changeBoundVm, finishDeletion } from './unbind';
 
 export interface HostHealthOptions {
   store: ObjectStore;
@@ -150,76 +149,38 @@ export class HostHealth {
     return { requeueAfterMs: this.lease };
   }
 
-  /** Removes the agent's finalizer from a VM being deleted on a failed host; true when it did. */
-  private async releaseAgentFinalizer(key: { kind: string; namespace: string; name: string }, uid: string, host: string): Promise<boolean> {
-    let released = false;
-    try {
-      await this.o.store.guaranteedUpdate(key, (cur) => {
-        released = false;
-        const fin = cur.metadata.finalizers ?? [];
-        if (cur.metadata.uid !== uid || cur.status?.host !== host || !fin.includes(VM_FINALIZER)) return undefined;
-        cur.metadata.finalizers = fin.filter((f) => f !== VM_FINALIZER);
-        released = true;
-        return cur;
-      });
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
-    }
-    return released;
-  }
-
   /** Unbinds the host's runStrategy-Always VMs and releases their claims; marks the others' Ready Unknown. */
   private async evacuate(name: string, ctx: ReconcileContext): Promise<void> {
-    const { store, metrics } = this.o;
+    const { metrics } = this.o;
     const vms = this.o.informers.vms.byIndex(HOST_INDEX, name);
     const now = this.clock.now();
     for (const vm of vms) {
-      const key = { kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name };
+      const key = `${vm.metadata.namespace}/${vm.metadata.name}`;
       if (vm.metadata.deletionTimestamp) {
-        // Deleted while its host is gone: the fenced agent will never release it; the host's
-        // agent removes its own orphan domain if it ever comes back.
-        if (await this.releaseAgentFinalizer(key, vm.metadata.uid!, name)) {
-          const rec = await releaseClaim(store, name, vm.metadata.uid!);
-          if (rec) this.o.cache?.assume(rec);
-          ctx.logger.info({ vm: `${key.namespace}/${key.name}` }, 'finished deleting a VM of a failed host');
-        }
+        // Deleted while its host is gone: the fenced agent will never release it.
+        if (await finishDeletion(this.o, vm, name)) ctx.logger.info({ vm: key }, 'finished deleting a VM of a failed host');
         continue;
       }
       const always = ((vm.spec as { runStrategy?: string }).runStrategy ?? 'Always') === 'Always';
-      let unbound = false;
-      try {
-        await store.guaranteedUpdate(key, (cur) => {
-          unbound = false;
-          if (cur.metadata.uid !== vm.metadata.uid || cur.status?.host !== name) return undefined;
-          const st = cur.status;
-          if (!always) {
-            const r = getCondition(st.conditions as never, 'Ready');
-            if (r?.status === 'Unknown' && r.reason === 'HostNotReady') return undefined;
-            st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostNotReady', message: `host ${name} stopped renewing its lease` }, now);
-            return cur;
-          }
-          for (const f of ['host', 'domainUUID', 'startTime', 'volumes', 'ip']) delete st[f];
-          st.conditions = setCondition(st.conditions as never, {
-            type: 'Scheduled', status: 'False', reason: 'HostLost', message: `host ${name} stopped renewing its lease; rescheduling`,
-            observedGeneration: cur.metadata.generation,
-          }, now);
-          st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostLost', message: `host ${name} failed` }, now);
-          st.phase = 'Pending';
-          unbound = true;
-          return cur;
-        }, { status: true });
-      } catch (err) {
-        if ((err as { code?: string }).code === 'NOT_FOUND') continue;
-        throw err;
-      }
-      if (!unbound) continue;
+      const r = await changeBoundVm(this.o, vm, name, (st, cur) => {
+        if (!always) {
+          const ready = getCondition(st.conditions as never, 'Ready');
+          if (ready?.status === 'Unknown' && ready.reason === 'HostNotReady') return undefined;
+          st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostNotReady', message: `host ${name} stopped renewing its lease` }, now);
+          return 'update';
+        }
+        st.conditions = setCondition(st.conditions as never, {
+          type: 'Scheduled', status: 'False', reason: 'HostLost', message: `host ${name} stopped renewing its lease; rescheduling`,
+          observedGeneration: cur.metadata.generation,
+        }, now);
+        st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostLost', message: `host ${name} failed` }, now);
+        st.phase = 'Pending';
+        return 'unbind';
+      });
+      if (r.outcome !== 'unbound') continue;
       metrics.rescheduled.inc();
-      const rec = await releaseClaim(store, name, vm.metadata.uid!);
-      if (rec) {
-        this.o.cache?.assume(rec);
-        metrics.releases.inc({ reason: 'host-lost' });
-      }
-      ctx.logger.info({ vm: `${key.namespace}/${key.name}` }, 'unbound a VM from a failed host for rescheduling');
+      if (r.released) metrics.releases.inc({ reason: 'host-lost' });
+      ctx.logger.info({ vm: key }, 'unbound a VM from a failed host for rescheduling');
     }
   }
 }

@@ -22,7 +22,7 @@ export class PlacementMetrics {
     this.placements = new Counter({ name: 'stratus_scheduler_placements_total', help: 'VMs bound to a host', registers });
     this.conflicts = new Counter({
       name: 'stratus_scheduler_conflicts_total',
-      help: 'Lost optimistic-concurrency races: claim (compare-and-set on an allocation record), bind (on the VM), stale (the fresh record no longer fits), taken (another replica is placing the VM)',
+      help: 'Lost optimistic-concurrency races: claim (compare-and-set on an allocation record), bind (on the VM), stale (the fresh record no longer fits), taken (another replica is placing the VM), topology (another member of an anti-affinity group holds the rack or zone)',
       labelNames: ['stage'] as const, registers,
     });
     this.unschedulable = new Counter({ name: 'stratus_scheduler_unschedulable_total', help: 'Decisions that found no feasible host', registers });

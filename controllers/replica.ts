@@ -1,6 +1,7 @@
-// One controller replica: the shared informers (Hosts, HostAllocations, VMs), the placement
-// cache, and the controllers (scheduler, host health, host drain, VM lifecycle, allocation audit), in a
-// Manager that starts the informers first and stops them last. Used by main.ts, tests, bench.
+// One controller replica: the shared informers (Hosts, HostAllocations, VMs), the placement cache,
+// and the controllers (scheduler, host health, host removal, host drain, VM lifecycle, VM resize,
+// allocation audit), in a Manager that starts the informers first and stops them last. Used by
+// main.ts, tests, bench.
 
 import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ import type { ObjectStore } from '../store';
 import { AllocationAudit, type AllocationAuditOptions } from './allocation-audit';
 import { HostDrain } from './host-drain';
 import { HOST_INDEX, HostHealth, type HostHealthOptions } from './host-health';
+import { HostRemoval } from './host-removal';
 import { PlacementMetrics } from './metrics';
 import { ALLOCATION_KIND } from './placement/allocation-record';
 import { PlacementCache } from './placement/cache';
@@ -16,6 +18,7 @@ import { HostLoadSampler } from './placement/load';
 import { Informer, Manager, systemClock, type Clock } from './runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { VmLifecycle } from './vm-lifecycle';
+import { VmResize } from './vm-resize';
 
 type Tuning<T> = Partial<Omit<T, 'store' | 'informers' | 'cache' | 'logger' | 'metrics' | 'clock' | 'identity'>>;
 
@@ -33,7 +36,7 @@ export interface ReplicaOptions {
   /** read pushed host load samples for the load-aware policy (main.ts passes its client) */
   loads?: { client: Client; keyspace: string; periodMs?: number };
   /** which controllers to run; default all */
-  enable?: { scheduler?: boolean; hostHealth?: boolean; drain?: boolean; lifecycle?: boolean; audit?: boolean };
+  enable?: { scheduler?: boolean; hostHealth?: boolean; hostRemoval?: boolean; drain?: boolean; lifecycle?: boolean; audit?: boolean; resize?: boolean };
 }
 
 export interface Replica {
@@ -43,8 +46,10 @@ export interface Replica {
   metrics: PlacementMetrics;
   scheduler?: Scheduler;
   hostHealth?: HostHealth;
+  hostRemoval?: HostRemoval;
   drain?: HostDrain;
   lifecycle?: VmLifecycle;
+  resize?: VmResize;
   audit?: AllocationAudit;
 }
 
@@ -57,16 +62,19 @@ export function buildReplica(o: ReplicaOptions): Replica {
   informers.vms.addIndex(HOST_INDEX, (vm) => (vm.status?.host ? [String(vm.status.host)] : []));
   const cache = new PlacementCache(informers);
   const common = { store: o.store, informers, cache, logger, metrics, clock };
-  const on = { scheduler: true, hostHealth: true, drain: true, lifecycle: true, audit: true, ...o.enable };
+  const on = { scheduler: true, hostHealth: true, hostRemoval: true, drain: true, lifecycle: true, resize: true, audit: true, ...o.enable };
   const resyncPeriodMs = o.informer?.resyncPeriodMs;
   const r: Replica = { manager: new Manager({ logger }), informers, cache, metrics };
   if (o.loads) r.manager.add(new HostLoadSampler({ ...o.loads, logger, clock, onLoads: (m) => cache.setLoads(m) }));
   r.manager.add(informers.hosts, 'informer/Host').add(informers.allocations, `informer/${ALLOCATION_KIND}`).add(informers.vms, 'informer/VirtualMachine');
   if (on.scheduler) r.scheduler = new Scheduler({ ...common, identity: o.identity, resyncPeriodMs, ...o.scheduler });
   if (on.hostHealth) r.hostHealth = new HostHealth({ ...common, resyncPeriodMs, ...o.hostHealth });
+  // the same T_resched as host health: a deleted host's agent must have fenced before its VMs move
+  if (on.hostRemoval) r.hostRemoval = new HostRemoval({ ...common, resyncPeriodMs, rescheduleMs: o.hostHealth?.rescheduleMs });
   if (on.drain) r.drain = new HostDrain({ ...common, resyncPeriodMs });
   if (on.lifecycle) r.lifecycle = new VmLifecycle({ ...common, resyncPeriodMs, ...o.lifecycle });
+  if (on.resize) r.resize = new VmResize({ ...common, resyncPeriodMs });
   if (on.audit) r.audit = new AllocationAudit({ ...common, ...o.audit });
-  for (const c of [r.scheduler, r.hostHealth, r.drain, r.lifecycle, r.audit]) if (c) r.manager.add(c, c.name);
+  for (const c of [r.scheduler, r.hostHealth, r.hostRemoval, r.drain, r.lifecycle, r.resize, r.audit]) if (c) r.manager.add(c, c.name);
   return r;
 }

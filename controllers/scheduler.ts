@@ -1,7 +1,8 @@
 // The scheduler: places unbound VirtualMachines on Hosts. Any number of replicas run at once
-// with no leader (Omega-style shared state): each decides from its own cache, claims capacity by
-// compare-and-set on the host's allocation record, then binds the VM (status.host + Scheduled)
-// by compare-and-set on the VM; a claim whose bind failed is released. A VM no host fits gets
+// with no leader (Omega-style shared state): each decides from its own cache, claims the rack or
+// zone records of the VM's anti-affinity group (topology-claims.ts) and capacity on the host's
+// allocation record, each by compare-and-set, then binds the VM (status.host + Scheduled) by
+// compare-and-set on the VM; claims whose bind failed are released. A VM no host fits gets
 // Scheduled=False/Unschedulable with the count of hosts each filter rejected, and is retried
 // when a host changes or capacity is freed.
 
@@ -11,17 +12,19 @@ import { ConflictError } from '../errors';
 import type { Placement, VirtualMachine } from '../schemas/types.gen';
 import { getCondition, setCondition } from './conditions';
 import type { PlacementMetrics } from './metrics';
-import type { Claim } from './placement/allocation-record';
+import { capacityFreed, type Claim } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
-import { claimCapacity, releaseClaim } from './placement/claims';
+import { claimPlacement, releasePlacement } from './placement/claims';
 import { candidateOrder, decide, unschedulableMessage } from './placement/decide';
+import { requiredAntiAffinity } from './placement/filters';
 import { vmRequest, type Resources } from './placement/resources';
 import type { Policy } from './placement/scores';
+import { groupTerms, topologyClaimsOn } from './placement/topology-claims';
 import {
   Controller, TerminalError, systemClock, storeKey, type CachedObject, type Clock, type Informer,
   type ReconcileContext, type ReconcileResult,
 } from './runtime';
-import { derivePhase } from './vm-status';
+import { derivePhase, strandedByHostDeletion } from './vm-status';
 
 export interface SchedulerOptions {
   store: ObjectStore;
@@ -47,6 +50,8 @@ export interface SchedulerOptions {
   unschedulableRetryMs?: number;
   /** retry after this when another replica holds a claim for the VM; default 2000 ms */
   takenRetryMs?: number;
+  /** a topology claim of the same VM older than this is a dead attempt's and is taken over; default 30 000 ms */
+  staleClaimMs?: number;
   /** resync of every VM key; default 300 000 ms */
   resyncPeriodMs?: number;
 }
@@ -56,7 +61,8 @@ type BindOutcome = 'ok' | 'gone' | 'elsewhere' | 'changed' | 'conflict';
 const vmKind = 'VirtualMachine';
 
 function needsPlacement(o: CachedObject): boolean {
-  return !o.status?.host && !o.metadata.deletionTimestamp && (o.spec as { runStrategy?: string } | undefined)?.runStrategy !== 'Halted';
+  return !o.status?.host && !o.metadata.deletionTimestamp && (o.spec as { runStrategy?: string } | undefined)?.runStrategy !== 'Halted'
+    && !strandedByHostDeletion(o);
 }
 
 export class Scheduler {
@@ -100,9 +106,7 @@ export class Scheduler {
     });
     allocations.addHandlers({
       onUpdate: (_k, a, b) => {
-        if (Object.keys((b.spec as { claims?: object }).claims ?? {}).length < Object.keys((a.spec as { claims?: object }).claims ?? {}).length) {
-          this.retryUnschedulable();
-        }
+        if (capacityFreed(a, b)) this.retryUnschedulable();
       },
       onDelete: () => this.retryUnschedulable(),
     });
@@ -120,11 +124,7 @@ export class Scheduler {
     const { store, cache, metrics } = this.o;
     const pendingRelease = this.releases.get(key);
     if (pendingRelease) {
-      const rec = await releaseClaim(store, pendingRelease.host, pendingRelease.uid);
-      if (rec) {
-        cache.assume(rec);
-        metrics.releases.inc({ reason: 'vm-deleted' });
-      }
+      if (await releasePlacement(store, pendingRelease.host, pendingRelease.uid, { cache })) metrics.releases.inc({ reason: 'vm-deleted' });
       this.releases.delete(key);
     }
     const vm = this.o.informers.vms.get(key);
@@ -166,20 +166,28 @@ export class Scheduler {
     }
 
     const uid = vm.metadata.uid!;
+    const labels = vm.metadata.labels as Record<string, string> | undefined;
     const by = `${this.o.identity}/${ctx.reconcileId}`;
+    const held = requiredAntiAffinity(placement);
+    const groups = groupTerms(placement, labels);
+    /** topology records another VM holds, learnt this attempt: their domains' other hosts are skipped */
+    const occupied = new Set<string>();
     const order = candidateOrder(d.ranked, this.o.topCandidates ?? 3, this.rng).slice(0, this.o.maxClaimHosts ?? 5);
     for (const host of order) {
       const view = cache.host(host);
       if (!view?.allocatable) continue;
+      const refs = topologyClaimsOn(groups, view);
+      if (refs.some((r) => occupied.has(r.name))) continue;
       const claim: Claim = {
-        vm: key, cpu: request.cpu, memory: request.memory, storage: request.storage,
-        labels: vm.metadata.labels as Record<string, string> | undefined, by, at: this.clock.now(),
+        vm: key, cpu: request.cpu, memory: request.memory, storage: request.storage, labels,
+        ...(held.length > 0 ? { antiAffinity: held } : {}), ...(refs.length > 0 ? { topologyClaims: refs.map((r) => r.name) } : {}),
+        by, at: this.clock.now(),
       };
       cache.reserve(host, uid, request);
       let out;
       try {
-        out = await claimCapacity(store, {
-          host, uid, claim, allocatable: view.allocatable, antiAffinity: placement?.antiAffinity,
+        out = await claimPlacement(store, {
+          host, uid, claim, allocatable: view.allocatable, refs, staleMs: this.o.staleClaimMs,
           onConflict: () => metrics.conflicts.inc({ stage: 'claim' }),
         });
         if (out.ok) cache.assume(out.record);
@@ -190,6 +198,10 @@ export class Scheduler {
         if (out.why === 'taken') {
           metrics.conflicts.inc({ stage: 'taken' });
           return { requeueAfterMs: this.o.takenRetryMs ?? 2000 };
+        }
+        if (out.why === 'occupied') {
+          metrics.conflicts.inc({ stage: 'topology' });
+          occupied.add(out.ref.name);
         }
         if (out.why === 'nofit') metrics.conflicts.inc({ stage: 'stale' });
         continue;
@@ -202,11 +214,7 @@ export class Scheduler {
         ctx.logger.debug({ host }, 'bound');
         return {};
       }
-      const rel = await releaseClaim(store, host, uid, by);
-      if (rel) {
-        cache.assume(rel);
-        metrics.releases.inc({ reason: 'bind-failed' });
-      }
+      if (await releasePlacement(store, host, uid, { by, cache })) metrics.releases.inc({ reason: 'bind-failed' });
       if (bound === 'gone' || bound === 'elsewhere') return {};
       throw new ConflictError(`binding ${key} to ${host} lost a race (${bound}); retrying`);
     }

@@ -11,6 +11,27 @@ import { getCondition } from './conditions';
 
 export type Phase = NonNullable<VirtualMachineStatus['phase']>;
 
+/** The Scheduled=False reason of VMs whose Host object was deleted (host-removal.ts). */
+export const HOST_DELETED = 'HostDeleted';
+
+const runStrategyOf = (vm: Pick<StoredObject, 'spec'>) => (vm.spec as { runStrategy?: string } | undefined)?.runStrategy ?? 'Always';
+
+/** VMs of these run strategies are placed again elsewhere when their host is deleted. */
+export function restartsElsewhere(vm: Pick<StoredObject, 'spec'>): boolean {
+  const rs = runStrategyOf(vm);
+  return rs === 'Always' || rs === 'RerunOnFailure';
+}
+
+/**
+ * A VM its deleted host left without a host that is not restarted elsewhere by itself (runStrategy
+ * Manual or Halted): Failed, and not placed again, until its spec changes.
+ */
+export function strandedByHostDeletion(vm: Pick<StoredObject, 'metadata' | 'spec' | 'status'>): boolean {
+  if (vm.status?.host || restartsElsewhere(vm)) return false;
+  const scheduled = getCondition(vm.status?.conditions as Condition[] | undefined, 'Scheduled');
+  return scheduled?.status === 'False' && scheduled.reason === HOST_DELETED && scheduled.observedGeneration === vm.metadata.generation;
+}
+
 export interface DerivedStatus {
   phase: Phase;
   observedGeneration?: number;
@@ -20,10 +41,11 @@ export function derivePhase(vm: Pick<StoredObject, 'metadata' | 'spec' | 'status
   const status = (vm.status ?? {}) as VirtualMachineStatus;
   const conds = status.conditions as Condition[] | undefined;
   const gen = vm.metadata.generation;
-  const runStrategy = (vm.spec as { runStrategy?: string } | undefined)?.runStrategy ?? 'Always';
+  const runStrategy = runStrategyOf(vm);
   if (vm.metadata.deletionTimestamp) return { phase: 'Terminating', observedGeneration: status.observedGeneration };
   const scheduled = getCondition(conds, 'Scheduled');
   if (!status.host) {
+    if (strandedByHostDeletion(vm)) return { phase: 'Failed', observedGeneration: gen };
     if (runStrategy === 'Halted') return { phase: 'Stopped', observedGeneration: gen };
     return { phase: 'Pending', observedGeneration: scheduled?.observedGeneration ?? status.observedGeneration };
   }

@@ -134,9 +134,8 @@ test('required anti-affinity spreads a group across hosts even with three replic
   await store.create(vmObject('aa', 'web-8', { labels: { app: 'web' }, placement: anti }));
   const v = await until(async () => { const o = await getVm('aa', 'web-8'); return cond(o, 'Scheduled') ? o : undefined; });
   expect(cond(v, 'Scheduled')!.message).toBe('0/8 hosts fit: 8 anti-affinity conflict');
-  // By rack. Host-level rules are checked inside the claim's compare-and-set, so they hold under
-  // any concurrency; rack-level ones are checked against each replica's cache, so here the group
-  // arrives one VM at a time (two replicas racing within the feed's latency could both pick a rack).
+  // By rack, one VM at a time (a group placed at once by racing replicas, which TopologyClaim
+  // records keep one per rack, is placement-antiaffinity.test.ts's).
   const rackAnti = { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'rack' }] };
   for (let i = 0; i < 4; i++) {
     await store.create(vmObject('aa', `db-${i}`, { labels: { app: 'db' }, placement: rackAnti }));

@@ -5,7 +5,8 @@
 // (Paxos on this partition) never contends with the agent's heartbeats (Paxos on the Host's).
 
 import type { StoredObject } from '../../store';
-import { add, ZERO, type Resources } from './resources';
+import type { HeldTerm } from './filters';
+import { add, RESOURCE_NAMES, ZERO, type Resources } from './resources';
 
 export const ALLOCATION_KIND = 'HostAllocation';
 export const ALLOCATION_API_VERSION = 'stratuslab.eu/v1alpha1';
@@ -18,6 +19,13 @@ export interface Claim {
   storage: number;
   /** the VM's labels, so host-level (anti-)affinity is checked against in-flight claims too */
   labels?: Record<string, string>;
+  /**
+   * The VM's required anti-affinity terms, so the symmetric rule (other VMs must keep out of
+   * its domain) holds against in-flight claims too: exactly on this host, from the cache elsewhere
+   */
+  antiAffinity?: HeldTerm[];
+  /** names of the TopologyClaim records (in the VM's project) the VM holds; released with this claim */
+  topologyClaims?: string[];
   /** who claimed: "<scheduler identity>/<attempt id>", or "audit" */
   by: string;
   /** when, in ms since the epoch (the claimant's clock) */
@@ -39,6 +47,13 @@ export function totalOf(claims: Record<string, Claim>): Resources {
   let t: Resources = { ...ZERO };
   for (const c of Object.values(claims)) t = add(t, { cpu: c.cpu, memory: c.memory, storage: c.storage });
   return t;
+}
+
+/** True when a change of a host's record freed capacity (a claim released, or shrunk by a resize). */
+export function capacityFreed(before: StoredObject, after: StoredObject): boolean {
+  const a = totalOf(claimsOf(before));
+  const b = totalOf(claimsOf(after));
+  return RESOURCE_NAMES.some((r) => b[r] < a[r]);
 }
 
 export function newAllocation(host: string, claims: Record<string, Claim>): AllocationObject {

@@ -4,13 +4,16 @@
 // Implements the ClusterSnapshot the pure decide() reads.
 
 import { compareRv, type StoredObject } from '../../store';
-import type { Host, Taint } from '../../schemas/types.gen';
+import type { Host, Placement, Taint } from '../../schemas/types.gen';
 import type { CachedObject, Informer } from '../runtime';
 import { claimsOf, totalOf, type Claim } from './allocation-record';
 import type { ClusterSnapshot } from './decide';
-import type { HostView, PlacedVm } from './filters';
+import {
+  compileSymmetricTerms, requiredAntiAffinity, type CompiledTerm, type HeldTermSource, type HostView, type PlacedVm,
+} from './filters';
 import { add, hostAllocatable, ZERO, type Resources } from './resources';
-import { PlacedIndex } from './placed-index';
+import { HeldTermIndex, PlacedIndex } from './placed-index';
+import { PackedHosts } from './packed';
 import type { LabelSelector } from '../../store/selectors';
 
 export function conditionStatus(obj: Pick<StoredObject, 'status'> | undefined, type: string): string | undefined {
@@ -48,13 +51,17 @@ export class PlacementCache implements ClusterSnapshot {
   /** measured load per host (HostLoadSampler), 0..1 */
   private loads = new Map<string, number>();
   private list: HostView[] | null = null;
-  /** "key=value" → hosts with that label, in list order; rebuilt lazily after membership or label changes */
-  private byLabel: Map<string, HostView[]> | null = null;
+  /** the hosts' numbers for decide()'s fast path, and the list they were packed for */
+  private readonly packedHosts = new PackedHosts();
+  private packedFor: readonly HostView[] | null = null;
   private readonly effective = new Map<string, Effective>();
   /** VMs bound (status.host), from the VM informer */
   private readonly bound = new PlacedIndex();
   /** VMs claimed, from the allocation records */
   private readonly claimed = new PlacedIndex();
+  /** required anti-affinity terms of bound VMs (their spec) and of claimed ones (their claim) */
+  private readonly boundTerms = new HeldTermIndex();
+  private readonly claimedTerms = new HeldTermIndex();
   /** this replica's claims in flight (decided, not yet written): host → VM uid → request */
   private readonly reserved = new Map<string, Map<string, Resources>>();
 
@@ -90,21 +97,15 @@ export class PlacementCache implements ClusterSnapshot {
     return this.views.get(name);
   }
 
-  hostsLabeled(key: string, value: string): readonly HostView[] {
-    if (!this.byLabel) {
-      const idx = new Map<string, HostView[]>();
-      for (const h of this.hosts) {
-        for (const [k, v] of Object.entries(h.labels)) {
-          const id = `${k}=${v}`;
-          const l = idx.get(id);
-          if (l) l.push(h);
-          else idx.set(id, [h]);
-        }
-      }
-      this.byLabel = idx;
+  packed(): PackedHosts {
+    const list = this.hosts;
+    if (this.packedFor !== list) {
+      this.packedHosts.rebuild(list, (h) => this.allocated(h));
+      this.packedFor = list;
     }
-    return this.byLabel.get(`${key}=${value}`) ?? NO_HOSTS;
+    return this.packedHosts;
   }
+
 
   allocated(host: string): Resources {
     const e = this.effective.get(host);
@@ -122,6 +123,18 @@ export class PlacementCache implements ClusterSnapshot {
   }
 
   /**
+   * The required anti-affinity terms of placed VMs of the project that select `vm` (the
+   * symmetric rule), compiled as terms of its own: their domains are closed to it. A claimed
+   * VM's claim counts until the VM is bound; then its binding does.
+   */
+  symmetricTerms(vm: { key: string; namespace: string; labels: Readonly<Record<string, string>> }): CompiledTerm[] {
+    const held: HeldTermSource[] = [];
+    for (const term of this.boundTerms.selecting(vm.namespace, vm.labels)) held.push({ term });
+    for (const term of this.claimedTerms.selecting(vm.namespace, vm.labels)) held.push({ term, counts: (k: string) => !this.bound.has(vm.namespace, k) });
+    return held.length === 0 ? [] : compileSymmetricTerms(vm, held, (h) => this.views.get(h));
+  }
+
+  /**
    * Counts a claim this replica is about to write, so its other workers see the host as fuller
    * until the claim lands or fails (call unreserve either way).
    */
@@ -129,12 +142,14 @@ export class PlacementCache implements ClusterSnapshot {
     let r = this.reserved.get(host);
     if (!r) this.reserved.set(host, (r = new Map()));
     r.set(uid, req);
+    this.packedHosts.setAllocated(host, this.allocated(host));
   }
 
   unreserve(host: string, uid: string): void {
     const r = this.reserved.get(host);
     r?.delete(uid);
     if (r && r.size === 0) this.reserved.delete(host);
+    this.packedHosts.setAllocated(host, this.allocated(host));
   }
 
   // ---- allocation records ----
@@ -160,10 +175,19 @@ export class PlacementCache implements ClusterSnapshot {
   private setEffective(host: string, obj: StoredObject | undefined): void {
     const old = this.effective.get(host)?.claims ?? {};
     const next = obj ? claimsOf(obj) : {};
-    for (const [uid, c] of Object.entries(old)) if (!next[uid]) this.claimed.delete(nsOf(c.vm), c.vm);
-    for (const [uid, c] of Object.entries(next)) if (!old[uid]) this.claimed.set({ key: c.vm, namespace: nsOf(c.vm), labels: c.labels ?? {}, host });
+    for (const [uid, c] of Object.entries(old)) {
+      if (next[uid]) continue;
+      this.claimed.delete(nsOf(c.vm), c.vm);
+      this.claimedTerms.delete(c.vm);
+    }
+    for (const [uid, c] of Object.entries(next)) {
+      if (old[uid]) continue;
+      this.claimed.set({ key: c.vm, namespace: nsOf(c.vm), labels: c.labels ?? {}, host });
+      this.claimedTerms.set({ key: c.vm, namespace: nsOf(c.vm), host }, c.antiAffinity ?? []);
+    }
     if (obj) this.effective.set(host, { obj, claims: next, total: totalOf(next) });
     else this.effective.delete(host);
+    this.packedHosts.setAllocated(host, this.allocated(host));
   }
 
   // ---- hosts and VMs ----
@@ -178,6 +202,7 @@ export class PlacementCache implements ClusterSnapshot {
     const cur = this.views.get(name);
     if (cur && sameLabels(cur.labels, next.labels)) {
       Object.assign(cur, next);
+      this.packedHosts.setHost(cur);
       return;
     }
     this.views.set(name, next);
@@ -185,25 +210,31 @@ export class PlacementCache implements ClusterSnapshot {
   }
 
   private invalidateHostLists(): void {
-    this.list = null;
-    this.byLabel = null;
+    this.list = null; // packed() repacks for the new list
   }
 
   /** Replaces the measured loads (hosts missing from `loads` have none). */
   setLoads(loads: Map<string, number>): void {
     this.loads = loads;
-    for (const [name, v] of this.views) if (v.load !== loads.get(name)) v.load = loads.get(name);
+    for (const [name, v] of this.views) {
+      if (v.load === loads.get(name)) continue;
+      v.load = loads.get(name);
+      this.packedHosts.setHost(v);
+    }
   }
 
   private setBound(old: CachedObject | undefined, o: CachedObject | undefined): void {
-    if (old?.status?.host) this.bound.delete(old.metadata.namespace ?? '', vmKeyOf(old));
+    if (old?.status?.host) {
+      this.bound.delete(old.metadata.namespace ?? '', vmKeyOf(old));
+      this.boundTerms.delete(vmKeyOf(old));
+    }
     if (o?.status?.host) {
-      this.bound.set({ key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', labels: (o.metadata.labels ?? {}) as Record<string, string>, host: String(o.status.host) });
+      const p = { key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', host: String(o.status.host) };
+      this.bound.set({ ...p, labels: (o.metadata.labels ?? {}) as Record<string, string> });
+      this.boundTerms.set(p, requiredAntiAffinity((o.spec as { placement?: Placement } | undefined)?.placement));
     }
   }
 }
-
-const NO_HOSTS: readonly HostView[] = [];
 
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const ka = Object.keys(a);

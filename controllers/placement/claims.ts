@@ -1,14 +1,15 @@
 // Claiming and releasing capacity on a host's allocation record by compare-and-set. A claim is
 // checked against the record as read (at quorum first, then at SERIAL after a lost round):
-// capacity and host-level anti-affinity against every claim already there, so two schedulers can
-// never both fit a VM into the same last slot.
+// capacity and host-level anti-affinity (both ways: the symmetric rule) against every claim
+// already there, so two schedulers can never both fit a VM into the same last slot.
 
-import { labelSelectorFromObject, matchesLabels } from '../../store/selectors';
+import { matchesLabels } from '../../store/selectors';
 import type { ObjectStore, StoredObject } from '../../store';
-import type { AffinityTerm } from '../../schemas/types.gen';
 import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './allocation-record';
-import { firstShortage, type Resources } from './resources';
-import { HOST_TOPOLOGY_KEY } from './filters';
+import { firstShortage, RESOURCE_NAMES, sameSize, sub, ZERO, type ResourceName, type Resources } from './resources';
+import { compileSelector, HOST_TOPOLOGY_KEY, type HeldTerm } from './filters';
+import { acquireTopologyClaims, releaseTopologyClaims, type TopologyClaimRef } from './topology-claims';
+import { splitKey } from '../runtime';
 
 export type ClaimOutcome =
   | { ok: true; record: StoredObject }
@@ -24,7 +25,6 @@ export interface ClaimRequest {
   uid: string;
   claim: Claim;
   allocatable: Resources;
-  antiAffinity?: AffinityTerm[];
   /** called on each lost compare-and-set */
   onConflict?: () => void;
   maxAttempts?: number;
@@ -32,20 +32,27 @@ export interface ClaimRequest {
 
 const allocKey = (host: string) => ({ kind: ALLOCATION_KIND, namespace: '', name: host });
 
-function antiAffinityConflict(terms: AffinityTerm[] | undefined, namespace: string, claims: Record<string, Claim>, selfUid: string): boolean {
-  for (const t of terms ?? []) {
-    if ((t.topologyKey ?? HOST_TOPOLOGY_KEY) !== HOST_TOPOLOGY_KEY || t.required === false) continue;
-    const sel = labelSelectorFromObject((t.labelSelector ?? {}) as Parameters<typeof labelSelectorFromObject>[0]);
-    for (const [uid, c] of Object.entries(claims)) {
-      if (uid !== selfUid && c.vm.startsWith(`${namespace}/`) && matchesLabels(sel, c.labels ?? {})) return true;
-    }
+const hostLevel = (terms: readonly HeldTerm[] | undefined) =>
+  (terms ?? []).filter((t) => t.topologyKey === HOST_TOPOLOGY_KEY).map((t) => compileSelector(t.labelSelector));
+
+/**
+ * Host-level required anti-affinity between the claiming VM and the other VMs of its project
+ * claimed on the host: its terms against their labels, and theirs against its labels (the
+ * symmetric rule; claims carry their VM's terms for this).
+ */
+function antiAffinityConflict(claim: Claim, selfUid: string, namespace: string, claims: Record<string, Claim>): boolean {
+  const mine = hostLevel(claim.antiAffinity);
+  for (const [uid, c] of Object.entries(claims)) {
+    if (uid === selfUid || !c.vm.startsWith(`${namespace}/`)) continue;
+    if (mine.some((sel) => matchesLabels(sel, c.labels))) return true;
+    if (hostLevel(c.antiAffinity).some((sel) => matchesLabels(sel, claim.labels))) return true;
   }
   return false;
 }
 
 export async function claimCapacity(store: ObjectStore, r: ClaimRequest): Promise<ClaimOutcome> {
   const attempts = r.maxAttempts ?? 4;
-  const namespace = r.claim.vm.slice(0, r.claim.vm.indexOf('/'));
+  const namespace = splitKey(r.claim.vm).namespace;
   for (let i = 0; i < attempts; i++) {
     // First a plain quorum read (cheap; the cache may lag by a poll interval), then at SERIAL
     // after a lost round, which also completes any Paxos round in flight.
@@ -58,7 +65,7 @@ export async function claimCapacity(store: ObjectStore, r: ClaimRequest): Promis
     }
     const short = firstShortage(r.claim, totalOf(claims), r.allocatable);
     if (short) return { ok: false, why: 'nofit', detail: `insufficient ${short}` };
-    if (antiAffinityConflict(r.antiAffinity, namespace, claims, r.uid)) return { ok: false, why: 'nofit', detail: 'anti-affinity conflict' };
+    if (antiAffinityConflict(r.claim, r.uid, namespace, claims)) return { ok: false, why: 'nofit', detail: 'anti-affinity conflict' };
     try {
       if (!cur) return { ok: true, record: await store.create(newAllocation(r.host, { [r.uid]: r.claim })) };
       const next = structuredClone(cur) as StoredObject;
@@ -73,27 +80,124 @@ export async function claimCapacity(store: ObjectStore, r: ClaimRequest): Promis
   return { ok: false, why: 'conflict' };
 }
 
+export type PlacementClaimOutcome =
+  | ClaimOutcome
+  /** another member of the VM's anti-affinity group holds the domain of `ref` */
+  | { ok: false; why: 'occupied'; ref: TopologyClaimRef; owner: string };
+
 /**
- * Removes the claim of VM `uid` from a host's record (only if `by` made it, when given).
- * Returns the record written, or undefined when there was nothing to remove.
+ * Claims what placing a VM on a host takes: first the topology records of its anti-affinity
+ * group (`refs`, named in the claim: that is where racing members of a group are told apart,
+ * and losing there costs less than a capacity claim), then the capacity on the host's record;
+ * the records are released again when the capacity claim fails.
  */
-export async function releaseClaim(store: ObjectStore, host: string, uid: string, by?: string): Promise<StoredObject | undefined> {
-  let changed = false;
+export async function claimPlacement(
+  store: ObjectStore, r: ClaimRequest & { refs: readonly TopologyClaimRef[]; staleMs?: number },
+): Promise<PlacementClaimOutcome> {
+  const { claim, uid, refs } = r;
+  const namespace = splitKey(claim.vm).namespace;
+  if (refs.length > 0) {
+    const owner = { uid, vm: claim.vm, host: r.host, by: claim.by, at: claim.at };
+    const got = await acquireTopologyClaims(store, { namespace, refs, owner, now: claim.at, staleMs: r.staleMs });
+    if (!got.ok) return got;
+  }
+  let out: ClaimOutcome | undefined;
   try {
-    const out = await store.guaranteedUpdate(allocKey(host), (cur) => {
-      changed = false;
+    out = await claimCapacity(store, r);
+    return out;
+  } finally {
+    if (!out?.ok && refs.length > 0) await releaseTopologyClaims(store, namespace, refs.map((x) => x.name), uid, claim.by);
+  }
+}
+
+export type ResizeOutcome =
+  | { ok: true; record: StoredObject; from: Resources }
+  /** the VM has no claim on this host (it moved, or a crash lost the claim: the audit restores it) */
+  | { ok: false; why: 'missing' }
+  /** a resource that grows does not fit next to the other claims */
+  | { ok: false; why: 'nofit'; from: Resources; short: ResourceName; free: number };
+
+/**
+ * Sets the size of VM `uid`'s claim on `host` to `request` by compare-and-set on the record:
+ * resources that shrink always fit (even on a host whose capacity shrank), resources that grow
+ * must fit next to every other claim, so a resize can never over-allocate the host. On `nofit`
+ * the claim keeps its previous size.
+ */
+export async function resizeClaim(store: ObjectStore, host: string, uid: string, request: Resources, allocatable: Resources): Promise<ResizeOutcome> {
+  // (a cast, so the compiler does not narrow `out` to its initial value: the callback sets it)
+  let out = { ok: false, why: 'missing' } as ResizeOutcome;
+  try {
+    const record = await store.guaranteedUpdate(allocKey(host), (cur) => {
+      const claims = claimsOf(cur);
+      const c = claims[uid];
+      if (!c) {
+        out = { ok: false, why: 'missing' };
+        return undefined;
+      }
+      const from: Resources = { cpu: c.cpu, memory: c.memory, storage: c.storage };
+      if (sameSize(from, request)) {
+        out = { ok: true, record: cur, from };
+        return undefined;
+      }
+      const others = sub(totalOf(claims), from);
+      const growth = { ...ZERO };
+      for (const r of RESOURCE_NAMES) if (request[r] > from[r]) growth[r] = request[r];
+      const short = firstShortage(growth, others, allocatable);
+      if (short) {
+        out = { ok: false, why: 'nofit', from, short, free: Math.max(0, allocatable[short] - others[short]) };
+        return undefined;
+      }
+      (cur.spec as { claims: Record<string, Claim> }).claims = { ...claims, [uid]: { ...c, ...request } };
+      out = { ok: true, record: cur, from };
+      return cur;
+    });
+    if (out.ok) out = { ...out, record };
+    return out;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'NOT_FOUND') return { ok: false, why: 'missing' };
+    throw err;
+  }
+}
+
+/**
+ * Removes the claim of VM `uid` from a host's record (only if attempt `by` made it, when given).
+ * Returns the record written and the claim removed, or undefined when there was nothing to remove.
+ */
+export async function releaseClaim(store: ObjectStore, host: string, uid: string, by?: string): Promise<{ record: StoredObject; claim: Claim } | undefined> {
+  let removed: Claim | undefined;
+  try {
+    const record = await store.guaranteedUpdate(allocKey(host), (cur) => {
+      removed = undefined;
       const claims = claimsOf(cur);
       const c = claims[uid];
       if (!c || (by !== undefined && c.by !== by)) return undefined;
       const next = { ...claims };
       delete next[uid];
       (cur.spec as { claims: Record<string, Claim> }).claims = next;
-      changed = true;
+      removed = c;
       return cur;
     });
-    return changed ? out : undefined;
+    return removed ? { record, claim: removed } : undefined;
   } catch (err) {
     if ((err as { code?: string }).code === 'NOT_FOUND') return undefined;
     throw err;
   }
+}
+
+/**
+ * Releases what a VM holds because it was placed on `host`: its claim on the host's allocation
+ * record (only attempt `by`'s, when given: a failed bind) and the topology claims listed in it,
+ * if the same attempt still owns them (a later placement of the VM in the same rack has its own).
+ * The record written goes to `cache`, so this replica sees the capacity free at once. True when
+ * a claim was released.
+ */
+export async function releasePlacement(
+  store: ObjectStore, host: string, uid: string, o: { by?: string; cache?: { assume(obj: StoredObject): void } } = {},
+): Promise<boolean> {
+  const out = await releaseClaim(store, host, uid, o.by);
+  if (!out) return false;
+  o.cache?.assume(out.record);
+  const names = out.claim.topologyClaims ?? [];
+  if (names.length > 0) await releaseTopologyClaims(store, splitKey(out.claim.vm).namespace, names, uid, out.claim.by);
+  return true;
 }

@@ -4,7 +4,7 @@
 
 import type { Placement } from '../../schemas/types.gen';
 import type { LabelSelector } from '../../store/selectors';
-import { compileTerms, filterHost, type HostView, type PlacedVm } from './filters';
+import { compileTerms, filterHost, type CompiledTerm, type HostView, type PlacedVm } from './filters';
 import { policyScore, preferenceScore, scoreOf, utilization, type Policy } from './scores';
 import { allocatedAt, AT, F_CAPACITY, F_CORDONED, F_LOAD, F_READY, F_TAINTED, shortageAt, STRIDE, type PackedHosts } from './packed';
 import type { Resources } from './resources';
@@ -25,6 +25,11 @@ export interface ClusterSnapshot {
   hostsLabeled?(key: string, value: string): readonly HostView[];
   /** The hosts' numbers packed in `hosts` order (packed.ts), for the scan's fast path. Optional. */
   packed?(): PackedHosts;
+  /**
+   * Required anti-affinity terms of placed VMs that select `vm` (Kubernetes' symmetric rule),
+   * compiled as if `vm` held them: their domains are closed to it. Optional.
+   */
+  symmetricTerms?(vm: Pick<VmToPlace, 'key' | 'namespace' | 'labels'>): CompiledTerm[];
 }
 
 export interface VmToPlace {
@@ -77,9 +82,11 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   const policy = vm.placement?.policy ?? o.defaultPolicy ?? 'spread';
   const tolerations = vm.placement?.tolerations ?? [];
   const hasTerms = (vm.placement?.affinity?.length ?? 0) + (vm.placement?.antiAffinity?.length ?? 0) > 0;
-  const terms = hasTerms
+  const own = hasTerms
     ? compileTerms(vm.placement ?? {}, vm, (sel) => snap.placedMatching(vm.namespace, sel), (h) => snap.host(h))
     : [];
+  const symmetric = snap.symmetricTerms?.(vm) ?? [];
+  const terms = symmetric.length === 0 ? own : [...own, ...symmetric];
   const sel = vm.placement?.hostSelector;
   const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms };
   const reasons: Record<string, number> = {};

@@ -3,7 +3,7 @@
 // filter is the one counted for a host.
 
 import { labelSelectorFromObject, matchesLabels, type LabelSelector } from '../../store/selectors';
-import type { AffinityTerm, Taint, Toleration } from '../../schemas/types.gen';
+import type { AffinityTerm, Placement, Taint, Toleration } from '../../schemas/types.gen';
 import { firstShortage, type Resources } from './resources';
 
 /** What placement knows of a host, parsed once per host change. */
@@ -30,9 +30,49 @@ export interface PlacedVm {
 
 export const HOST_TOPOLOGY_KEY = 'host';
 
+/**
+ * A required anti-affinity term as a placed VM holds it: what the symmetric rule needs to keep
+ * other VMs away (recorded in allocation claims, so terms of VMs still being bound count too).
+ */
+export interface HeldTerm {
+  labelSelector: AffinityTerm['labelSelector'];
+  topologyKey: string;
+}
+
+/** The required anti-affinity terms of a VM's placement, with the default topology key filled in. */
+export function requiredAntiAffinity(placement: Pick<Placement, 'antiAffinity'> | undefined): HeldTerm[] {
+  const out: HeldTerm[] = [];
+  for (const t of placement?.antiAffinity ?? []) {
+    if (t.required === false) continue;
+    out.push({ labelSelector: t.labelSelector ?? {}, topologyKey: t.topologyKey ?? HOST_TOPOLOGY_KEY });
+  }
+  return out;
+}
+
+export function compileSelector(sel: AffinityTerm['labelSelector'] | undefined): LabelSelector {
+  return labelSelectorFromObject((sel ?? {}) as Parameters<typeof labelSelectorFromObject>[0]);
+}
+
+/**
+ * The identity of a term: its selector in a canonical form (requirements and values sorted, so
+ * matchLabels {app: web} and matchExpressions [app In (web)] are one term) and its topology key.
+ */
+export function termIdentity(selector: LabelSelector, topologyKey: string): string {
+  const reqs = selector.requirements
+    .map((r) => ('values' in r ? { key: r.key, op: r.op, values: [...new Set(r.values)].sort() } : { key: r.key, op: r.op }))
+    .sort((a, b) => (a.key !== b.key ? (a.key < b.key ? -1 : 1) : a.op < b.op ? -1 : a.op > b.op ? 1 : 0));
+  return JSON.stringify([topologyKey, reqs]);
+}
+
 /** The topology domain of a host for a key ("host" means the host itself). */
 export function domainOf(host: HostView, topologyKey: string): string | undefined {
   return topologyKey === HOST_TOPOLOGY_KEY ? host.name : host.labels[topologyKey];
+}
+
+/** The domain of a VM placed on host `name` (a host the cache no longer knows still is its own "host" domain). */
+function domainOfPlaced(name: string, topologyKey: string, hostByName: (name: string) => HostView | undefined): string | undefined {
+  const h = hostByName(name);
+  return h ? domainOf(h, topologyKey) : topologyKey === HOST_TOPOLOGY_KEY ? name : undefined;
 }
 
 export function tolerates(tols: readonly Toleration[], taint: Taint): boolean {
@@ -70,13 +110,12 @@ export function compileTerms(
   ];
   if (all.length === 0) return out;
   for (const { t, anti } of all) {
-    const selector = labelSelectorFromObject((t.labelSelector ?? {}) as Parameters<typeof labelSelectorFromObject>[0]);
+    const selector = compileSelector(t.labelSelector);
     const topologyKey = t.topologyKey ?? HOST_TOPOLOGY_KEY;
     const domains = new Set<string>();
     for (const p of placed(selector)) {
       if (p.key === self.key || !matchesLabels(selector, p.labels)) continue;
-      const h = hostByName(p.host);
-      const d = h ? domainOf(h, topologyKey) : topologyKey === HOST_TOPOLOGY_KEY ? p.host : undefined;
+      const d = domainOfPlaced(p.host, topologyKey, hostByName);
       if (d !== undefined) domains.add(d);
     }
     const required = t.required ?? true;
@@ -86,6 +125,57 @@ export function compileTerms(
     });
   }
   return out;
+}
+
+/** The placed VMs of one project holding one required anti-affinity term (kept by HeldTermIndex). */
+export interface HeldTermHolders {
+  /** termIdentity() */
+  id: string;
+  selector: LabelSelector;
+  topologyKey: string;
+  /** host → keys of the VMs holding the term there */
+  holders: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/** A held term as one source (bound VMs, claims) reports it; `counts` may drop holders another source reports. */
+export interface HeldTermSource {
+  term: HeldTermHolders;
+  counts?: (vmKey: string) => boolean;
+}
+
+/**
+ * Kubernetes' symmetric inter-pod anti-affinity: a placed VM whose required anti-affinity term
+ * selects this VM keeps it out of its topology domain, as if this VM held the term itself. `held`
+ * are the terms of the VM's project that select its labels (from an index, so the cost follows
+ * the number of distinct terms and their holders, not the number of VMs). The VM's own entries (a VM being placed again) never count.
+ */
+export function compileSymmetricTerms(
+  self: { key: string },
+  held: Iterable<HeldTermSource>,
+  hostByName: (name: string) => HostView | undefined,
+): CompiledTerm[] {
+  const byId = new Map<string, CompiledTerm>();
+  for (const { term, counts } of held) {
+    for (const [host, keys] of term.holders) {
+      let holds = false;
+      for (const k of keys) {
+        if (k !== self.key && (!counts || counts(k))) {
+          holds = true;
+          break;
+        }
+      }
+      if (!holds) continue;
+      const d = domainOfPlaced(host, term.topologyKey, hostByName);
+      if (d === undefined) continue;
+      let t = byId.get(term.id);
+      if (!t) {
+        t = { anti: true, required: true, weight: 1, topologyKey: term.topologyKey, selector: term.selector, domains: new Set(), selfSatisfied: false };
+        byId.set(term.id, t);
+      }
+      t.domains.add(d);
+    }
+  }
+  return [...byId.values()];
 }
 
 export interface FilterInput {

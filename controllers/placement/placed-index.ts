@@ -1,8 +1,9 @@
 // VMs placed on hosts, indexed by project and label, so an affinity rule reads only the VMs its
-// selector can match (cost grows with the group, not with the cluster).
+// selector can match (cost grows with the group, not with the cluster); and the required
+// anti-affinity terms placed VMs hold, by project and term, for the symmetric rule.
 
 import { matchesLabels, type LabelSelector } from '../../store/selectors';
-import type { PlacedVm } from './filters';
+import { compileSelector, termIdentity, type HeldTerm, type HeldTermHolders, type PlacedVm } from './filters';
 
 interface NsIndex {
   all: Map<string, PlacedVm>;
@@ -68,5 +69,64 @@ export class PlacedIndex {
       return;
     }
     for (const p of idx.all.values()) if (matchesLabels(selector, p.labels)) yield p;
+  }
+}
+
+interface MutableHolders extends HeldTermHolders {
+  holders: Map<string, Set<string>>;
+}
+
+/**
+ * Required anti-affinity terms of placed VMs, by project and term identity (a group of VMs
+ * sharing one rule is one entry), with the hosts of their holders: what the symmetric rule
+ * reads. A decision checks each distinct term of its project against its labels once, instead
+ * of looking at every placed VM.
+ */
+export class HeldTermIndex {
+  private readonly ns = new Map<string, Map<string, MutableHolders>>();
+  /** VM key → where it is filed, to remove it */
+  private readonly filed = new Map<string, { namespace: string; host: string; ids: string[] }>();
+
+  /** Files (or re-files) the terms VM `key` holds on `host`; no terms removes it. */
+  set(vm: { key: string; namespace: string; host: string }, terms: readonly HeldTerm[]): void {
+    this.delete(vm.key);
+    if (terms.length === 0) return;
+    let byId = this.ns.get(vm.namespace);
+    if (!byId) this.ns.set(vm.namespace, (byId = new Map()));
+    const ids: string[] = [];
+    for (const t of terms) {
+      const selector = compileSelector(t.labelSelector);
+      const id = termIdentity(selector, t.topologyKey);
+      if (ids.includes(id)) continue;
+      ids.push(id);
+      let e = byId.get(id);
+      if (!e) byId.set(id, (e = { id, selector, topologyKey: t.topologyKey, holders: new Map() }));
+      let keys = e.holders.get(vm.host);
+      if (!keys) e.holders.set(vm.host, (keys = new Set()));
+      keys.add(vm.key);
+    }
+    this.filed.set(vm.key, { namespace: vm.namespace, host: vm.host, ids });
+  }
+
+  delete(key: string): void {
+    const f = this.filed.get(key);
+    if (!f) return;
+    this.filed.delete(key);
+    const byId = this.ns.get(f.namespace)!;
+    for (const id of f.ids) {
+      const e = byId.get(id)!;
+      const keys = e.holders.get(f.host)!;
+      keys.delete(key);
+      if (keys.size === 0) e.holders.delete(f.host);
+      if (e.holders.size === 0) byId.delete(id);
+    }
+    if (byId.size === 0) this.ns.delete(f.namespace);
+  }
+
+  /** The terms of `namespace` whose selector matches `labels`. */
+  *selecting(namespace: string, labels: Readonly<Record<string, string>>): Iterable<HeldTermHolders> {
+    const byId = this.ns.get(namespace);
+    if (!byId) return;
+    for (const e of byId.values()) if (matchesLabels(e.selector, labels)) yield e;
   }
 }

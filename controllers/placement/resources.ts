@@ -54,6 +54,10 @@ export function sub(a: Resources, b: Resources): Resources {
   return { cpu: a.cpu - b.cpu, memory: a.memory - b.memory, storage: a.storage - b.storage };
 }
 
+export function sameSize(a: Resources, b: Resources): boolean {
+  return RESOURCE_NAMES.every((r) => a[r] === b[r]);
+}
+
 /** Tolerance for float noise when comparing fractional vCPUs. */
 export const EPS = 1e-9;
 

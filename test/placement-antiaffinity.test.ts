@@ -1,0 +1,135 @@
+// Anti-affinity on a real Cassandra node: the symmetric rule (a VM with no rules keeps out of the
+// host of a VM whose required anti-affinity selects it, checked inside the host claim's
+// compare-and-set), a group spread over racks by three racing replicas (one per rack, through
+// TopologyClaim records), their release on deletion, and the audit's repair of those records.
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { AllocationAudit } from '../controllers/allocation-audit';
+import { PlacementMetrics } from '../controllers/metrics';
+import { ALLOCATION_KIND, claimsOf } from '../controllers/placement/allocation-record';
+import { TOPOLOGY_CLAIM_KIND, topologyClaimSpec } from '../controllers/placement/topology-claims';
+import { hostObject, vmObject } from '../controllers/testing/fixtures';
+import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { ObjectStore, StoredObject } from '../store';
+import { openTestStore, type TestStore } from './helpers/store';
+
+jest.setTimeout(90_000);
+
+let t: TestStore;
+let store: ObjectStore;
+let running: RunningReplicas | undefined;
+
+beforeAll(async () => {
+  t = await openTestStore('placement_anti', { followerGraceMs: 200, followerOverlapMs: 300 });
+  store = t.store;
+});
+afterAll(async () => t.close());
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+  for (const kind of ['VirtualMachine', ALLOCATION_KIND, TOPOLOGY_CLAIM_KIND, 'Host']) {
+    for (let page = await store.list(kind, undefined, { limit: 1000 }); page.items.length > 0; page = await store.list(kind, undefined, { limit: 1000 })) {
+      await Promise.all(page.items.map((o) => store.delete({ kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name }).catch(() => undefined)));
+    }
+  }
+});
+
+const getVm = async (ns: string, name: string) => (await store.get({ kind: 'VirtualMachine', namespace: ns, name }))!;
+const cond = (o: StoredObject, type: string) => (o.status?.conditions as { type: string; status: string; reason?: string; message?: string }[] | undefined)?.find((c) => c.type === type);
+const allOf = async (kind: string) => (await store.list(kind, undefined, { limit: 1000 })).items;
+
+async function until<T>(fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const boundHost = (ns: string, name: string) => until(async () => (await getVm(ns, name)).status?.host as string | undefined);
+
+test('symmetric: VMs without rules keep off the host of a VM whose required anti-affinity selects them', async () => {
+  for (let i = 0; i < 3; i++) await store.create(hostObject(`hv-${i}`, { labels: { slot: String(i) } }));
+  running = await startReplicas(store, 3, { enable: { audit: false, hostHealth: false }, scheduler: { defaultPolicy: 'pack' } });
+  const db = await store.create(vmObject('sym', 'db', {
+    labels: { app: 'db' },
+    placement: { hostSelector: { slot: '0' }, antiAffinity: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'host' }] },
+  }));
+  expect(await boundHost('sym', 'db')).toBe('hv-0');
+  // the claim carries the rule, so it holds against claims in flight too
+  const rec = (await store.get({ kind: ALLOCATION_KIND, namespace: '', name: 'hv-0' }))!;
+  expect(claimsOf(rec)[db.metadata.uid!].antiAffinity).toEqual([{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'host' }]);
+
+  // "pack" prefers the fullest host, hv-0, and the webs have no rules of their own
+  const webs = Array.from({ length: 6 }, (_, i) => `web-${i}`);
+  await Promise.all(webs.map((n) => store.create(vmObject('sym', n, { labels: { app: 'web' } }))));
+  const hosts = await Promise.all(webs.map((n) => boundHost('sym', n)));
+  expect(hosts).not.toContain('hv-0');
+  // a VM the rule does not select, and a web of another project, may share hv-0
+  await store.create(vmObject('sym', 'cache', { labels: { app: 'cache' }, placement: { hostSelector: { slot: '0' } } }));
+  await store.create(vmObject('other', 'web', { labels: { app: 'web' }, placement: { hostSelector: { slot: '0' } } }));
+  expect(await boundHost('sym', 'cache')).toBe('hv-0');
+  expect(await boundHost('other', 'web')).toBe('hv-0');
+});
+
+test('a group with required rack anti-affinity placed by three racing replicas gets exactly one VM per rack', async () => {
+  const racks = 6;
+  for (let r = 0; r < racks; r++) for (let i = 0; i < 4; i++) await store.create(hostObject(`r${r}-hv${i}`, { labels: { rack: `r${r}` } }));
+  running = await startReplicas(store, 3, { enable: { audit: false, hostHealth: false }, scheduler: { defaultPolicy: 'pack' } });
+  const rule = { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'rack' }] };
+  const names = Array.from({ length: racks }, (_, i) => `db-${i}`);
+  await Promise.all(names.map((n) => store.create(vmObject('grp', n, { labels: { app: 'db' }, placement: rule }))));
+  const placed = await Promise.all(names.map((n) => boundHost('grp', n)));
+  const rackOf = (h: string) => h.slice(0, h.indexOf('-'));
+  expect(placed.map(rackOf).sort()).toEqual(Array.from({ length: racks }, (_, r) => `r${r}`));
+
+  // one record per rack, owned by the VM placed there, listed in its allocation claim
+  const records = await allOf(TOPOLOGY_CLAIM_KIND);
+  expect(records.map((o) => topologyClaimSpec(o).value).sort()).toEqual(placed.map(rackOf).sort());
+  for (const o of records) {
+    const s = topologyClaimSpec(o);
+    const vm = await getVm('grp', s.vm.split('/')[1]);
+    expect(vm.metadata.uid).toBe(s.uid);
+    expect(rackOf(vm.status!.host as string)).toBe(s.value);
+    const claim = claimsOf(await store.get({ kind: ALLOCATION_KIND, namespace: '', name: vm.status!.host as string }))[s.uid];
+    expect(claim.topologyClaims).toEqual([o.metadata.name]);
+  }
+
+  // a seventh member has no rack left
+  await store.create(vmObject('grp', 'db-extra', { labels: { app: 'db' }, placement: rule }));
+  const extra = await until(async () => { const v = await getVm('grp', 'db-extra'); return cond(v, 'Scheduled') ? v : undefined; });
+  expect(cond(extra, 'Scheduled')).toMatchObject({ status: 'False', reason: 'Unschedulable', message: `0/${racks * 4} hosts fit: ${racks * 4} anti-affinity conflict` });
+
+  // deleting a member releases its rack (record and claim), and the waiting member takes it
+  const freed = rackOf(placed[2]);
+  await store.delete({ kind: 'VirtualMachine', namespace: 'grp', name: 'db-2' });
+  expect(rackOf(await boundHost('grp', 'db-extra'))).toBe(freed);
+  const after = await until(async () => {
+    const recs = await allOf(TOPOLOGY_CLAIM_KIND);
+    return recs.length === racks && recs.every((o) => topologyClaimSpec(o).vm !== 'grp/db-2') ? recs : undefined;
+  });
+  expect(after.find((o) => topologyClaimSpec(o).value === freed)!.metadata).toBeDefined();
+  expect(topologyClaimSpec(after.find((o) => topologyClaimSpec(o).value === freed)!).vm).toBe('grp/db-extra');
+});
+
+test('the audit deletes topology records nobody needs and restores the records of bound members', async () => {
+  for (let r = 0; r < 2; r++) await store.create(hostObject(`r${r}-hv`, { labels: { rack: `r${r}` } }));
+  running = await startReplicas(store, 1, { enable: { audit: false, hostHealth: false } });
+  const rule = { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'rack' }] };
+  await store.create(vmObject('aud', 'db-0', { labels: { app: 'db' }, placement: rule }));
+  await boundHost('aud', 'db-0');
+  const [mine] = await until(async () => { const l = await allOf(TOPOLOGY_CLAIM_KIND); return l.length === 1 ? l : undefined; });
+  // a crash lost the record of db-0, and left one behind for a VM that is gone
+  await store.delete({ kind: TOPOLOGY_CLAIM_KIND, namespace: 'aud', name: mine.metadata.name });
+  const ghost = { ...topologyClaimSpec(mine), value: 'r9', uid: 'dead-uid', vm: 'aud/ghost', by: 'crashed/1', at: Date.now() - 600_000 };
+  await store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: TOPOLOGY_CLAIM_KIND, metadata: { namespace: 'aud', name: 'tc-ghost' }, spec: { ...ghost } });
+
+  const r = running.replicas[0];
+  const audit = new AllocationAudit({ store, informers: r.informers, cache: r.cache, logger: pino({ level: 'silent' }), metrics: new PlacementMetrics(new Registry()), claimGraceMs: 1000 });
+  expect((await audit.runOnce()).topology).toEqual({ leaked: 1, missing: 1, conflicts: 0 });
+  const now = await allOf(TOPOLOGY_CLAIM_KIND);
+  expect(now.map((o) => o.metadata.name)).toEqual([mine.metadata.name]);
+  expect(topologyClaimSpec(now[0])).toMatchObject({ uid: topologyClaimSpec(mine).uid, value: topologyClaimSpec(mine).value, by: 'audit' });
+  expect((await audit.runOnce()).topology).toEqual({ leaked: 0, missing: 0, conflicts: 0 });
+});

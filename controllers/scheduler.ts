@@ -42,7 +42,11 @@ export interface SchedulerOptions {
   defaultPolicy?: Policy;
   /** feasible hosts to score at most (bounded decision cost); default 100 */
   sampleSize?: number;
-  /** pick at random among this many best hosts; default 3 */
+  /**
+   * pick at random among this many best hosts; default 3. Widened up to 4x while this replica's
+   * claims keep losing races to other replicas (they rank hosts alike), so contended replicas
+   * spread over more hosts instead of colliding on the same few.
+   */
   topCandidates?: number;
   /** hosts to try claiming on per attempt; default 5 */
   maxClaimHosts?: number;
@@ -152,7 +156,7 @@ export class Scheduler {
       cache,
       {
         defaultPolicy: this.o.defaultPolicy, sampleSize: this.o.sampleSize, startIndex: Math.floor(this.rng() * 1e9), rng: this.rng,
-        keep: Math.max(this.o.topCandidates ?? 3, this.o.maxClaimHosts ?? 5),
+        keep: Math.max(4 * (this.o.topCandidates ?? 3), this.o.maxClaimHosts ?? 5),
       },
     );
     metrics.decision.observe((this.clock.now() - started) / 1000);
@@ -172,7 +176,7 @@ export class Scheduler {
     const groups = groupTerms(placement, labels);
     /** topology records another VM holds, learnt this attempt: their domains' other hosts are skipped */
     const occupied = new Set<string>();
-    const order = candidateOrder(d.ranked, this.o.topCandidates ?? 3, this.rng).slice(0, this.o.maxClaimHosts ?? 5);
+    const order = candidateOrder(d.ranked, this.topK(), this.rng).slice(0, this.o.maxClaimHosts ?? 5);
     for (const host of order) {
       const view = cache.host(host);
       if (!view?.allocatable) continue;
@@ -188,8 +192,12 @@ export class Scheduler {
       try {
         out = await claimPlacement(store, {
           host, uid, claim, allocatable: view.allocatable, refs, staleMs: this.o.staleClaimMs,
-          onConflict: () => metrics.conflicts.inc({ stage: 'claim' }),
+          onConflict: () => {
+            metrics.conflicts.inc({ stage: 'claim' });
+            this.noteClaim(true);
+          },
         });
+        if (out.ok) this.noteClaim(false);
         if (out.ok) cache.assume(out.record);
       } finally {
         cache.unreserve(host, uid);
@@ -221,6 +229,19 @@ export class Scheduler {
     throw new ConflictError(`every claim for ${key} lost a race; retrying`);
   }
 
+  /** Recent share of this replica's claim writes that lost a race (moving average). */
+  private contention = 0;
+
+  private noteClaim(lost: boolean): void {
+    this.contention += 0.05 * ((lost ? 1 : 0) - this.contention);
+  }
+
+  /** How many of the best hosts to choose among: topCandidates, widened under contention. */
+  private topK(): number {
+    const k = this.o.topCandidates ?? 3;
+    return Math.min(4 * k, Math.round(k * (1 + 6 * this.contention)));
+  }
+
   /** Compare-and-set of status.host and Scheduled=True on the VM (re-read at SERIAL after a conflict). */
   private async bind(key: string, decided: StoredObject, host: string): Promise<BindOutcome> {
     const { store, metrics } = this.o;
@@ -238,7 +259,8 @@ export class Scheduler {
       }, this.clock.now());
       status.phase = derivePhase({ ...cur, status }).phase;
       try {
-        await store.updateStatus({ ...cur, status });
+        // cur is the object as read (the decision's quorum read, or a SERIAL re-read): no read again.
+        await store.updateStatus({ ...cur, status }, { current: cur });
         return 'ok';
       } catch (err) {
         if ((err as { code?: string }).code !== 'CONFLICT') throw err;

@@ -1,7 +1,8 @@
 /**
  * AgentProcess: the agents of one process (one real host, or N hollow ones) and what they share:
  * the object store, ONE VmSource (one change-feed poller for the whole process, dispatching by
- * status.host), the Image/Volume look-up cache, the lease and metrics stores, the libvirt
+ * status.host), ONE Volume source (the Volumes held by or pinned to these hosts), the
+ * Image/Volume look-up cache, the lease and metrics stores, the libvirt
  * worker pool. Hollow hosts each get their own isolated test-driver hypervisor
  * (test:///ABS/host.xml).
  */
@@ -11,15 +12,20 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ObjectStore } from '../store';
 import { sleep, systemClock, type Clock, type ControllerMetrics } from '../controllers/runtime';
-import { writeTestHost, type LibvirtExecutor } from './libvirt';
+import { defaultExecutor, writeTestHost, type LibvirtExecutor } from './libvirt';
 import type { VirtType } from './domain';
 import { HostAgent, type AgentTimings } from './host-agent';
 import { LeaseStore, type LeaseBackend } from './host/lease-store';
 import { MetricsStore } from './metrics/metrics-store';
+import { AgentMetrics } from './metrics/prometheus';
 import { RefResolver } from './vm/refs';
 import { VmSource } from './vm/source';
+import { volumeHost } from './vm/desired';
+import { HostSource } from './host-source';
+import type { Volume } from '../schemas/types.gen';
 
 export interface HostSpecForProcess {
   name: string;
@@ -52,6 +58,9 @@ export interface AgentProcessOptions {
   clock?: Clock;
   /** start hosts over this long, so N hollow hosts do not all renew in step; default min(N*10, 10000) ms */
   startSpreadMs?: number;
+  /** Prometheus registry: when given, the process's metrics (libvirt calls, hosts, reconciles) are registered on it */
+  registry?: Registry;
+  /** reconcile metrics; default those of `registry`, if any */
   controllerMetrics?: ControllerMetrics;
 }
 
@@ -74,28 +83,40 @@ export async function hollowHosts(o: { prefix: string; count: number; dir: strin
 
 export class AgentProcess {
   readonly source: VmSource;
+  /** the Volumes whose storage is (or is to be) on this process's hosts */
+  readonly volumes: HostSource;
   readonly refs: RefResolver;
   readonly leases: LeaseStore;
   readonly metrics?: MetricsStore;
+  /** the Prometheus metrics, when a registry was given */
+  readonly prometheus?: AgentMetrics;
   readonly agents: HostAgent[];
   private readonly clock: Clock;
 
   constructor(private readonly o: AgentProcessOptions) {
     this.clock = o.clock ?? systemClock;
     this.source = new VmSource({ store: o.store, hosts: o.hosts.map((h) => h.name), logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs });
+    this.volumes = new HostSource({
+      store: o.store, kind: 'Volume', hosts: o.hosts.map((h) => h.name), hostOf: (v) => volumeHost(v as unknown as Volume),
+      logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs,
+    });
     this.refs = new RefResolver({ store: o.store, clock: o.clock });
     this.leases = new LeaseStore({ client: o.client, keyspace: o.keyspace });
     if (o.monitoring ?? true) {
       this.metrics = new MetricsStore({ client: o.client, keyspace: o.keyspace, sampleTtlSec: o.sampleTtlSec, usageTtlSec: o.usageTtlSec });
     }
+    if (o.registry) {
+      this.prometheus = new AgentMetrics({ registry: o.registry, executor: o.executor ?? defaultExecutor(), hosts: () => this.agents.map((a) => a.snapshot()) });
+    }
+    const controllerMetrics = o.controllerMetrics ?? this.prometheus?.controllers;
     const machine = hostname();
     this.agents = o.hosts.map((h) => new HostAgent({
       host: h.name, libvirtUri: h.libvirtUri, labels: h.labels, hostname: h.hostname,
-      store: o.store, source: this.source, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
+      store: o.store, source: this.source, volumes: this.volumes, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
       holder: `${h.name}@${machine}`,
       pool: o.pool, poolPath: join(o.stateDir, 'pools', o.pool ?? 'default'), consoleDir: join(o.stateDir, 'console'),
       virtType: o.virtType, timings: o.timings, workers: o.workers, statusWriters: o.statusWriters, executor: o.executor,
-      logger: o.logger, clock: o.clock, controllerMetrics: o.controllerMetrics,
+      logger: o.logger, clock: o.clock, controllerMetrics,
     }));
   }
 
@@ -104,9 +125,18 @@ export class AgentProcess {
     return Promise.all(this.agents.map((a) => a.ready)).then(() => undefined);
   }
 
+  /** Why the process is not ready (the first host that is not), or undefined when every host runs. */
+  notReady(): string | undefined {
+    for (const a of this.agents) {
+      const why = a.notReady();
+      if (why) return `host ${a.host}: ${why}`;
+    }
+    return undefined;
+  }
+
   async start(signal: AbortSignal): Promise<void> {
     await mkdir(join(this.o.stateDir, 'console'), { recursive: true });
-    const informer = this.source.start(signal);
+    const informers = [this.source.start(signal), this.volumes.start(signal)];
     const n = this.agents.length;
     const spread = this.o.startSpreadMs ?? Math.min(n * 10, 10_000);
     // Each host gets its own signal (its loops each listen for the abort).
@@ -124,7 +154,7 @@ export class AgentProcess {
         throw err;
       }
     });
-    const results = await Promise.allSettled([informer, ...runs]);
+    const results = await Promise.allSettled([...informers, ...runs]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed && !signal.aborted) throw failed.reason;
   }

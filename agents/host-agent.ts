@@ -1,26 +1,42 @@
 /**
- * HostAgent: everything one hypervisor needs, wired together: the libvirt connection and pools,
- * the Host registration and heartbeat, the lease and fencing, the VM reconciler (fed by the
- * process's shared VmSource, libvirt lifecycle events and a periodic sweep that also finds
- * orphans), and the monitor. start(signal) runs it until the signal aborts; stopping the agent
- * leaves the domains running.
+ * HostAgent: everything one hypervisor needs, wired together: the libvirt connection and pools
+ * (LibvirtLink: reconnected after a libvirtd restart, reported as the Host's LibvirtConnected
+ * condition, never a reason to stop domains), the Host registration and heartbeat, the lease
+ * and fencing, the VM reconciler (fed by the process's shared VmSource, libvirt lifecycle events
+ * and a periodic sweep that also finds orphans), the Volume reconciler (storage of the Volumes
+ * held here, their status and deletion), and the monitor. start(signal) runs it until the
+ * signal aborts; stopping the agent leaves the domains running.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import { Controller, sleep, systemClock, type Clock, type ControllerMetrics } from '../controllers/runtime';
+import { Controller, sleep, systemClock, type Clock, type ControllerMetrics, type ReconcileResult } from '../controllers/runtime';
 import type { ObjectStore } from '../store';
-import { LibvirtConnection, type LibvirtExecutor } from './libvirt';
+import type { VolumeStatus } from '../schemas/types.gen';
+import type { LibvirtConnection, LibvirtExecutor } from './libvirt';
 import { OWNER_NS, parseOwner, type VirtType } from './domain';
 import { keyOfDomainName, parseVmVolumeName, uidTag } from './names';
 import { HostRegistrar } from './host/registrar';
 import { LeaseKeeper } from './host/lease';
 import type { LeaseBackend } from './host/lease-store';
-import { PoolCache } from './host/pools';
+import type { PoolCache } from './host/pools';
+import { LibvirtLink, libvirtCondition } from './host/libvirt-link';
 import { Monitor } from './metrics/monitor';
 import type { MetricsStore } from './metrics/metrics-store';
+import type { HostAgentSnapshot } from './metrics/prometheus';
 import { DomainRegistry } from './vm/registry';
 import { VmReconciler } from './vm/reconciler';
 import type { RefResolver } from './vm/refs';
-import type { VmSource } from './vm/source';
+import { VmSource } from './vm/source';
+import type { HostSource } from './host-source';
+import type { HostContext } from './vm/desired';
+import { VolumeReconciler } from './volume/reconciler';
+
+/** How many of `items` fall under each key. */
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;
+  return out;
+}
 
 export interface AgentTimings {
   /** lease renewal period; default 5000 ms */
@@ -37,6 +53,10 @@ export interface AgentTimings {
   accountingFlushMs: number;
   /** graceful shutdown before destroy; default 60 000 ms */
   shutdownGraceMs: number;
+  /** how often the libvirt connection is probed (virConnectIsAlive); default 5000 ms */
+  libvirtProbeMs: number;
+  /** how often the Host's capacity and node facts are re-read from libvirt; default 60 000 ms */
+  hostFactsRefreshMs: number;
 }
 
 export const DEFAULT_TIMINGS: AgentTimings = {
@@ -47,6 +67,8 @@ export const DEFAULT_TIMINGS: AgentTimings = {
   sampleIntervalMs: 10_000,
   accountingFlushMs: 60_000,
   shutdownGraceMs: 60_000,
+  libvirtProbeMs: 5000,
+  hostFactsRefreshMs: 60_000,
 };
 
 export interface HostAgentOptions {
@@ -54,6 +76,8 @@ export interface HostAgentOptions {
   libvirtUri: string;
   store: ObjectStore;
   source: VmSource;
+  /** the Volumes held by (or pinned to) the process's hosts */
+  volumes: HostSource;
   refs: RefResolver;
   lease: LeaseBackend;
   metrics?: MetricsStore;
@@ -86,19 +110,25 @@ export class HostAgent {
   readonly host: string;
   readonly registry = new DomainRegistry();
   readonly timings: AgentTimings;
-  conn?: LibvirtConnection;
-  pools?: PoolCache;
+  /** the libvirt connection, kept alive across libvirtd restarts */
+  link?: LibvirtLink;
   keeper?: LeaseKeeper;
   registrar?: HostRegistrar;
   reconciler?: VmReconciler;
   controller?: Controller;
+  volumeReconciler?: VolumeReconciler;
+  volumeController?: Controller;
   monitor?: Monitor;
   virtType?: VirtType;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private started = false;
   private readyResolve!: () => void;
   /** resolves once the agent reconciles VMs (lease held, cache synced) */
-  readonly ready = new Promise<void>((r) => (this.readyResolve = r));
+  readonly ready = new Promise<void>((r) => (this.readyResolve = () => {
+    this.started = true;
+    r();
+  }));
 
   constructor(private readonly o: HostAgentOptions) {
     this.host = o.host;
@@ -115,33 +145,69 @@ export class HostAgent {
     return /<domain type=['"]kvm['"]/.test(caps) ? 'kvm' : 'qemu';
   }
 
+  /** The current libvirt connection (undefined before the first one and during an outage). */
+  get conn(): LibvirtConnection | undefined {
+    return this.link?.connection;
+  }
+
+  get pools(): PoolCache | undefined {
+    return this.link?.pools;
+  }
+
+  /** What the Prometheus metrics report about this host, read at each scrape. */
+  snapshot(): HostAgentSnapshot {
+    return {
+      host: this.host,
+      lease: this.keeper?.state ?? 'starting',
+      fences: this.keeper?.fences ?? 0,
+      domains: this.registry.size,
+      statusQueueDepth: this.reconciler?.statusJobs.size ?? 0,
+      libvirtConnected: this.link?.connected ?? false,
+      libvirtReconnects: this.link?.reconnects ?? 0,
+      volumes: countBy(this.o.volumes.objectsOf(this.host), (v) => (v.status as VolumeStatus | undefined)?.phase ?? 'Pending'),
+    };
+  }
+
+  /** Why this host does not run VMs right now, or undefined when it does (for /readyz). */
+  notReady(): string | undefined {
+    if (!this.started) return 'starting';
+    if (this.keeper?.state !== 'held') return `lease ${this.keeper?.state ?? 'not acquired'}`;
+    const l = this.link?.state;
+    if (l && !l.connected) return `libvirt ${l.reason}: ${l.message}`;
+    return undefined;
+  }
+
   /** Keys of the VMs bound here. */
   keys(): string[] {
     return this.o.source.keysOf(this.host);
   }
 
-  async start(signal: AbortSignal): Promise<void> {
+  async start(outer: AbortSignal): Promise<void> {
     const o = this.o;
     const t = this.timings;
-    let opened: LibvirtConnection | undefined;
-    for (let attempt = 0; !opened; attempt++) {
-      try {
-        opened = await LibvirtConnection.open(o.libvirtUri, { executor: o.executor });
-      } catch (err) {
-        this.log.warn({ uri: o.libvirtUri, err: String(err) }, 'connecting to libvirt failed; retrying');
-        await sleep(this.clock, Math.min(10_000, 500 * 2 ** attempt), signal);
-        if (signal.aborted) return;
-      }
-    }
-    const conn = (this.conn = opened);
+    // Everything started here stops when start() ends, also when it ends by a failure.
+    const stop = new AbortController();
+    setMaxListeners(64, stop.signal);
+    const onAbort = () => stop.abort();
+    outer.addEventListener('abort', onAbort, { once: true });
+    if (outer.aborted) stop.abort();
+    const signal = stop.signal;
     const pool = o.pool ?? 'default';
-    const pools = (this.pools = new PoolCache(conn));
+    const link = (this.link = new LibvirtLink({
+      uri: o.libvirtUri, executor: o.executor, pool, poolPath: o.poolPath, clock: this.clock, logger: this.log,
+      probeIntervalMs: t.libvirtProbeMs,
+      onEvent: (e) => this.onLifecycleEvent(e.name, e.event),
+      onLost: () => this.registrar?.requestBeat(),
+      onRestored: () => this.onLibvirtRestored(),
+    }));
+    const conn = () => link.conn;
+    const pools = link.pools;
     const tasks: Promise<void>[] = [];
-    let unsubscribe: (() => Promise<void>) | undefined;
     let unregister: (() => void) | undefined;
     try {
-      await pools.ensure(pool, o.poolPath);
-      const virtType = (this.virtType = await this.detectVirtType(conn));
+      if (!(await link.connect(signal))) return;
+      tasks.push(link.start(signal));
+      const virtType = (this.virtType = await this.detectVirtType(link.conn));
       const keeper = (this.keeper = new LeaseKeeper({
         host: this.host, holder: o.holder, backend: o.lease, logger: this.log, clock: this.clock,
         renewIntervalMs: t.renewIntervalMs, fenceAfterMs: t.fenceAfterMs,
@@ -152,7 +218,16 @@ export class HostAgent {
         host: this.host, store: o.store, conn, pools, pool, labels: o.labels ?? {}, libvirtUri: o.libvirtUri,
         agentVersion: o.agentVersion ?? '0.1.0', hypervisor: virtType === 'test' ? 'Test' : 'QEMU',
         kvm: virtType === 'kvm', hostname: o.hostname,
-        keeper, clock: this.clock, heartbeatIntervalMs: t.heartbeatIntervalMs, logger: this.log,
+        conditions: () => [libvirtCondition(link.state, o.libvirtUri)],
+        keeper, clock: this.clock, heartbeatIntervalMs: t.heartbeatIntervalMs, capacityRefreshMs: t.hostFactsRefreshMs, logger: this.log,
+      }));
+      const hostContext = (): HostContext => ({
+        host: this.host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
+        defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,
+      });
+      const volumes = (this.volumeReconciler = new VolumeReconciler({
+        host: this.host, store: o.store, pools, volumes: o.volumes, vms: o.source, refs: o.refs, hostContext,
+        fenced: () => keeper.fenced(), clock: this.clock, logger: this.log,
       }));
       const reconciler = (this.reconciler = new VmReconciler({
         host: this.host, store: o.store, conn, pools, source: o.source, refs: o.refs, registry: this.registry,
@@ -161,13 +236,16 @@ export class HostAgent {
         cacheFresh: () => o.source.freshSince() > keeper.heldSince(),
         statusWriters: o.statusWriters,
         busy: () => (this.controller?.queue.len() ?? 0) > 0,
-        hostContext: () => ({
-          host: this.host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
-          defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,
-        }),
+        hostContext,
+        claimVolume: (namespace, name) => volumes.claim(namespace, name),
+        freshVolume: (namespace, name) => volumes.latest(`${namespace}/${name}`),
       }));
       const controller = (this.controller = new Controller({
-        name: `vm@${this.host}`, reconciler: (k, ctx) => reconciler.reconcile(k, ctx), workers: o.workers ?? 4,
+        name: `vm@${this.host}`, reconciler: (k, ctx) => this.whileConnected(() => reconciler.reconcile(k, ctx)), workers: o.workers ?? 4,
+        logger: this.log, clock: this.clock, resyncPeriodMs: 0, metrics: o.controllerMetrics,
+      }));
+      const volumeController = (this.volumeController = new Controller({
+        name: `volume@${this.host}`, reconciler: (k, ctx) => this.whileConnected(() => volumes.reconcile(k, ctx)), workers: 2,
         logger: this.log, clock: this.clock, resyncPeriodMs: 0, metrics: o.controllerMetrics,
       }));
       if (o.metrics) {
@@ -191,18 +269,23 @@ export class HostAgent {
       if (!(await keeper.waitHeld(signal))) return;
       tasks.push(registrar.start(signal));
 
-      // Changes of bound VMs, except the agent's own status writes coming back through the feed.
-      unregister = o.source.register(this.host, (key, obj, change) => {
+      // Changes of bound VMs (and so of the Volumes they use) and of the Volumes held here, except
+      // the agent's own writes coming back through the feed.
+      const unregisterVms = o.source.register(this.host, (key, obj, change) => {
         if (change === 'update' && reconciler.isOwnWrite(key, obj)) return;
         controller.enqueue(key);
+        for (const v of VmSource.volumeKeys(obj)) volumeController.enqueue(v);
       });
-      // Lifecycle events, except those the agent's own actions caused.
-      unsubscribe = await conn.onDomainLifecycle((e) => {
-        const key = keyOfDomainName(e.name);
-        if (key && !reconciler.consumeExpectedEvent(e.name, e.event)) controller.enqueue(key);
+      const unregisterVolumes = o.volumes.register(this.host, (key, obj, change) => {
+        if (change === 'update' && volumes.isOwnWrite(key, obj)) return;
+        volumeController.enqueue(key);
       });
-      if (!(await o.source.waitForSync(signal))) return;
-      tasks.push(controller.start(signal));
+      unregister = () => {
+        unregisterVms();
+        unregisterVolumes();
+      };
+      if (!(await o.source.waitForSync(signal)) || !(await o.volumes.waitForSync(signal))) return;
+      tasks.push(controller.start(signal), volumeController.start(signal));
       this.enqueueAll();
       tasks.push(this.sweepLoop(signal));
       if (this.monitor) tasks.push(this.monitor.start(signal));
@@ -210,22 +293,55 @@ export class HostAgent {
       this.log.info({ uri: o.libvirtUri, virtType }, 'agent running');
       await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     } finally {
+      stop.abort();
+      outer.removeEventListener('abort', onAbort);
       await Promise.allSettled(tasks);
       unregister?.();
-      await unsubscribe?.().catch(() => undefined);
-      pools.close();
-      await conn.close().catch(() => undefined);
+      await link.close();
     }
   }
 
-  /** Queues every VM bound here. */
+  /**
+   * Runs a reconcile only while libvirt is connected: during an outage nothing can be observed or
+   * done, and every key is reconciled again once the connection is back (onLibvirtRestored).
+   * A failure that may mean a lost connection gets the connection probed at once.
+   */
+  private async whileConnected(run: () => Promise<ReconcileResult>): Promise<ReconcileResult> {
+    const link = this.link!;
+    if (!link.connected) return {};
+    try {
+      return await run();
+    } catch (err) {
+      link.suspect(err);
+      throw err;
+    }
+  }
+
+  /** A lifecycle event, except those the agent's own actions caused: reconcile its VM. */
+  private onLifecycleEvent(domain: string, event: string): void {
+    const key = keyOfDomainName(domain);
+    if (key && this.reconciler && !this.reconciler.consumeExpectedEvent(domain, event)) this.controller?.enqueue(key);
+  }
+
+  /**
+   * A new libvirt connection is up: report it, then look at everything again (the daemon may
+   * have lost or changed domains meanwhile; events of the outage were missed).
+   */
+  private onLibvirtRestored(): void {
+    void this.registrar?.requestBeat();
+    if (!this.started) return;
+    this.sweep().catch((err) => this.log.warn({ err: String(err) }, 'sweep after reconnecting to libvirt failed'));
+  }
+
+  /** Queues every VM bound here and every Volume held here. */
   enqueueAll(): void {
     for (const k of this.keys()) this.controller?.enqueue(k);
+    for (const k of this.o.volumes.keysOf(this.host)) this.volumeController?.enqueue(k);
   }
 
   /** The owner marks of every domain on the host that carries one. */
   private async ownedDomains(): Promise<{ key: string; active: boolean; destroy: () => Promise<void> }[]> {
-    const conn = this.conn!;
+    const conn = this.link!.conn;
     const out: { key: string; active: boolean; destroy: () => Promise<void> }[] = [];
     for (const dom of await conn.listAllDomains()) {
       try {
@@ -253,12 +369,12 @@ export class HostAgent {
     for (const d of owned) this.controller?.enqueue(d.key);
   }
 
-  /** One pass of the periodic sweep: every bound VM, every owned domain, leftover volumes. */
+  /** One pass of the periodic sweep: every bound VM and held Volume, every owned domain, leftover volumes. */
   async sweep(): Promise<void> {
     const controller = this.controller!;
     this.enqueueAll();
     for (const d of await this.ownedDomains()) controller.enqueue(d.key);
-    const pool = await this.pools!.get(this.o.pool ?? 'default');
+    const pool = await this.link!.pools.get(this.o.pool ?? 'default');
     if (!pool) return;
     const found = new Map<string, { pool: string; name: string }[]>();
     for (const v of await pool.listVolumes()) {
@@ -283,6 +399,7 @@ export class HostAgent {
     while (!signal.aborted) {
       await sleep(this.clock, this.timings.resyncMs * (0.9 + Math.random() * 0.2), signal);
       if (signal.aborted) return;
+      if (!this.link?.connected) continue; // the reconnection sweeps once libvirt is back
       await this.sweep().catch((err) => this.log.warn({ err: String(err) }, 'sweep failed'));
     }
   }

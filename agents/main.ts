@@ -6,10 +6,12 @@
  */
 import { Command } from 'commander';
 import pino from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadAgentConfig, type AgentFlags } from '../config/agent';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
 import { LibvirtExecutor } from './libvirt';
 import { AgentProcess, hollowHosts, type HostSpecForProcess } from './agent-process';
+import { MetricsServer } from './metrics/server';
 import { join } from 'node:path';
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--heartbeat-ms <ms>', 'Host heartbeat period')
     .option('--sample-ms <ms>', 'monitoring period')
     .option('--no-monitoring', 'no monitoring samples or accounting')
+    .option('--metrics-port <port>', 'serve Prometheus /metrics, /healthz and /readyz on this port (default: $STRATUS_AGENT_METRICS_PORT or 0 = off)')
+    .option('--metrics-address <addr>', 'address /metrics listens on (default: $STRATUS_AGENT_METRICS_ADDRESS or 127.0.0.1)')
     .option('--log-level <level>', 'log level (default info)');
   program.parse(argv);
   const flags = program.opts<AgentFlags>();
@@ -52,13 +56,17 @@ async function main(argv: string[]): Promise<number> {
     ? await hollowHosts({ prefix: cfg.host, count: cfg.hollow, dir: join(cfg.stateDir, 'hollow'), cpus: cfg.hollowCpus, memoryMiB: cfg.hollowMemoryMiB, labels: cfg.labels })
     : [{ name: cfg.host, libvirtUri: cfg.libvirtUri, labels: cfg.labels }];
   const executor = new LibvirtExecutor({ threads: 4 });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   const proc = new AgentProcess({
+    registry,
     store, client, keyspace: cfg.cassandra.keyspace, hosts, stateDir: cfg.stateDir, pool: cfg.pool,
     virtType: cfg.hollow > 0 ? 'test' : cfg.virtType, workers: cfg.workers, monitoring: cfg.monitoring,
     sampleTtlSec: cfg.sampleTtlSec, usageTtlSec: cfg.usageTtlSec, pollIntervalMs: cfg.pollIntervalMs, executor, logger,
     timings: {
       renewIntervalMs: cfg.renewIntervalMs, fenceAfterMs: cfg.fenceAfterMs, heartbeatIntervalMs: cfg.heartbeatIntervalMs,
       resyncMs: cfg.resyncMs, sampleIntervalMs: cfg.sampleIntervalMs, accountingFlushMs: cfg.accountingFlushMs, shutdownGraceMs: cfg.shutdownGraceMs,
+      libvirtProbeMs: cfg.libvirtProbeMs,
     },
   });
   const ac = new AbortController();
@@ -70,11 +78,21 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   logger.info({ hosts: hosts.length, keyspace: cfg.cassandra.keyspace }, 'stratus-agent starting');
   let code = 0;
-  try {
-    await proc.start(ac.signal);
-  } catch (err) {
-    logger.error({ err: String(err) }, 'agent failed');
-    code = 1;
+  const server = cfg.metricsPort > 0
+    ? new MetricsServer({ registry, host: cfg.metricsAddress, port: cfg.metricsPort, notReady: () => proc.notReady(), logger })
+    : undefined;
+  // Either part failing (the metrics port taken, say) stops the other: an agent without the
+  // metrics it was asked for would be noticed only when they are missed.
+  const stopOnFailure = (p: Promise<void>) => p.catch((err: unknown) => {
+    ac.abort();
+    throw err;
+  });
+  const results = await Promise.allSettled([stopOnFailure(proc.start(ac.signal)), ...(server ? [stopOnFailure(server.start(ac.signal))] : [])]);
+  for (const r of results) {
+    if (r.status === 'rejected') {
+      logger.error({ err: String(r.reason) }, 'agent failed');
+      code = 1;
+    }
   }
   await executor.close().catch(() => undefined);
   await client.shutdown().catch(() => undefined);

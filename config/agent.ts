@@ -20,6 +20,8 @@ export interface AgentFlags {
   heartbeatMs?: string | number;
   sampleMs?: string | number;
   monitoring?: boolean;
+  metricsPort?: string | number;
+  metricsAddress?: string;
 }
 
 export interface AgentConfig {
@@ -58,12 +60,22 @@ export interface AgentConfig {
   accountingFlushMs: number;
   /** STRATUS_SHUTDOWN_GRACE_MS: graceful shutdown before destroy, default 60000 */
   shutdownGraceMs: number;
+  /** STRATUS_LIBVIRT_PROBE_MS: how often the libvirt connection is checked (and replaced when dead), default 5000 */
+  libvirtProbeMs: number;
   /** STRATUS_SAMPLE_TTL_SEC: retention of samples, default 604800 (7 days) */
   sampleTtlSec: number;
   /** STRATUS_USAGE_TTL_SEC: retention of accounting, default 34560000 (400 days) */
   usageTtlSec: number;
   /** --no-monitoring / STRATUS_AGENT_MONITORING=0: no samples or accounting */
   monitoring: boolean;
+  /**
+   * --metrics-port / STRATUS_AGENT_METRICS_PORT: serve Prometheus /metrics, /healthz and /readyz
+   * on this port; default 0 = off (one machine often runs several agents: hollow hosts, tests,
+   * the local cloud, and a fixed default port would make all but the first fail to start)
+   */
+  metricsPort: number;
+  /** --metrics-address / STRATUS_AGENT_METRICS_ADDRESS: where /metrics listens, default 127.0.0.1 (0.0.0.0 for a remote Prometheus) */
+  metricsAddress: string;
   /** STRATUS_AGENT_WORKERS: concurrent reconciles per host, default 4 */
   workers: number;
   /** STRATUS_HOLLOW_CPUS / STRATUS_HOLLOW_MEMORY_MIB: size of each hollow host, default 32 and 131072 */
@@ -103,6 +115,8 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   const fenceAfterMs = int('STRATUS_FENCE_MS', flags.fenceMs ?? env['STRATUS_FENCE_MS'], 30_000);
   const renewIntervalMs = int('STRATUS_LEASE_RENEW_MS', env['STRATUS_LEASE_RENEW_MS'], Math.min(5000, Math.max(100, Math.floor(fenceAfterMs / 6))));
   const heartbeatIntervalMs = int('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], Math.min(10_000, Math.max(100, Math.floor(fenceAfterMs / 3))));
+  const metricsPort = int('STRATUS_AGENT_METRICS_PORT', flags.metricsPort ?? env['STRATUS_AGENT_METRICS_PORT'], 0);
+  if (metricsPort > 65535) throw new Error(`the metrics port must be at most 65535, got ${metricsPort}`);
   if (renewIntervalMs >= fenceAfterMs || heartbeatIntervalMs >= fenceAfterMs) {
     throw new Error(`the lease renewal (${renewIntervalMs} ms) and heartbeat (${heartbeatIntervalMs} ms) periods must be shorter than T_fence (${fenceAfterMs} ms)`);
   }
@@ -125,9 +139,12 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     sampleIntervalMs: int('STRATUS_SAMPLE_MS', flags.sampleMs ?? env['STRATUS_SAMPLE_MS'], 10_000),
     accountingFlushMs: int('STRATUS_ACCOUNTING_FLUSH_MS', env['STRATUS_ACCOUNTING_FLUSH_MS'], 60_000),
     shutdownGraceMs: int('STRATUS_SHUTDOWN_GRACE_MS', env['STRATUS_SHUTDOWN_GRACE_MS'], 60_000),
+    libvirtProbeMs: Math.max(100, int('STRATUS_LIBVIRT_PROBE_MS', env['STRATUS_LIBVIRT_PROBE_MS'], 5000)),
     sampleTtlSec: int('STRATUS_SAMPLE_TTL_SEC', env['STRATUS_SAMPLE_TTL_SEC'], 7 * 86400),
     usageTtlSec: int('STRATUS_USAGE_TTL_SEC', env['STRATUS_USAGE_TTL_SEC'], 400 * 86400),
     monitoring: flags.monitoring ?? env['STRATUS_AGENT_MONITORING'] !== '0',
+    metricsPort,
+    metricsAddress: flags.metricsAddress ?? env['STRATUS_AGENT_METRICS_ADDRESS'] ?? '127.0.0.1',
     workers: Math.max(1, int('STRATUS_AGENT_WORKERS', env['STRATUS_AGENT_WORKERS'], 4)),
     hollowCpus: Math.max(1, int('STRATUS_HOLLOW_CPUS', env['STRATUS_HOLLOW_CPUS'], 32)),
     hollowMemoryMiB: Math.max(1, int('STRATUS_HOLLOW_MEMORY_MIB', env['STRATUS_HOLLOW_MEMORY_MIB'], 131072)),

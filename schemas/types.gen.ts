@@ -446,19 +446,27 @@ export interface VolumeSpec {
  */
 export interface VolumeStatus {
   /**
-   * A one-word summary for people.
+   * A one-word summary for people: Pending (no storage yet: it is created on the host of the first VM that uses it, or at once on spec.host), Available (created, no VM uses it), InUse (VMs on its host use it), Failed (it cannot be created as specified), Terminating (deleted; it goes once no VM uses it).
    */
-  phase?: 'Pending' | 'Ready' | 'Failed' | 'Terminating';
+  phase?: 'Pending' | 'Available' | 'InUse' | 'Failed' | 'Terminating';
   /**
    * The Host whose pool holds the volume.
    */
   host?: string;
+  /**
+   * The libvirt storage pool on the host that holds the volume.
+   */
+  pool?: string;
   /**
    * The volume's path on the host.
    */
   path?: string;
   capacity?: Quantity;
   allocation?: Quantity;
+  /**
+   * Names of the VirtualMachines of the project, on the volume's host, that use it.
+   */
+  usedBy?: string[];
   conditions?: Conditions;
   /**
    * The metadata.generation this status describes.

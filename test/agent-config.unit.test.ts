@@ -11,6 +11,14 @@ test('defaults, then environment, then flags', () => {
   expect(f.cassandra).toMatchObject({ contactPoints: ['a:9042', 'b:9042'], keyspace: 'k' });
 });
 
+test('the metrics endpoint is off by default, and set by flag or environment', () => {
+  expect(loadAgentConfig({ host: 'h' }, {})).toMatchObject({ metricsPort: 0, metricsAddress: '127.0.0.1' });
+  expect(loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_METRICS_PORT: '9465', STRATUS_AGENT_METRICS_ADDRESS: '0.0.0.0' })).toMatchObject({ metricsPort: 9465, metricsAddress: '0.0.0.0' });
+  expect(loadAgentConfig({ host: 'h', metricsPort: '9500', metricsAddress: '::' }, { STRATUS_AGENT_METRICS_PORT: '9465' })).toMatchObject({ metricsPort: 9500, metricsAddress: '::' });
+  expect(() => loadAgentConfig({ host: 'h', metricsPort: '70000' }, {})).toThrow(/at most 65535/);
+  expect(() => loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_METRICS_PORT: 'x' })).toThrow(/STRATUS_AGENT_METRICS_PORT/);
+});
+
 test('rejects bad host names, labels, virt types and periods not shorter than T_fence', () => {
   expect(() => loadAgentConfig({ host: 'Bad_Name' }, {})).toThrow(/DNS label/);
   expect(() => parseLabels('novalue')).toThrow(/k=v/);

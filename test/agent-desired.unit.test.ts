@@ -67,3 +67,17 @@ test('everStarted holds only for this incarnation on this host', () => {
   expect(started({ host: 'hv-2', domainUUID: UID, startTime: '2024-01-01T00:00:00Z' })).toBe(false);
   expect(started({ host: 'hv-1', domainUUID: 'other', startTime: '2024-01-01T00:00:00Z' })).toBe(false);
 });
+
+test('a Volume being deleted is refused to a VM that does not use it yet, and kept by one that does', () => {
+  const going: Volume = { ...volume({ size: '1Gi' }, { host: 'hv-1', pool: 'default' }), metadata: { name: 'v', deletionTimestamp: '2024-01-01T00:00:00Z' } };
+  const refs = { images: {}, volumes: { v: going } };
+  expect(resolveDesired(vm({ disks: [{ name: 'd', volume: 'v' }] }), refs, ctx).problem).toMatchObject({ reason: 'VolumeTerminating', terminal: false });
+  const attached = { ...vm({ disks: [{ name: 'd', volume: 'v' }] }), status: { host: 'hv-1', volumes: [{ name: 'd', path: '/p/stratus.demo.v.vol', volume: 'v' }] } };
+  expect(resolveDesired(attached, refs, ctx).desired!.volumes.map((v) => v.path)).toEqual(['/p/stratus.demo.v.vol']);
+});
+
+test('a Volume held here stays in the pool it was created in, whatever spec.pool says later', () => {
+  const moved = volume({ size: '1Gi', pool: 'fast' }, { host: 'hv-1', pool: 'default' });
+  const r = resolveDesired(vm({ disks: [{ name: 'd', volume: 'v' }] }), { images: {}, volumes: { v: moved } }, ctx);
+  expect(r.desired!.volumes[0]).toMatchObject({ pool: 'default', path: '/p/stratus.demo.v.vol' });
+});

@@ -66,15 +66,8 @@ maybe('a real VM on qemu (TCG)', () => {
     }
   }
 
-  beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-qemu-'));
-    fs.chmodSync(dir, 0o755);
-    const guest = execFileSync('bash', [path.join(REPO, 'scripts/guest/build.sh'), path.join(REPO, '.stratus/guest')], { encoding: 'utf8' }).trim();
-    for (const f of ['vmlinuz', 'initrd.img']) fs.copyFileSync(path.join(guest, f), path.join(dir, f));
-    for (const d of ['run', 'home', 'state', 'state/console']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-    execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
-
-    // The session libvirtd of an unprivileged user (root's "session" is the system daemon).
+  /** The session libvirtd of an unprivileged user (root's "session" is the system daemon), and a connection to it. */
+  async function startLibvirtd(): Promise<void> {
     const run = path.join(dir, 'run');
     const home = path.join(dir, 'home');
     libvirtd = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
@@ -84,6 +77,30 @@ maybe('a real VM on qemu (TCG)', () => {
     uri = `qemu+unix:///session?socket=${sock}`;
     await until('libvirtd', async () => fs.existsSync(sock), 20_000);
     conn = await until('a libvirt connection', () => LibvirtConnection.open(uri), 10_000);
+  }
+
+  async function stopLibvirtd(): Promise<void> {
+    await conn?.close().catch(() => undefined);
+    if (libvirtd.exitCode !== null) return;
+    const exited = new Promise((r) => libvirtd.once('exit', r));
+    libvirtd.kill('SIGTERM');
+    await exited;
+  }
+
+  async function hostCondition(type: string): Promise<{ status: string; reason?: string; message?: string } | undefined> {
+    const h = await store.get({ kind: 'Host', namespace: '', name: HOST });
+    return (h?.status?.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === type);
+  }
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-qemu-'));
+    fs.chmodSync(dir, 0o755);
+    const guest = execFileSync('bash', [path.join(REPO, 'scripts/guest/build.sh'), path.join(REPO, '.stratus/guest')], { encoding: 'utf8' }).trim();
+    for (const f of ['vmlinuz', 'initrd.img']) fs.copyFileSync(path.join(guest, f), path.join(dir, f));
+    for (const d of ['run', 'home', 'state', 'state/console']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
+
+    await startLibvirtd();
 
     fe = await startFrontend('qemu');
     const config = path.join(fe.dir, 'config.yaml');
@@ -96,7 +113,7 @@ maybe('a real VM on qemu (TCG)', () => {
 
     agent = spawn(process.execPath, [path.join(REPO, 'dist/agents/main.js'), '--host', HOST, '--libvirt-uri', uri, '--keyspace', fe.keyspace,
       '--cassandra', cassandraContactPoints().join(','), '--state-dir', path.join(dir, 'state'), '--virt-type', 'qemu', '--labels', 'e2e=qemu'], {
-      env: { ...process.env, STRATUS_LOG_LEVEL: 'info', STRATUS_WATCH_POLL_MS: '100', STRATUS_SHUTDOWN_GRACE_MS: '3000', STRATUS_AGENT_RESYNC_MS: '5000' },
+      env: { ...process.env, STRATUS_LOG_LEVEL: 'info', STRATUS_WATCH_POLL_MS: '100', STRATUS_SHUTDOWN_GRACE_MS: '3000', STRATUS_AGENT_RESYNC_MS: '5000', STRATUS_LIBVIRT_PROBE_MS: '500' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     agent.stdout!.on('data', (b) => (agentLog += String(b)));
@@ -119,11 +136,7 @@ maybe('a real VM on qemu (TCG)', () => {
       }
       await conn.close();
     }
-    if (libvirtd && libvirtd.exitCode === null) {
-      const exited = new Promise((r) => libvirtd.once('exit', r));
-      libvirtd.kill('SIGTERM');
-      await exited;
-    }
+    if (libvirtd) await stopLibvirtd();
     await client?.shutdown();
     await fe?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -156,7 +169,7 @@ maybe('a real VM on qemu (TCG)', () => {
     return r.code === 0 ? JSON.parse(r.stdout) : undefined;
   }
 
-  test('a VM applied with the CLI boots, logs the guest\'s line, stops when Halted, and delete removes everything', async () => {
+  test('a VM applied with the CLI boots, logs the guest\'s line, runs on through a libvirtd restart, stops when Halted, and delete removes everything', async () => {
     await apply('Always');
     // Placement is another controller's job; here the test binds the VM as the scheduler would.
     await store.guaranteedUpdate({ kind: 'VirtualMachine', namespace: 'demo', name: 'tiny-1' }, (cur) => {
@@ -181,6 +194,23 @@ maybe('a real VM on qemu (TCG)', () => {
     expect((await dom.getState()).state).toBe('running');
     expect(dom.uuid).toBe(running.status.domainUUID);
     dom.free();
+
+    // libvirtd restarts under the running guest: the agent reports it, reconnects, and leaves the
+    // guest alone (qemu keeps running; the new daemon finds it again).
+    await stopLibvirtd();
+    const down = await until('LibvirtConnected=False', async () => {
+      const c = await hostCondition('LibvirtConnected');
+      return c?.status === 'False' ? c : undefined;
+    }, 30_000);
+    expect(down.reason).toMatch(/^(ConnectionLost|ConnectFailed)$/);
+    await startLibvirtd();
+    await until('LibvirtConnected=True', async () => (await hostCondition('LibvirtConnected'))?.status === 'True', 30_000);
+    const survived = (await conn.lookupDomainByName('demo.tiny-1'))!;
+    expect((await survived.getState()).state).toBe('running');
+    survived.free();
+    const after = await getVm();
+    expect(after.status).toMatchObject({ phase: 'Running', startTime: running.status.startTime });
+    expect(await hostCondition('Fenced')).toMatchObject({ status: 'False' });
 
     await apply('Halted');
     const stopped = await until('Stopped', async () => {

@@ -3,16 +3,20 @@
  * allocatable and nodeInfo from libvirt) and writes the heartbeat: status.heartbeatTime every
  * heartbeatIntervalMs, the field the host-health controller watches. Every success is reported
  * to the LeaseKeeper (fencing needs both the lease and the heartbeat). Only the agent's status
- * fields are written, by compare-and-set; conditions other than Fenced are left to host-health.
+ * fields are written, by compare-and-set; of the conditions, the agent writes Fenced and those
+ * its `conditions` option gives (LibvirtConnected), and leaves the others to host-health.
+ * The heartbeat never depends on libvirt: when the facts cannot be re-read (libvirt is down), the
+ * last ones are reported again, so an unreachable libvirt cannot make the host fence itself.
  */
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../../store';
-import type { HostSpec, HostStatus } from '../../schemas/types.gen';
-import { sleep, systemClock, type Clock } from '../../controllers/runtime';
+import type { Condition, HostSpec, HostStatus } from '../../schemas/types.gen';
+import { systemClock, type Clock } from '../../controllers/runtime';
 import type { LibvirtConnection, NodeInfo } from '../libvirt';
 import { parseVmVolumeName } from '../names';
 import { jsonEqual, writeObject, writeStatus } from '../status-writer';
 import { setCondition } from '../vm/status';
+import { Alarm } from './alarm';
 import { hostAllocatable, hostCapacity, nodeInfoStatus, type StorageFacts } from './capacity';
 import type { LeaseKeeper } from './lease';
 import type { PoolCache } from './pools';
@@ -22,7 +26,8 @@ export const AGENT_LABELS_ANNOTATION = 'stratuslab.eu/agent-labels';
 export interface HostRegistrarOptions {
   host: string;
   store: ObjectStore;
-  conn: LibvirtConnection;
+  /** the host's current libvirt connection */
+  conn: () => LibvirtConnection;
   pools: PoolCache;
   /** the pool whose space is the host's storage capacity */
   pool: string;
@@ -35,6 +40,8 @@ export interface HostRegistrarOptions {
   /** default: what libvirt reports */
   hostname?: string;
   keeper: LeaseKeeper;
+  /** more conditions the agent owns, written with each heartbeat (e.g. LibvirtConnected) */
+  conditions?: () => Condition[];
   clock?: Clock;
   /** default 10 000 ms */
   heartbeatIntervalMs?: number;
@@ -47,9 +54,14 @@ export class HostRegistrar {
   private readonly clock: Clock;
   private cached?: StoredObject;
   private facts?: { node: NodeInfo; storage?: StorageFacts; hostname: string; libvirtVersion?: number; at: number };
+  private readonly alarm: Alarm;
+  /** callers of requestBeat() waiting for the next heartbeat */
+  private beatWaiters: (() => void)[] = [];
+  private running = false;
 
   constructor(private readonly o: HostRegistrarOptions) {
     this.clock = o.clock ?? systemClock;
+    this.alarm = new Alarm(this.clock);
   }
 
   private get key() {
@@ -57,7 +69,7 @@ export class HostRegistrar {
   }
 
   private async readFacts(): Promise<NonNullable<HostRegistrar['facts']>> {
-    const { conn } = this.o;
+    const conn = this.o.conn();
     const [node, hostname, libvirtVersion, storage] = await Promise.all([
       conn.getNodeInfo(),
       this.o.hostname ? Promise.resolve(this.o.hostname) : conn.getHostname(),
@@ -90,6 +102,10 @@ export class HostRegistrar {
     const prev = (cur.status ?? {}) as HostStatus;
     const capacity = hostCapacity(f.node, f.storage);
     const fenced = this.o.keeper.state === 'fenced';
+    let conditions = setCondition(prev.conditions ?? [], fenced
+      ? { type: 'Fenced', status: 'True', reason: 'LeaseLost', message: 'the agent could not renew its lease for T_fence and stopped every domain' }
+      : { type: 'Fenced', status: 'False', reason: 'LeaseHeld', message: 'the agent holds its lease' }, heartbeatAt);
+    for (const c of this.o.conditions?.() ?? []) conditions = setCondition(conditions, c, heartbeatAt);
     return {
       ...structuredClone(prev),
       capacity,
@@ -99,9 +115,7 @@ export class HostRegistrar {
       agentVersion: this.o.agentVersion,
       observedGeneration: cur.metadata.generation ?? 0,
       nodeInfo: nodeInfoStatus(f.node, { hostname: f.hostname, hypervisor: this.o.hypervisor, libvirtVersion: f.libvirtVersion, kvm: this.o.kvm }),
-      conditions: setCondition(prev.conditions ?? [], fenced
-        ? { type: 'Fenced', status: 'True', reason: 'LeaseLost', message: 'the agent could not renew its lease for T_fence and stopped every domain' }
-        : { type: 'Fenced', status: 'False', reason: 'LeaseHeld', message: 'the agent holds its lease' }, heartbeatAt),
+      conditions,
     };
   }
 
@@ -141,7 +155,14 @@ export class HostRegistrar {
   async beat(): Promise<boolean> {
     const sentAt = this.clock.now();
     try {
-      if (!this.facts || sentAt - this.facts.at >= (this.o.capacityRefreshMs ?? 60_000)) await this.readFacts();
+      if (!this.facts || sentAt - this.facts.at >= (this.o.capacityRefreshMs ?? 60_000)) {
+        await this.readFacts().catch((err: unknown) => {
+          // Libvirt unreachable: beat with the facts read last (the heartbeat is what keeps the
+          // host from fencing, and libvirt has nothing to do with the lease).
+          if (!this.facts) throw err;
+          this.o.logger?.debug({ err: String(err) }, 'reading host facts from libvirt failed; reporting the last ones');
+        });
+      }
       const out = await writeStatus(this.o.store, this.key, this.cached, (cur) => this.status(cur, sentAt) as Record<string, unknown>);
       if (!out) {
         // Deleted by an operator: register again.
@@ -159,13 +180,33 @@ export class HostRegistrar {
     }
   }
 
-  /** Beats every heartbeatIntervalMs until `signal` aborts. */
+  /**
+   * Writes a heartbeat now (a condition changed) and resolves once it was attempted. Goes through
+   * the loop, so heartbeats never race each other; resolves at once when the loop is not running.
+   */
+  requestBeat(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.beatWaiters.push(resolve);
+      this.alarm.wake();
+    });
+  }
+
+  /** Beats every heartbeatIntervalMs (and when asked to) until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
     const every = this.o.heartbeatIntervalMs ?? 10_000;
-    while (!signal.aborted) {
-      const t0 = this.clock.now();
-      await this.beat();
-      await sleep(this.clock, Math.max(0, every - (this.clock.now() - t0)), signal);
+    this.running = true;
+    try {
+      while (!signal.aborted) {
+        const t0 = this.clock.now();
+        const waiters = this.beatWaiters.splice(0);
+        await this.beat();
+        for (const w of waiters) w();
+        await this.alarm.nap(Math.max(0, every - (this.clock.now() - t0)), signal);
+      }
+    } finally {
+      this.running = false;
+      for (const w of this.beatWaiters.splice(0)) w();
     }
   }
 }

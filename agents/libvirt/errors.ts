@@ -148,3 +148,23 @@ export function isLibvirtError(err: unknown, code?: LibvirtErrorCode): err is Li
   const e = err as { name?: unknown; code?: unknown };
   return e.name === 'LibvirtError' && (code === undefined || e.code === code);
 }
+
+/**
+ * Codes with which libvirt reports a connection that is closed or broken: the daemon went away
+ * (VIR_ERR_SYSTEM_ERROR "End of file while reading data", VIR_ERR_RPC), the handle is no longer
+ * valid (VIR_ERR_INVALID_CONN), or there is none (VIR_ERR_NO_CONNECT).
+ */
+const CONNECTION_CODES: ReadonlySet<string> = new Set(['VIR_ERR_SYSTEM_ERROR', 'VIR_ERR_INVALID_CONN', 'VIR_ERR_RPC', 'VIR_ERR_NO_CONNECT']);
+
+/**
+ * True when `err` (or its `cause`, one level down) is a LibvirtError that may mean the connection
+ * is gone. Only a hint: VIR_ERR_SYSTEM_ERROR also reports local I/O failures, so callers confirm
+ * with virConnectIsAlive before acting on it.
+ */
+export function mayMeanConnectionLost(err: unknown): boolean {
+  const cause = typeof err === 'object' && err !== null ? (err as { cause?: unknown }).cause : undefined;
+  for (const e of [err, cause]) {
+    if (isLibvirtError(e) && (CONNECTION_CODES.has(e.code) || e.domain === 'VIR_FROM_RPC' || e.domain === 'VIR_FROM_REMOTE')) return true;
+  }
+  return false;
+}

@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { LIBVIRT_SPEC, type LibvirtFunctionName } from './ffi';
-import { LibvirtError, type VirErrorFields } from './errors';
+import { LibvirtError, errorCodeName, type LibvirtErrorCode, type VirErrorFields } from './errors';
 
 /**
  * The worker's code, run with `eval` (so it needs no separate build output). It declares the
@@ -124,6 +124,11 @@ export class LibvirtExecutor {
   private idleWaiters: Array<() => void> = [];
   /** calls made, by libvirt function (for metrics and benchmarks) */
   readonly callCounts = new Map<LibvirtFunctionName, number>();
+  /**
+   * calls that left a libvirt error, by function and error code (for metrics). Look-ups that
+   * found nothing count too (VIR_ERR_NO_DOMAIN...): the code tells them apart.
+   */
+  readonly errorCounts = new Map<LibvirtFunctionName, Map<LibvirtErrorCode, number>>();
 
   constructor(options: LibvirtExecutorOptions = {}) {
     this.threads = Math.max(1, options.threads ?? 4);
@@ -202,12 +207,20 @@ export class LibvirtExecutor {
     const job = slot.jobs.shift();
     slot.since = performance.now();
     if (job) {
+      if (msg.error !== null) this.countError(job.fn, msg.error.code);
       if (msg.thrown !== null) job.reject(new TypeError(`${job.fn}: ${msg.thrown}`));
       else job.resolve({ result: msg.result, error: msg.error, outs: msg.outs ?? [] });
     }
     this.dispatch();
     if (slot.jobs.length === 0) slot.worker.unref();
     this.notifyIdle();
+  }
+
+  private countError(fn: LibvirtFunctionName, code: number): void {
+    let byCode = this.errorCounts.get(fn);
+    if (!byCode) this.errorCounts.set(fn, (byCode = new Map()));
+    const name = errorCodeName(code);
+    byCode.set(name, (byCode.get(name) ?? 0) + 1);
   }
 
   /** A worker died (it should not): fail its call, forget it, and let another take over. */

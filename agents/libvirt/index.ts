@@ -18,7 +18,7 @@ export { StoragePool, StorageVolume } from './storage';
 export type { StoragePoolInfo, StorageVolumeInfo } from './storage';
 export { LibvirtExecutor } from './executor';
 export type { LibvirtExecutorOptions } from './executor';
-export { LibvirtError, isLibvirtError, errorCodeName, errorNumberOf } from './errors';
+export { LibvirtError, isLibvirtError, errorCodeName, errorNumberOf, mayMeanConnectionLost } from './errors';
 export type { LibvirtErrorCode, LibvirtErrorDomain } from './errors';
 export type { DomainStatsRecord, TypedValue } from './stats';
 export type { DomainLifecycleListener } from './events';

@@ -18,7 +18,8 @@ const GiB = 1024 ** 3;
 
 export interface MonitorOptions {
   host: string;
-  conn: LibvirtConnection;
+  /** the host's current libvirt connection */
+  conn: () => LibvirtConnection;
   pools: PoolCache;
   pool: string;
   registry: DomainRegistry;
@@ -80,7 +81,8 @@ export class Monitor {
 
   /** Takes one sample of the host and its VMs and writes it. */
   async sample(): Promise<{ host: HostSample; vms: VmSample[] }> {
-    const { conn, registry, host } = this.o;
+    const { registry, host } = this.o;
+    const conn = this.o.conn();
     const now = this.clock.now();
     const records = await conn.getAllDomainStats(['state', 'cpu-total', 'balloon', 'block', 'interface']).catch(() => []);
     const byName = new Map(records.map((r) => [r.name, r.stats]));

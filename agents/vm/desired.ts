@@ -103,8 +103,62 @@ function imageBacking(name: string, img: Image): { path: string; format: 'qcow2'
   return { reason: 'ImageNotAvailable', message: `Image ${name} has no disk content (source) to clone`, terminal: true };
 }
 
-function isProblem(x: unknown): x is Problem {
+export function isProblem(x: unknown): x is Problem {
   return typeof x === 'object' && x !== null && 'reason' in x;
+}
+
+/** The storage of a volume on this host: pool, libvirt name, path, size and XML. */
+export interface VolumeStorage {
+  pool: string;
+  name: string;
+  path: string;
+  capacityBytes: number;
+  xml: string;
+}
+
+/** The host that holds (status.host) or is to hold (spec.host) a Volume's storage, if decided. */
+export function volumeHost(v: Pick<Volume, 'spec' | 'status'>): string | undefined {
+  return v.status?.host || v.spec.host || undefined;
+}
+
+/** Where a volume goes in its pool on this host, with its XML; PoolNotFound when the host lacks the pool. */
+function placeVolume<X extends object>(
+  v: { pool: string; name: string; capacityBytes: number; backing?: { path: string; format: 'qcow2' | 'raw' } },
+  ctx: HostContext,
+  what: string,
+  extra: X,
+): (VolumeStorage & X) | Problem {
+  const dir = ctx.poolPaths[v.pool];
+  if (dir === undefined) return { reason: 'PoolNotFound', message: `${what}: storage pool ${v.pool} does not exist on host ${ctx.host}`, terminal: false };
+  const path = `${dir.replace(/\/+$/, '')}/${v.name}`;
+  return { pool: v.pool, name: v.name, path, capacityBytes: v.capacityBytes, xml: buildVolumeXml({ name: v.name, capacityBytes: v.capacityBytes, backing: v.backing }), ...extra };
+}
+
+/**
+ * The storage of Volume object `namespace/name` on this host (blank, or a copy-on-write clone of
+ * its Image), or why it cannot be made here. Shared by the VMs that attach the Volume and by the
+ * Volume's own reconciler, so both create the same thing. Pure.
+ */
+export function resolveVolumeStorage(namespace: string, name: string, v: Volume, images: ResolvedRefs['images'], ctx: HostContext): VolumeStorage | Problem {
+  let backing: { path: string; format: 'qcow2' | 'raw' } | undefined;
+  let capacityBytes: number | undefined;
+  try {
+    capacityBytes = bytes(v.spec.size);
+    if (v.spec.image) {
+      const img = images[v.spec.image];
+      if (!img) return { reason: 'ImageNotFound', message: `Volume ${name}: Image ${namespace}/${v.spec.image} not found`, terminal: false };
+      const b = imageBacking(v.spec.image, img);
+      if (isProblem(b)) return b;
+      backing = b;
+      capacityBytes ??= bytes(img.spec.size) ?? ctx.defaultDiskBytes;
+    }
+  } catch (err) {
+    return { reason: 'InvalidSpec', message: `Volume ${name}: ${(err as Error).message}`, terminal: true };
+  }
+  if (capacityBytes === undefined) return { reason: 'InvalidSpec', message: `Volume ${name} has neither size nor image`, terminal: true };
+  // Once created, the storage stays in the pool it was created in (status.pool), whatever spec.pool says later.
+  const pool = (v.status?.host === ctx.host && v.status.pool) || v.spec.pool || ctx.pool;
+  return placeVolume({ pool, name: volumeObjectVolumeName(namespace, name), capacityBytes, backing }, ctx, `Volume ${name}`, {});
 }
 
 export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostContext): DesiredResult {
@@ -122,13 +176,12 @@ export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostCo
   const memoryKiB = Math.ceil(memoryBytes / KiB);
   if (memoryKiB < 1) return problem('InvalidSpec', 'spec.memory must be positive', true);
 
-  const poolPath = (pool: string) => ctx.poolPaths[pool];
   let boot: DomainBoot | undefined;
   const disks: DomainDisk[] = [];
   const volumes: DesiredVolume[] = [];
   for (const d of spec.disks ?? []) {
     const bus = d.bus ?? 'virtio';
-    let vol: Omit<DesiredVolume, 'path' | 'xml'> & { backing?: { path: string; format: 'qcow2' | 'raw' } };
+    let vol: DesiredVolume | Problem;
     if (d.image) {
       const img = refs.images[d.image];
       if (!img) return problem('ImageNotFound', `disk ${d.name}: Image ${namespace}/${d.image} not found`);
@@ -143,34 +196,22 @@ export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostCo
       } catch (err) {
         return problem('InvalidSpec', `disk ${d.name}: ${(err as Error).message}`, true);
       }
-      vol = { disk: d.name, pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes, owned: true, backing };
+      vol = placeVolume({ pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes, backing }, ctx, `disk ${d.name}`, { disk: d.name, owned: true });
     } else if (d.volume) {
       const v = refs.volumes[d.volume];
       if (!v) return problem('VolumeNotFound', `disk ${d.name}: Volume ${namespace}/${d.volume} not found`);
-      const elsewhere = v.spec.host ?? v.status?.host;
+      const elsewhere = volumeHost(v);
       if (elsewhere && elsewhere !== ctx.host) {
         return problem('VolumeOnOtherHost', `disk ${d.name}: Volume ${namespace}/${d.volume} is on host ${elsewhere}, not ${ctx.host}`, true);
       }
-      let backing: { path: string; format: 'qcow2' | 'raw' } | undefined;
-      let capacityBytes: number | undefined;
-      try {
-        capacityBytes = bytes(v.spec.size);
-        if (v.spec.image) {
-          const img = refs.images[v.spec.image];
-          if (!img) return problem('ImageNotFound', `Volume ${d.volume}: Image ${namespace}/${v.spec.image} not found`);
-          const b = imageBacking(v.spec.image, img);
-          if (isProblem(b)) return { problem: b };
-          backing = b;
-          capacityBytes ??= bytes(img.spec.size) ?? ctx.defaultDiskBytes;
-        }
-      } catch (err) {
-        return problem('InvalidSpec', `Volume ${d.volume}: ${(err as Error).message}`, true);
+      // A Volume being deleted is not given to a VM that does not use it yet (the deletion
+      // waits for the VMs that do, and must not wait for ever).
+      const attached = status.host === ctx.host && (status.volumes ?? []).some((x) => x.volume === d.volume);
+      if (v.metadata.deletionTimestamp && !attached) {
+        return problem('VolumeTerminating', `disk ${d.name}: Volume ${namespace}/${d.volume} is being deleted`);
       }
-      if (capacityBytes === undefined) return problem('InvalidSpec', `Volume ${d.volume} has neither size nor image`, true);
-      vol = {
-        disk: d.name, pool: v.spec.pool ?? ctx.pool, name: volumeObjectVolumeName(namespace, d.volume), capacityBytes,
-        owned: false, volumeObject: d.volume, backing,
-      };
+      const storage = resolveVolumeStorage(namespace, d.volume, v, refs.images, ctx);
+      vol = isProblem(storage) ? storage : { ...storage, disk: d.name, owned: false, volumeObject: d.volume };
     } else {
       let capacityBytes: number | undefined;
       try {
@@ -179,14 +220,11 @@ export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostCo
         return problem('InvalidSpec', `disk ${d.name}: ${(err as Error).message}`, true);
       }
       if (!capacityBytes) return problem('InvalidSpec', `disk ${d.name}: a blank disk needs a size`, true);
-      vol = { disk: d.name, pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes, owned: true };
+      vol = placeVolume({ pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes }, ctx, `disk ${d.name}`, { disk: d.name, owned: true });
     }
-    const dir = poolPath(vol.pool);
-    if (dir === undefined) return problem('PoolNotFound', `disk ${d.name}: storage pool ${vol.pool} does not exist on host ${ctx.host}`);
-    const path = `${dir.replace(/\/+$/, '')}/${vol.name}`;
-    const { backing, ...rest } = vol;
-    volumes.push({ ...rest, path, xml: buildVolumeXml({ name: vol.name, capacityBytes: vol.capacityBytes, backing }) });
-    disks.push({ name: d.name, path, format: 'qcow2', bus });
+    if (isProblem(vol)) return { problem: vol };
+    volumes.push(vol);
+    disks.push({ name: d.name, path: vol.path, format: 'qcow2', bus });
   }
 
   const domain: DomainSpec = {

@@ -93,29 +93,10 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
 
   async function run(a: Action): Promise<void> {
     switch (a.type) {
-      case 'createVolume': {
-        const pool = await o.pools.get(a.pool);
-        if (!pool) throw new Error(`storage pool ${a.pool} not found`);
-        try {
-          (await pool.createVolume(a.xml)).free();
-        } catch (err) {
-          if (codeOf(err) !== 'VIR_ERR_STORAGE_VOL_EXIST') throw err;
-        }
-        return;
-      }
-      case 'deleteVolume': {
-        const pool = await o.pools.get(a.pool);
-        const vol = pool && (await pool.lookupVolume(a.name));
-        if (!vol) return;
-        try {
-          await vol.delete();
-        } catch (err) {
-          if (codeOf(err) !== 'VIR_ERR_NO_STORAGE_VOL') throw err;
-        } finally {
-          vol.free();
-        }
-        return;
-      }
+      case 'createVolume':
+        return o.pools.createVolume(a.pool, a.xml);
+      case 'deleteVolume':
+        return o.pools.deleteVolume(a.pool, a.name);
       case 'define': {
         const defined = await o.conn.defineDomain(a.xml);
         dom?.free();

@@ -3,21 +3,22 @@
  * volumes of a VirtualMachine bound to this host on its spec and writes its status.
  * Level-triggered (cache + libvirt, never the event); plan() decides, execute() acts; status is
  * written even when the sync failed; deletion goes through the agent's finalizer. A VM no longer
- * bound here (or gone) has whatever the agent owns of it removed.
+ * bound here (or gone) has whatever the agent owns of it removed. The storage of a Volume object
+ * is created only after the Volume was claimed for this host (claimVolume), never removed here.
  */
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../../store';
-import type { VirtualMachineSpec, VirtualMachineStatus } from '../../schemas/types.gen';
-import { compareRv } from '../../store';
-import { TerminalError, splitKey, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from '../../controllers/runtime';
+import type { VirtualMachineSpec, VirtualMachineStatus, Volume } from '../../schemas/types.gen';
+import { TerminalError, splitKey, systemClock, type Clock, type ReconcileContext, type ReconcileResult } from '../../controllers/runtime';
 import type { LibvirtConnection } from '../libvirt';
 import { domainName, vmVolumeName, VM_FINALIZER } from '../names';
 import type { PoolCache } from '../host/pools';
+import { OwnWrites } from '../own-writes';
 import { writeObject, writeStatus } from '../status-writer';
-import { resolveDesired, type DesiredVm, type HostContext, type Problem } from './desired';
+import { resolveDesired, type DesiredVm, type HostContext, type Problem, type ResolvedRefs } from './desired';
 import { domainAfter, observeVm } from './observe';
 import { execute } from './execute';
-import { isActive, plan, type Plan } from './plan';
+import { isActive, plan, type Observed, type Plan } from './plan';
 import { computeStatus, mergeStatus, type AgentStatus, type DomainAfter } from './status';
 import { KeyedJobs } from './status-queue';
 import type { RefResolver } from './refs';
@@ -27,7 +28,8 @@ import type { VmSource } from './source';
 export interface VmReconcilerOptions {
   host: string;
   store: ObjectStore;
-  conn: LibvirtConnection;
+  /** the host's current libvirt connection (it changes when libvirt is reconnected) */
+  conn: () => LibvirtConnection;
   pools: PoolCache;
   source: VmSource;
   refs: RefResolver;
@@ -49,7 +51,20 @@ export interface VmReconcilerOptions {
   requeue?: (key: string) => void;
   /** how soon a VM the agent cannot build here is retried; default 15 000 ms */
   problemRetryMs?: number;
+  /**
+   * Makes Volume `namespace/name` this host's before its storage is created here (a Problem
+   * when it cannot be): so two hosts never both create a Volume's storage.
+   */
+  claimVolume?: (namespace: string, name: string) => Promise<Problem | undefined>;
+  /** the newest state of a Volume held here, fresher than the look-up cache (undefined: ask the cache) */
+  freshVolume?: (namespace: string, name: string) => Volume | undefined;
   logger?: Logger;
+}
+
+/** A VM the agent cannot build or run here: leave what runs alone, but never run anything while fenced. */
+function blockedPlan(problem: Problem, observed: Observed, fenced: boolean, host: string): Plan {
+  const stop = fenced && observed.domain?.owner?.host === host && isActive(observed.domain.state);
+  return { actions: stop ? [{ type: 'destroy' }] : [], intent: fenced ? 'fenced' : 'leave', cleanedUp: false, starts: false, restartPending: false, drift: [], blocked: problem };
 }
 
 /** What the sweep found on the host that may be this VM's (volumes without a domain). */
@@ -60,8 +75,8 @@ export class VmReconciler {
   private readonly grace: number;
   /** per key: when the agent asked the guest to shut down */
   private readonly shutdownAt = new Map<string, number>();
-  /** per key: the object as this agent last wrote it (newer than the cache until the feed catches up) */
-  private readonly written = new Map<string, StoredObject>();
+  /** the VMs as this agent last wrote them (newer than the cache until the feed catches up) */
+  private readonly own = new OwnWrites();
   readonly leftovers: Leftovers = new Map();
   /** status (and finalizer) writes, off the reconcile path */
   readonly statusJobs: KeyedJobs;
@@ -89,7 +104,7 @@ export class VmReconciler {
     const { store, host } = this.o;
     const storeKey = { kind: 'VirtualMachine', ...splitKey(key) };
     this.statusJobs.submit(key, async () => {
-      const cur = this.current(key, this.o.source.boundTo(host, key));
+      const cur = this.own.current(key, this.o.source.boundTo(host, key));
       if (!cur || cur.metadata.uid !== uid) return;
       const status = (o: StoredObject) => mergeStatus((o.status ?? {}) as VirtualMachineStatus, s, now) as Record<string, unknown>;
       let written: StoredObject | undefined;
@@ -109,21 +124,9 @@ export class VmReconciler {
           return status(o);
         });
       }
-      if (written && written !== cur) this.remember(key, written);
+      if (written && written !== cur) this.own.remember(key, written);
     });
   }
-
-  /** Records an object this agent wrote: newer than the cache until the feed brings it back. */
-  private remember(key: string, obj: StoredObject): void {
-    this.written.set(key, obj);
-    const rvs = this.ownRvs.get(key) ?? [];
-    rvs.push(obj.metadata.resourceVersion!);
-    if (rvs.length > 4) rvs.shift();
-    this.ownRvs.set(key, rvs);
-  }
-
-  /** per key: resourceVersions of this agent's last few writes (their echoes need no reconcile) */
-  private readonly ownRvs = new Map<string, string[]>();
 
   /** Lifecycle events the agent's own actions will cause, per domain, with an expiry. */
   private readonly expected = new Map<string, { event: string; until: number }[]>();
@@ -153,25 +156,36 @@ export class VmReconciler {
 
   /** True if `obj` is the object this agent just wrote (its own echo through the change feed). */
   isOwnWrite(key: string, obj: { metadata: { resourceVersion?: string } }): boolean {
-    const rvs = this.ownRvs.get(key);
-    return rvs !== undefined && obj.metadata.resourceVersion !== undefined && rvs.includes(obj.metadata.resourceVersion);
+    return this.own.isOwn(key, obj);
   }
 
-  /** The newer of the cached object and the one this agent last wrote. */
-  private current(key: string, cached: CachedObject | undefined): StoredObject | undefined {
-    const mine = this.written.get(key);
-    if (!cached) return undefined;
-    if (mine && mine.metadata.uid === cached.metadata.uid && compareRv(mine.metadata.resourceVersion!, cached.metadata.resourceVersion!) > 0) return mine;
-    this.written.delete(key);
-    return cached as StoredObject;
+  /** `refs` with the Volumes this host holds replaced by their newest state (the look-up cache may be seconds old). */
+  private withFreshVolumes(namespace: string, refs: ResolvedRefs): ResolvedRefs {
+    const fresh = this.o.freshVolume;
+    if (!fresh) return refs;
+    const volumes = Object.fromEntries(Object.entries(refs.volumes).map(([n, v]) => [n, fresh(namespace, n) ?? v]));
+    return { ...refs, volumes };
+  }
+
+  /** Claims the Volumes whose storage the plan creates; the first refusal, if any. */
+  private async claimVolumes(namespace: string, desired: DesiredVm | undefined, p: Plan): Promise<Problem | undefined> {
+    if (!desired || !this.o.claimVolume) return undefined;
+    const creating = new Set(p.actions.flatMap((a) => (a.type === 'createVolume' ? [`${a.pool}/${a.name}`] : [])));
+    for (const v of desired.volumes) {
+      if (!v.volumeObject || !creating.has(`${v.pool}/${v.name}`)) continue;
+      const refused = await this.o.claimVolume(namespace, v.volumeObject);
+      if (refused) return refused;
+    }
+    return undefined;
   }
 
   async reconcile(key: string, ctx?: Pick<ReconcileContext, 'logger'>): Promise<ReconcileResult> {
-    const { host, store, conn } = this.o;
+    const { host, store } = this.o;
+    const conn = this.o.conn();
     const log = ctx?.logger ?? this.o.logger;
     const { namespace, name } = splitKey(key);
     const storeKey = { kind: 'VirtualMachine', namespace, name };
-    const vm = this.current(key, this.o.source.boundTo(host, key));
+    const vm = this.own.current(key, this.o.source.boundTo(host, key));
     const fenced = this.o.fenced();
 
     const deleting = vm?.metadata.deletionTimestamp !== undefined;
@@ -180,7 +194,7 @@ export class VmReconciler {
     let desired: DesiredVm | undefined;
     let problem: Problem | undefined;
     if (vm && !deleting) {
-      const refs = await this.o.refs.resolve(namespace, spec!);
+      const refs = this.withFreshVolumes(namespace, await this.o.refs.resolve(namespace, spec!));
       const r = resolveDesired(vm, refs, this.o.hostContext());
       desired = r.desired;
       problem = r.problem;
@@ -197,9 +211,7 @@ export class VmReconciler {
 
     let p: Plan;
     if (problem) {
-      // Cannot build it: leave what runs alone, but never run anything while fenced.
-      const stop = fenced && observed.domain?.owner?.host === host && isActive(observed.domain.state);
-      p = { actions: stop ? [{ type: 'destroy' }] : [], intent: fenced ? 'fenced' : 'leave', cleanedUp: false, starts: false, restartPending: false, drift: [], blocked: problem };
+      p = blockedPlan(problem, observed, fenced, host);
     } else {
       p = plan({ host, desired: vm && !deleting ? desired : undefined, observed, fenced, now: this.clock.now(), shutdownGraceMs: this.grace });
       problem = p.blocked;
@@ -214,6 +226,12 @@ export class VmReconciler {
         log?.info('binding changed since the cache was filled; waiting for the change feed');
         return { requeueAfterMs: 200 };
       }
+    }
+
+    const refused = await this.claimVolumes(namespace, desired, p);
+    if (refused) {
+      problem = refused;
+      p = blockedPlan(refused, observed, fenced, host);
     }
 
     const dname = domainName(namespace, name);
@@ -239,8 +257,7 @@ export class VmReconciler {
     if (p.cleanedUp && !result.error) this.leftovers.delete(key);
 
     if (!vm) {
-      this.written.delete(key);
-      this.ownRvs.delete(key);
+      this.own.forget(key);
       if (result.error) throw result.error;
       return {};
     }
@@ -254,8 +271,7 @@ export class VmReconciler {
         released = true;
         return cur;
       });
-      this.written.delete(key);
-      this.ownRvs.delete(key);
+      this.own.forget(key);
       this.shutdownAt.delete(key);
       if (released && out) log?.info('removed the domain and volumes of a deleted VM; finalizer released');
       return {};

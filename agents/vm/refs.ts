@@ -42,16 +42,21 @@ export class RefResolver {
     this.cache.clear();
   }
 
+  /** Images of a project by name (undefined: not found). */
+  async images(namespace: string, names: readonly string[], into: Record<string, Image | undefined> = {}): Promise<Record<string, Image | undefined>> {
+    await Promise.all(names.map(async (n) => (into[n] = await this.get<Image>('Image', namespace, n))));
+    return into;
+  }
+
   async resolve(namespace: string, spec: VirtualMachineSpec): Promise<ResolvedRefs> {
     const names = referencedNames(spec);
     const images: Record<string, Image | undefined> = {};
     const volumes: Record<string, Volume | undefined> = {};
     await Promise.all([
-      ...names.images.map(async (n) => (images[n] = await this.get<Image>('Image', namespace, n))),
+      this.images(namespace, names.images, images),
       ...names.volumes.map(async (n) => (volumes[n] = await this.get<Volume>('Volume', namespace, n))),
     ]);
-    const more = volumeImageNames(volumes).filter((n) => !(n in images));
-    await Promise.all(more.map(async (n) => (images[n] = await this.get<Image>('Image', namespace, n))));
+    await this.images(namespace, volumeImageNames(volumes).filter((n) => !(n in images)), images);
     return { images, volumes };
   }
 }

@@ -1,14 +1,15 @@
 /**
  * VmSource: the one VirtualMachine informer of an agent process, shared by every host the
- * process runs (hollow hosts included: one change-feed poller per process, never one per host).
- * It keeps the VMs bound to the process's hosts (status.host) and hands each changed key to the
- * host it concerns: the host it is bound to now, and the one it was bound to before.
+ * process runs (a HostSource on status.host). It also says when the cache was last known fresh
+ * (the binding check before a start relies on it) and which bound VMs use a given Volume.
  */
 import type { Logger } from 'pino';
 import type { FieldRequirement, ObjectStore } from '../../store';
-import { Informer, objectKey, type CachedObject, type Clock } from '../../controllers/runtime';
+import type { VirtualMachineSpec } from '../../schemas/types.gen';
+import type { CachedObject, Clock } from '../../controllers/runtime';
+import { HostSource } from '../host-source';
 
-export const HOST_INDEX = 'host';
+export const VOLUME_INDEX = 'volume';
 
 export interface VmSourceOptions {
   store: ObjectStore;
@@ -22,103 +23,77 @@ export interface VmSourceOptions {
   relistPeriodMs?: number;
 }
 
-/** Called with the key and the object as it is now (or was last, when deleted or rebound). */
-type KeyHandler = (key: string, obj: CachedObject, change: 'add' | 'update' | 'delete') => void;
-
 function hostOf(o: CachedObject): string | undefined {
   const h = (o.status as { host?: unknown } | undefined)?.host;
   return typeof h === 'string' && h ? h : undefined;
 }
 
-export class VmSource {
-  readonly informer: Informer;
-  private readonly hosts: Set<string>;
-  private readonly handlers = new Map<string, KeyHandler>();
-  private freshAt = -Infinity;
+/** "namespace/volume" of each Volume a VM's disks name. */
+function volumesOf(o: CachedObject): string[] {
+  const disks = (o.spec as Partial<VirtualMachineSpec> | undefined)?.disks ?? [];
+  return [...new Set(disks.flatMap((d) => (d.volume ? [`${o.metadata.namespace ?? ''}/${d.volume}`] : [])))];
+}
+
+/** When the newest successful change-feed read started (ms), shared with the store wrapper. */
+interface Freshness {
+  at: number;
+}
+
+/**
+ * The store as the informer sees it: a change-feed read that succeeded notes when it started,
+ * since everything committed before then is in the cache.
+ */
+function noteFreshReads(store: ObjectStore, fresh: Freshness, clock?: Clock): ObjectStore {
+  const now = () => (clock ? clock.now() : Date.now());
+  return {
+    list: (...args: Parameters<ObjectStore['list']>) => store.list(...args),
+    follow: (kind: string, from?: string) => {
+      const follower = store.follow(kind, from);
+      const poll = follower.poll.bind(follower);
+      follower.poll = async () => {
+        const startedAt = now();
+        const events = await poll();
+        if (startedAt > fresh.at) fresh.at = startedAt;
+        return events;
+      };
+      return follower;
+    },
+  } as unknown as ObjectStore;
+}
+
+export class VmSource extends HostSource {
+  private readonly fresh: Freshness;
 
   constructor(o: VmSourceOptions) {
-    this.hosts = new Set(o.hosts);
+    const hosts = [...o.hosts];
+    const fresh: Freshness = { at: -Infinity };
     // With one host the list can use the store's status.host index; with many, filter in memory.
-    const fieldSelector: FieldRequirement[] | undefined =
-      this.hosts.size === 1 ? [{ field: 'status.host', op: '=', value: [...this.hosts][0] }] : undefined;
-    // The informer sees the store through this wrapper, which notes when a change-feed read that
-    // succeeded had started: everything committed before then is in the cache.
-    const clock = o.clock;
-    const now = () => (clock ? clock.now() : Date.now());
-    const watched = {
-      list: (...args: Parameters<ObjectStore['list']>) => o.store.list(...args),
-      follow: (kind: string, from?: string) => {
-        const follower = o.store.follow(kind, from);
-        const poll = follower.poll.bind(follower);
-        follower.poll = async () => {
-          const startedAt = now();
-          const events = await poll();
-          if (startedAt > this.freshAt) this.freshAt = startedAt;
-          return events;
-        };
-        return follower;
-      },
-    } as unknown as ObjectStore;
-    this.informer = new Informer({
-      store: watched,
-      kind: 'VirtualMachine',
-      fieldSelector,
-      filter: (obj) => {
-        const h = hostOf(obj);
-        return h !== undefined && this.hosts.has(h);
-      },
-      pollIntervalMs: o.pollIntervalMs ?? 250,
-      resyncPeriodMs: o.relistPeriodMs ?? 300_000,
-      clock: o.clock,
-      logger: o.logger,
+    const fieldSelector: FieldRequirement[] | undefined = hosts.length === 1 ? [{ field: 'status.host', op: '=', value: hosts[0] }] : undefined;
+    super({
+      store: noteFreshReads(o.store, fresh, o.clock), kind: 'VirtualMachine', hosts, hostOf, fieldSelector,
+      logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs, relistPeriodMs: o.relistPeriodMs,
     });
-    this.informer.addIndex(HOST_INDEX, (obj) => {
-      const h = hostOf(obj);
-      return h ? [h] : [];
-    });
-    const dispatch = (obj: CachedObject, change: 'add' | 'update' | 'delete') => {
-      const h = hostOf(obj);
-      if (h) this.handlers.get(h)?.(objectKey(obj), obj, change);
-    };
-    this.informer.addHandlers({
-      onAdd: (_k, obj) => dispatch(obj, 'add'),
-      onUpdate: (_k, oldObj, newObj) => {
-        if (hostOf(oldObj) !== hostOf(newObj)) dispatch(oldObj, 'delete');
-        dispatch(newObj, 'update');
-      },
-      onDelete: (_k, obj) => dispatch(obj, 'delete'),
-    });
-  }
-
-  /** Routes the keys of VMs bound to `host` (now or before) to `handler`. */
-  register(host: string, handler: KeyHandler): () => void {
-    this.handlers.set(host, handler);
-    return () => {
-      if (this.handlers.get(host) === handler) this.handlers.delete(host);
-    };
+    this.fresh = fresh;
+    this.informer.addIndex(VOLUME_INDEX, volumesOf);
   }
 
   /** The cached VM `key` if it is bound to `host`. Frozen: clone before changing. */
   boundTo(host: string, key: string): CachedObject | undefined {
-    const o = this.informer.get(key);
-    return o && hostOf(o) === host ? o : undefined;
+    return this.of(host, key);
   }
 
-  /** Keys of the VMs bound to `host`. */
-  keysOf(host: string): string[] {
-    return this.informer.byIndex(HOST_INDEX, host).map((o) => objectKey(o));
+  /** The VMs bound to `host` whose disks name Volume `namespace/volume` (deleting ones included). */
+  usersOf(host: string, namespace: string, volume: string): CachedObject[] {
+    return this.informer.byIndex(VOLUME_INDEX, `${namespace}/${volume}`).filter((o) => hostOf(o) === host);
+  }
+
+  /** "namespace/volume" of each Volume VM `obj` names. */
+  static volumeKeys(obj: CachedObject): string[] {
+    return volumesOf(obj);
   }
 
   /** When the newest successful change-feed read started (ms): the cache holds every change before it. */
   freshSince(): number {
-    return this.freshAt;
-  }
-
-  waitForSync(signal: AbortSignal): Promise<boolean> {
-    return this.informer.waitForSync(signal);
-  }
-
-  start(signal: AbortSignal): Promise<void> {
-    return this.informer.start(signal);
+    return this.fresh.at;
   }
 }

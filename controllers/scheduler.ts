@@ -151,8 +151,18 @@ export class Scheduler {
       throw new TerminalError(`cannot place ${key}: ${(err as Error).message}`);
     }
     const placement = (vm.spec as { placement?: Placement }).placement;
+    // A VM whose disks use Volumes already created (or pinned) on a host can only go there.
+    const pin = await this.volumeHost(vm);
+    if (pin.conflict) {
+      this.unschedulable.add(key);
+      await this.writeScheduled(fresh, 'False', 'Unschedulable', pin.conflict);
+      return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
+    }
     const d = decide(
-      { key, namespace: vm.metadata.namespace ?? '', labels: (vm.metadata.labels ?? {}) as Record<string, string>, request, placement },
+      {
+        key, namespace: vm.metadata.namespace ?? '', labels: (vm.metadata.labels ?? {}) as Record<string, string>, request, placement,
+        ...(pin.host ? { onlyHost: { host: pin.host, why: 'volume on another host' } } : {}),
+      },
       cache,
       {
         defaultPolicy: this.o.defaultPolicy, sampleSize: this.o.sampleSize, startIndex: Math.floor(this.rng() * 1e9), rng: this.rng,
@@ -227,6 +237,27 @@ export class Scheduler {
       throw new ConflictError(`binding ${key} to ${host} lost a race (${bound}); retrying`);
     }
     throw new ConflictError(`every claim for ${key} lost a race; retrying`);
+  }
+
+  /**
+   * The host the VM's Volumes live on (their status.host, or spec.host when pinned), read at
+   * quorum; `conflict` when they live on different hosts.
+   */
+  private async volumeHost(vm: CachedObject): Promise<{ host?: string; conflict?: string }> {
+    const names = [...new Set(((vm.spec as unknown as VirtualMachine["spec"]).disks ?? []).flatMap((dk) => (dk.volume ? [dk.volume] : [])))];
+    if (names.length === 0) return {};
+    const namespace = vm.metadata.namespace ?? '';
+    const where = new Map<string, string>();
+    for (const name of names) {
+      const v = await this.o.store.get({ kind: 'Volume', namespace, name });
+      const host = (v?.status as { host?: string } | undefined)?.host ?? (v?.spec as { host?: string } | undefined)?.host;
+      if (host) where.set(name, host);
+    }
+    const hosts = [...new Set(where.values())];
+    if (hosts.length > 1) {
+      return { conflict: `its volumes are on different hosts: ${[...where].map(([n, h]) => `${n} on ${h}`).join(', ')}` };
+    }
+    return hosts.length === 1 ? { host: hosts[0] } : {};
   }
 
   /** Recent share of this replica's claim writes that lost a race (moving average). */

@@ -32,9 +32,17 @@ describe('examples', () => {
       if (![200, 201].includes(r.status)) throw new Error(`${url(d)}: ${r.status} ${r.body.message}`);
       first.set(url(d), r.body.metadata);
     }
-    // Controllers and admission may write status in between (a Project's usage): compare with
-    // the objects as they are right before the second apply.
-    for (const d of docs) first.set(url(d), (await api.req.get(url(d)).expect(200)).body.metadata);
+    // Controllers and admission may write status in between (a Project's usage, written
+    // asynchronously): wait until no object has changed for a second, then compare with the
+    // objects as they are right before the second apply.
+    const snapshot = async () => {
+      for (const d of docs) first.set(url(d), (await api.req.get(url(d)).expect(200)).body.metadata);
+      return docs.map((d) => first.get(url(d)).resourceVersion).join();
+    };
+    for (let prev = '', cur = await snapshot(), tries = 0; prev !== cur && tries < 20; tries++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      [prev, cur] = [cur, await snapshot()];
+    }
     for (const d of docs) {
       const r = await api.req.patch(`${url(d)}?fieldManager=stratus`).set('Content-Type', 'application/apply-patch+yaml').send(JSON.stringify(d)).expect(200);
       expect(r.body.metadata.resourceVersion).toBe(first.get(url(d)).resourceVersion);

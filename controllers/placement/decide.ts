@@ -38,6 +38,11 @@ export interface VmToPlace {
   labels: Readonly<Record<string, string>>;
   request: Resources;
   placement?: Placement;
+  /**
+   * The one host the VM may go to (e.g. where its Volumes live), and the reason counted for every
+   * other host when nothing fits (e.g. "volume on another host").
+   */
+  onlyHost?: { host: string; why: string };
 }
 
 export interface DecideOptions {
@@ -94,7 +99,7 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   // With a host selector and a label index, only the hosts with the rarest of its labels: from
   // the packed index (slots), else from hostsLabeled (views).
   const pk = snap.packed?.();
-  const d = pk && pk.data.length === n * STRIDE ? pk.data : undefined;
+  let d = pk && pk.data.length === n * STRIDE ? pk.data : undefined;
   let scan: readonly HostView[] = hosts;
   let slots: Int32Array | undefined;
   let scanned: [string, string] | undefined;
@@ -110,6 +115,14 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
     }
     if (scanned && d) slots = pk!.labelled(...scanned);
     else if (scanned) scan = snap.hostsLabeled!(...scanned);
+  }
+  if (vm.onlyHost) {
+    // A single candidate: filtered from its view, by every filter.
+    const only = snap.host(vm.onlyHost.host);
+    scan = only ? [only] : [];
+    slots = undefined;
+    scanned = undefined;
+    d = undefined;
   }
   const m = slots ? slots.length : scan.length;
   const start = m === 0 ? 0 : (((o.startIndex ?? 0) % m) + m) % m;
@@ -176,6 +189,7 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
     ranked[j] = r;
     if (ranked.length > keep) ranked.pop();
   }
+  if (vm.onlyHost && feasible === 0 && n > scan.length) reasons[vm.onlyHost.why] = (reasons[vm.onlyHost.why] ?? 0) + n - scan.length;
   // Nothing fits: the message counts every host's first failing filter, so filter the hosts the
   // label index left out too (only on this path, which is retried when hosts change).
   if (scanned && feasible === 0) {

@@ -25,6 +25,7 @@ import type { MetricsStore } from './metrics/metrics-store';
 import type { HostAgentSnapshot } from './metrics/prometheus';
 import { DomainRegistry } from './vm/registry';
 import { VmReconciler } from './vm/reconciler';
+import { DomainNames } from './vm/domain-names';
 import type { RefResolver } from './vm/refs';
 import { VmSource } from './vm/source';
 import type { HostSource } from './host-source';
@@ -109,6 +110,8 @@ export interface HostAgentOptions {
 export class HostAgent {
   readonly host: string;
   readonly registry = new DomainRegistry();
+  /** names of the domains on the current connection (lets a new VM skip a look-up) */
+  readonly domainNames = new DomainNames();
   readonly timings: AgentTimings;
   /** the libvirt connection, kept alive across libvirtd restarts */
   link?: LibvirtLink;
@@ -236,6 +239,7 @@ export class HostAgent {
         cacheFresh: () => o.source.freshSince() > keeper.heldSince(),
         statusWriters: o.statusWriters,
         busy: () => (this.controller?.queue.len() ?? 0) > 0,
+        domains: this.domainNames,
         hostContext,
         claimVolume: (namespace, name) => volumes.claim(namespace, name),
         freshVolume: (namespace, name) => volumes.latest(`${namespace}/${name}`),
@@ -285,6 +289,7 @@ export class HostAgent {
         unregisterVolumes();
       };
       if (!(await o.source.waitForSync(signal)) || !(await o.volumes.waitForSync(signal))) return;
+      await this.listDomainNames().catch((err) => this.log.warn({ err: String(err) }, 'listing domains failed; looking each up'));
       tasks.push(controller.start(signal), volumeController.start(signal));
       this.enqueueAll();
       tasks.push(this.sweepLoop(signal));
@@ -317,8 +322,20 @@ export class HostAgent {
     }
   }
 
+  /** Fills the index of domain names from a listing of the current connection. */
+  private async listDomainNames(): Promise<void> {
+    const conn = this.link!.conn;
+    this.domainNames.beginListing(conn);
+    const doms = await conn.listAllDomains();
+    const names = doms.map((d) => d.name);
+    for (const d of doms) d.free();
+    this.domainNames.fill(conn, names);
+  }
+
   /** A lifecycle event, except those the agent's own actions caused: reconcile its VM. */
   private onLifecycleEvent(domain: string, event: string): void {
+    if (event === 'defined') this.domainNames.add(domain);
+    else if (event === 'undefined') this.domainNames.delete(domain);
     const key = keyOfDomainName(domain);
     if (key && this.reconciler && !this.reconciler.consumeExpectedEvent(domain, event)) this.controller?.enqueue(key);
   }
@@ -328,6 +345,7 @@ export class HostAgent {
    * have lost or changed domains meanwhile; events of the outage were missed).
    */
   private onLibvirtRestored(): void {
+    this.domainNames.invalidate(); // the sweep lists the new connection
     void this.registrar?.requestBeat();
     if (!this.started) return;
     this.sweep().catch((err) => this.log.warn({ err: String(err) }, 'sweep after reconnecting to libvirt failed'));
@@ -343,7 +361,10 @@ export class HostAgent {
   private async ownedDomains(): Promise<{ key: string; active: boolean; destroy: () => Promise<void> }[]> {
     const conn = this.link!.conn;
     const out: { key: string; active: boolean; destroy: () => Promise<void> }[] = [];
-    for (const dom of await conn.listAllDomains()) {
+    this.domainNames.beginListing(conn);
+    const all = await conn.listAllDomains();
+    const names = all.map((d) => d.name);
+    for (const dom of all) {
       try {
         const meta = await dom.getMetadata(OWNER_NS).catch(() => undefined);
         const owner = meta ? parseOwner(meta) : undefined;
@@ -358,6 +379,7 @@ export class HostAgent {
         dom.free();
       }
     }
+    this.domainNames.fill(conn, names);
     return out;
   }
 

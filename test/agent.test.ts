@@ -224,6 +224,36 @@ test('a definition changed behind the agent\'s back is repaired', async () => {
   });
 });
 
+test('a resize the host refused (Resized=False) keeps the defined vCPUs; once granted it is applied', async () => {
+  await createVm('resize-1');
+  await bind('resize-1');
+  await until('Running', async () => (await vm('resize-1'))?.status?.phase === 'Running');
+  const vcpus = async () => {
+    const dom = await conn.lookupDomainByName('demo.resize-1');
+    try {
+      return Number(/<vcpu[^>]*>(\d+)<\/vcpu>/.exec(await dom!.getXML({ inactive: true }))?.[1]);
+    } finally {
+      dom?.free();
+    }
+  };
+  const resized = (status: 'True' | 'False') => t.store.guaranteedUpdate(vmKey('resize-1'), (cur) => {
+    const conds = ((cur.status?.conditions ?? []) as { type: string }[]).filter((c) => c.type !== 'Resized');
+    cur.status = { ...(cur.status ?? {}), conditions: [...conds, { type: 'Resized', status, reason: status === 'True' ? 'Resized' : 'InsufficientCapacity', message: 'test' }] };
+    return cur;
+  }, { status: true });
+  // As the resize controller would: refused first, then the spec grows.
+  await resized('False');
+  await t.store.guaranteedUpdate(vmKey('resize-1'), (cur) => {
+    cur.spec = { ...cur.spec, cpu: 4 };
+    return cur;
+  });
+  await until('the new generation observed', async () => (await vm('resize-1'))?.status?.observedGeneration === 2);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(await vcpus()).toBe(2);
+  await resized('True');
+  await until('4 vCPUs defined', async () => (await vcpus()) === 4);
+});
+
 test('deleting a VM removes its domain and volumes, then releases the finalizer', async () => {
   await createVm('del-1', { disks: [{ name: 'a', size: '1Gi' }, { name: 'b', size: '1Gi' }] });
   await bind('del-1');

@@ -19,6 +19,8 @@ export interface ObserveOptions {
   desired?: DesiredVm;
   /** more candidate volumes by (pool, name), e.g. the disks of a VM being deleted */
   extraVolumes?: { pool: string; name: string }[];
+  /** true if the domain certainly does not exist (DomainNames): no look-up */
+  domainAbsent?: (name: string) => boolean;
 }
 
 export async function observeDomain(conn: LibvirtConnection, name: string): Promise<ObservedDomain | undefined> {
@@ -54,7 +56,8 @@ export async function domainAfter(conn: LibvirtConnection, name: string): Promis
 }
 
 export async function observeVm(o: ObserveOptions): Promise<Observed> {
-  const domain = await observeDomain(o.conn, domainName(o.namespace, o.name));
+  const dname = domainName(o.namespace, o.name);
+  const domain = o.domainAbsent?.(dname) ? undefined : await observeDomain(o.conn, dname);
   const candidates = new Map<string, { pool: string; name: string }>();
   const add = (pool: string, name: string) => candidates.set(`${pool}/${name}`, { pool, name });
   for (const v of o.desired?.volumes ?? []) add(v.pool, v.name);

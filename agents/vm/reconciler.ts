@@ -15,8 +15,10 @@ import { domainName, vmVolumeName, VM_FINALIZER } from '../names';
 import type { PoolCache } from '../host/pools';
 import { OwnWrites } from '../own-writes';
 import { writeObject, writeStatus } from '../status-writer';
+import { buildDomainXml } from '../domain';
 import { resolveDesired, type DesiredVm, type HostContext, type Problem, type ResolvedRefs } from './desired';
 import { domainAfter, observeVm } from './observe';
+import type { DomainNames } from './domain-names';
 import { execute } from './execute';
 import { isActive, plan, type Observed, type Plan } from './plan';
 import { computeStatus, mergeStatus, type AgentStatus, type DomainAfter } from './status';
@@ -45,6 +47,8 @@ export interface VmReconcilerOptions {
   cacheFresh?: () => boolean;
   /** concurrent status writes; default 8 */
   statusWriters?: number;
+  /** names of the domains on the connection, to skip looking up a domain known not to exist */
+  domains?: DomainNames;
   /** true while libvirt work is queued: status writes wait for it (up to 2 s) */
   busy?: () => boolean;
   /** re-queue a key with backoff (a status write failed) */
@@ -206,8 +210,13 @@ export class VmReconciler {
         if (!d.volume) extra.push({ pool: this.o.hostContext().pool, name: vmVolumeName(namespace, name, d.name, vm.metadata.uid!) });
       }
     }
-    const observed = await observeVm({ conn, pools: this.o.pools, namespace, name, desired, extraVolumes: extra });
+    const domains = this.o.domains;
+    const observed = await observeVm({
+      conn, pools: this.o.pools, namespace, name, desired, extraVolumes: extra,
+      domainAbsent: domains && ((n) => domains.knownAbsent(conn, n)),
+    });
     observed.shutdownRequestedAt = this.shutdownAt.get(key);
+    if (desired && vm && resizeRefused(vm)) desired = holdCompute(desired, observed);
 
     let p: Plan;
     if (problem) {
@@ -239,6 +248,14 @@ export class VmReconciler {
     if (result.done.length > 0) log?.info({ actions: result.done.map((a) => a.type), intent: p.intent }, 'converged domain');
     if (result.error) log?.warn({ err: result.error.message, reason: result.error.reason }, 'action failed');
     if (result.shutdownRequested) this.shutdownAt.set(key, this.clock.now());
+    if (domains) {
+      for (const a of result.done) {
+        if (a.type === 'define') domains.add(dname);
+        else if (a.type === 'undefine') domains.delete(dname);
+      }
+      // A define that failed may have met a domain of that name: look it up next time.
+      if (result.error?.action === 'define') domains.add(dname);
+    }
 
     let after: DomainAfter | undefined;
     if (p.blocked?.reason === 'DomainNameConflict') after = undefined;
@@ -298,4 +315,22 @@ export class VmReconciler {
     if (problem) return { requeueAfterMs: this.o.problemRetryMs ?? 15_000 };
     return p.requeueAfterMs !== undefined ? { requeueAfterMs: p.requeueAfterMs } : {};
   }
+}
+
+/** The placement controllers refused the VM's new size on this host (Resized=False). */
+function resizeRefused(vm: Pick<StoredObject, 'status'>): boolean {
+  const conds = (vm.status?.conditions ?? []) as { type: string; status: string }[];
+  return conds.some((c) => c.type === 'Resized' && c.status === 'False');
+}
+
+/**
+ * While a resize is refused, the host has granted only the old size: keep the domain's vCPUs and
+ * memory as they are defined (the rest of the spec still applies).
+ */
+function holdCompute(desired: DesiredVm, observed: Observed): DesiredVm {
+  const fp = observed.domain?.fingerprint;
+  if (fp?.vcpus === undefined || fp.memoryKiB === undefined) return desired;
+  if (fp.vcpus === desired.domain.vcpus && fp.memoryKiB === desired.domain.memoryKiB) return desired;
+  const domain = { ...desired.domain, vcpus: fp.vcpus, memoryKiB: fp.memoryKiB };
+  return { ...desired, domain, xml: buildDomainXml(domain) };
 }

@@ -147,6 +147,13 @@ describe('decisions', () => {
     expect(d.ranked.map((r) => r.host)).toContain('h00005');
   });
 
+  test('a host whose agent lost libvirt gets no VMs, and the message says so', () => {
+    const hosts = [host('a', { libvirtDown: true }), host('b', { libvirtDown: true, ready: false }), host('c')];
+    expect(decide(vm(), snap(hosts)).ranked.map((r) => r.host)).toEqual(['c']);
+    const full = decide(vm({ request: { cpu: 64, memory: Gi, storage: 0 } }), snap(hosts));
+    expect(unschedulableMessage(full)).toBe('0/3 hosts fit: 1 insufficient cpu, 1 libvirt unreachable, 1 not ready');
+  });
+
   test('keep: only the best few are returned, in the same order a full ranking gives', () => {
     const hosts = Array.from({ length: 200 }, (_, i) => host(`h${String(i).padStart(3, '0')}`));
     const allocated = Object.fromEntries(hosts.map((h, i) => [h.name, { cpu: (i * 37) % 16, memory: ((i * 11) % 16) * Gi, storage: 0 }]));
@@ -175,7 +182,7 @@ describe('decisions', () => {
       const hosts = Array.from({ length: 300 }, (_, i) => host(`h${String(i).padStart(3, '0')}`, {
         labels: { rack: `r${i % 7}`, ...(rnd() < 0.3 ? { disk: 'ssd' } : {}) },
         taints: rnd() < 0.1 ? [{ key: 'gpu', effect: rnd() < 0.5 ? 'NoSchedule' : 'PreferNoSchedule' }] : [],
-        unschedulable: rnd() < 0.05, ready: rnd() > 0.05,
+        unschedulable: rnd() < 0.05, ready: rnd() > 0.05, libvirtDown: rnd() < 0.05,
         allocatable: rnd() < 0.03 ? undefined : { cpu: 16, memory: 32 * Gi, storage: rnd() < 0.5 ? Infinity : 500 * Gi },
         load: rnd() < 0.5 ? rnd() : undefined,
       }));

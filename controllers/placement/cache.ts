@@ -36,6 +36,7 @@ export function toHostView(obj: CachedObject): HostView {
     // a host being drained is cordoned too, even if only the annotation was set
     unschedulable: h.spec?.unschedulable === true || h.metadata.annotations?.['stratuslab.eu/drain'] === 'true',
     ready: conditionStatus(obj, 'Ready') === 'True',
+    libvirtDown: conditionStatus(obj, 'LibvirtConnected') === 'False',
     allocatable,
   };
 }

@@ -6,7 +6,7 @@ import type { Placement } from '../../schemas/types.gen';
 import type { LabelSelector } from '../../store/selectors';
 import { compileTerms, filterHost, type CompiledTerm, type HostView, type PlacedVm } from './filters';
 import { policyScore, preferenceScore, scoreOf, utilization, type Policy } from './scores';
-import { allocatedAt, AT, F_CAPACITY, F_CORDONED, F_LOAD, F_READY, F_TAINTED, shortageAt, STRIDE, type PackedHosts } from './packed';
+import { allocatedAt, AT, F_CAPACITY, F_CORDONED, F_LIBVIRT_DOWN, F_LOAD, F_READY, F_TAINTED, shortageAt, STRIDE, type PackedHosts } from './packed';
 import type { Resources } from './resources';
 
 export interface ClusterSnapshot {
@@ -145,6 +145,7 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
       const b = slot * STRIDE;
       const f = d[b + AT.flags];
       if (!(f & F_READY)) why = 'not ready';
+      else if (f & F_LIBVIRT_DOWN) why = 'libvirt unreachable';
       else if (f & F_CORDONED) why = 'cordoned';
       else if (!(f & F_CAPACITY)) why = 'no capacity reported';
       else if (viewFree && !(f & F_TAINTED)) {

@@ -14,6 +14,8 @@ export interface HostView {
   unschedulable: boolean;
   /** the host-health controller says the agent's lease is fresh */
   ready: boolean;
+  /** the agent reports it has lost its libvirt connection (LibvirtConnected=False) */
+  libvirtDown?: boolean;
   /** undefined: the agent has not reported capacity */
   allocatable?: Resources;
   /** measured load, 0..1, when the agent pushes it */
@@ -189,6 +191,7 @@ export interface FilterInput {
 /** Runs the filters in order; returns the first reason the host is rejected, or undefined. */
 export function filterHost(vm: FilterInput, host: HostView, allocated: Resources): string | undefined {
   if (!host.ready) return 'not ready';
+  if (host.libvirtDown) return 'libvirt unreachable';
   if (host.unschedulable) return 'cordoned';
   if (!host.allocatable) return 'no capacity reported';
   if (vm.hostSelector) {

@@ -20,6 +20,8 @@ export const F_CAPACITY = 4;
 export const F_TAINTED = 8;
 /** a measured load is known */
 export const F_LOAD = 16;
+/** the agent lost its libvirt connection */
+export const F_LIBVIRT_DOWN = 32;
 
 export const AT = { flags: 0, acpu: 1, amem: 2, asto: 3, ucpu: 4, umem: 5, usto: 6, load: 7 } as const;
 
@@ -74,7 +76,7 @@ export class PackedHosts {
     const b = i * STRIDE;
     const d = this.data;
     d[b + AT.flags] = (h.ready ? F_READY : 0) | (h.unschedulable ? F_CORDONED : 0) | (h.allocatable ? F_CAPACITY : 0)
-      | (h.taints.length > 0 ? F_TAINTED : 0) | (h.load !== undefined ? F_LOAD : 0);
+      | (h.taints.length > 0 ? F_TAINTED : 0) | (h.load !== undefined ? F_LOAD : 0) | (h.libvirtDown ? F_LIBVIRT_DOWN : 0);
     d[b + AT.acpu] = h.allocatable?.cpu ?? 0;
     d[b + AT.amem] = h.allocatable?.memory ?? 0;
     d[b + AT.asto] = h.allocatable?.storage ?? 0;

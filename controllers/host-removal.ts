@@ -7,7 +7,8 @@
 // them elsewhere; Manual and Halted VMs are unbound and marked Failed with the same condition,
 // and are not placed again until their spec changes; VMs being deleted get the agent's finalizer
 // released. Then what is left of the host's allocation record (claims in flight or leaked, and the
-// topology claims they list) is deleted.
+// topology claims they list) is deleted, and its Volumes are finished (being deleted) or marked
+// Failed (their storage went with the host).
 
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../store';
@@ -19,6 +20,7 @@ import type { PlacementCache } from './placement/cache';
 import { releaseTopologyClaims } from './placement/topology-claims';
 import { Controller, splitKey, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
 import { changeBoundVm, finishDeletion } from './unbind';
+import { VOLUME_FINALIZER } from '../agents/names';
 import { HOST_DELETED, restartsElsewhere } from './vm-status';
 
 export interface HostRemovalOptions {
@@ -85,6 +87,7 @@ export class HostRemoval {
     if (await this.o.store.get({ kind: 'Host', namespace: '', name }, { serial: true })) return {};
 
     for (const vm of this.o.informers.vms.byIndex(HOST_INDEX, name)) await this.takeOff(vm, name, now, ctx);
+    await this.releaseVolumes(name, now, ctx);
     const clean = await this.deleteRecord(name);
     if (!clean || this.o.informers.vms.byIndex(HOST_INDEX, name).length > 0) return { requeueAfterMs: this.o.pollMs ?? 1000 };
     this.goneSince.delete(name);
@@ -116,6 +119,47 @@ export class HostRemoval {
     if (elsewhere) this.o.metrics.rescheduled.inc();
     if (r.released) this.o.metrics.releases.inc({ reason: 'host-deleted' });
     ctx.logger.info({ vm: key, rescheduled: elsewhere }, 'took a VM off a deleted host');
+  }
+
+  /**
+   * The Volumes whose storage was on the deleted host: one being deleted is finished (its agent's
+   * finalizer released: the storage went with the host); the others say so (Failed, Ready=False,
+   * HostDeleted) so their users can restore them from elsewhere. Volumes are few and hosts are
+   * rarely deleted: a paged list of all of them, not an index.
+   */
+  private async releaseVolumes(host: string, now: number, ctx: ReconcileContext): Promise<void> {
+    const { store } = this.o;
+    let cont: string | undefined;
+    do {
+      const page = await store.list('Volume', undefined, { limit: 500, continue: cont });
+      cont = page.continue;
+      for (const v of page.items) {
+        if ((v.status as { host?: string } | undefined)?.host !== host) continue;
+        const key = { kind: 'Volume', namespace: v.metadata.namespace ?? '', name: v.metadata.name };
+        const uid = v.metadata.uid;
+        try {
+          if (v.metadata.deletionTimestamp) {
+            await store.guaranteedUpdate(key, (cur) => {
+              if (cur.metadata.uid !== uid || !(cur.metadata.finalizers ?? []).includes(VOLUME_FINALIZER)) return undefined;
+              cur.metadata.finalizers = (cur.metadata.finalizers ?? []).filter((f) => f !== VOLUME_FINALIZER);
+              return cur;
+            });
+            ctx.logger.info({ volume: `${key.namespace}/${key.name}` }, 'finished deleting a Volume of a deleted host');
+          } else {
+            await store.guaranteedUpdate(key, (cur) => {
+              const st = (cur.status ?? {}) as Record<string, unknown>;
+              if (cur.metadata.uid !== uid || st.host !== host || st.phase === 'Failed') return undefined;
+              st.phase = 'Failed';
+              st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'False', reason: HOST_DELETED, message: `host ${host} was deleted with this volume's storage` }, now);
+              cur.status = st;
+              return cur;
+            }, { status: true });
+          }
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+        }
+      }
+    } while (cont);
   }
 
   /**

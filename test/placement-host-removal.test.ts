@@ -56,6 +56,14 @@ test('a deleted host\'s VMs are rescheduled, failed or finished after T_resched,
   await store.create(dying);
   for (const n of ['always', 'rerun', 'manual', 'db', 'dying']) await boundTo(n, 'hv-a');
   await store.delete({ kind: 'VirtualMachine', namespace: 'hr', name: 'dying' }); // the agent would finish it
+  // Volumes whose storage the agent of hv-a created (host + finalizer), one of them being deleted.
+  for (const name of ['vol-kept', 'vol-dying']) {
+    await store.create({
+      apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Volume', metadata: { name, namespace: 'hr', finalizers: [VM_FINALIZER] },
+      spec: { size: '1Gi' }, status: { phase: 'Available', host: 'hv-a' },
+    });
+  }
+  await store.delete({ kind: 'Volume', namespace: 'hr', name: 'vol-dying' });
   await store.create(hostObject('hv-b', { labels: { rack: 'r2' } }));
 
   // Deleted, and registered again by its agent within T_resched: nothing moves meanwhile or after.
@@ -83,6 +91,10 @@ test('a deleted host\'s VMs are rescheduled, failed or finished after T_resched,
   });
   expect(cond(manual, 'Ready')).toMatchObject({ status: 'False', reason: 'HostDeleted' });
   await until(async () => (await getVm('dying')) === undefined); // its finalizer was released
+  // The Volumes: the one being deleted is gone; the other says its storage went with the host.
+  await until(async () => (await store.get({ kind: 'Volume', namespace: 'hr', name: 'vol-dying' })) === undefined);
+  const kept = await until(async () => { const v = await store.get({ kind: 'Volume', namespace: 'hr', name: 'vol-kept' }); return v?.status?.phase === 'Failed' ? v : undefined; });
+  expect(cond(kept, 'Ready')).toMatchObject({ status: 'False', reason: 'HostDeleted', message: 'host hv-a was deleted with this volume\'s storage' });
   await until(async () => (await store.get({ kind: ALLOCATION_KIND, namespace: '', name: 'hv-a' })) === undefined);
   const records = await until(async () => {
     const l = (await store.list(TOPOLOGY_CLAIM_KIND, undefined)).items;

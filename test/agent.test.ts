@@ -12,6 +12,7 @@ import { AgentProcess } from '../agents/agent-process';
 import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../agents/libvirt';
 import { parseVmVolumeName } from '../agents/names';
 import { openTestStore, type TestStore } from './helpers/store';
+import { until } from './helpers/wait';
 
 const HOST = 'hv-test';
 let t: TestStore;
@@ -48,21 +49,6 @@ afterAll(async () => {
   await t?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const vmKey = (name: string) => ({ kind: 'VirtualMachine', namespace: 'demo', name });
 
@@ -330,7 +316,8 @@ test('a lost lease fences: domains are stopped and reported Fenced; they run aga
   await t.client.execute(`UPDATE ${t.keyspace}.host_leases SET holder = 'thief', renew_time = ?, duration_ms = 4000 WHERE host = ? IF EXISTS`, [new Date(), HOST]);
   const agent = proc.agents[0];
   await until('fenced', async () => agent.keeper!.state === 'fenced', 5000);
-  expect(await domainState('fence-1')).toBe('shutoff');
+  // Fencing destroys the domains right after the lease is declared lost.
+  await until('the domain stopped by fencing', async () => (await domainState('fence-1')) === 'shutoff', 5000);
   const reported = await until('Fenced status', async () => {
     const o = await vm('fence-1');
     return ready(o)?.reason === 'Fenced' ? o : undefined;

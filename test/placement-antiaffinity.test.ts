@@ -9,49 +9,29 @@ import { PlacementMetrics } from '../controllers/metrics';
 import { ALLOCATION_KIND, claimsOf } from '../controllers/placement/allocation-record';
 import { TOPOLOGY_CLAIM_KIND, topologyClaimSpec } from '../controllers/placement/topology-claims';
 import { hostObject, vmObject } from '../controllers/testing/fixtures';
-import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { RunningReplicas } from '../controllers/testing/replicas';
 import type { ObjectStore, StoredObject } from '../store';
-import { openTestStore, type TestStore } from './helpers/store';
+import { placementSuite } from './helpers/placement';
+import { poll as until } from './helpers/wait';
 
 jest.setTimeout(90_000);
 
-let t: TestStore;
+const suite = placementSuite('placement_anti');
 let store: ObjectStore;
-let running: RunningReplicas | undefined;
-
-beforeAll(async () => {
-  t = await openTestStore('placement_anti', { followerGraceMs: 200, followerOverlapMs: 300 });
-  store = t.store;
-});
-afterAll(async () => t.close());
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  for (const kind of ['VirtualMachine', ALLOCATION_KIND, TOPOLOGY_CLAIM_KIND, 'Host']) {
-    for (let page = await store.list(kind, undefined, { limit: 1000 }); page.items.length > 0; page = await store.list(kind, undefined, { limit: 1000 })) {
-      await Promise.all(page.items.map((o) => store.delete({ kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name }).catch(() => undefined)));
-    }
-  }
+let running: RunningReplicas;
+beforeAll(() => {
+  store = suite.store;
 });
 
 const getVm = async (ns: string, name: string) => (await store.get({ kind: 'VirtualMachine', namespace: ns, name }))!;
 const cond = (o: StoredObject, type: string) => (o.status?.conditions as { type: string; status: string; reason?: string; message?: string }[] | undefined)?.find((c) => c.type === type);
 const allOf = async (kind: string) => (await store.list(kind, undefined, { limit: 1000 })).items;
 
-async function until<T>(fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const boundHost = (ns: string, name: string) => until(async () => (await getVm(ns, name)).status?.host as string | undefined);
 
 test('symmetric: VMs without rules keep off the host of a VM whose required anti-affinity selects them', async () => {
   for (let i = 0; i < 3; i++) await store.create(hostObject(`hv-${i}`, { labels: { slot: String(i) } }));
-  running = await startReplicas(store, 3, { enable: { audit: false, hostHealth: false }, scheduler: { defaultPolicy: 'pack' } });
+  running = await suite.start(3, { enable: { audit: false, hostHealth: false }, scheduler: { defaultPolicy: 'pack' } });
   const db = await store.create(vmObject('sym', 'db', {
     labels: { app: 'db' },
     placement: { hostSelector: { slot: '0' }, antiAffinity: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'host' }] },
@@ -76,7 +56,7 @@ test('symmetric: VMs without rules keep off the host of a VM whose required anti
 test('a group with required rack anti-affinity placed by three racing replicas gets exactly one VM per rack', async () => {
   const racks = 6;
   for (let r = 0; r < racks; r++) for (let i = 0; i < 4; i++) await store.create(hostObject(`r${r}-hv${i}`, { labels: { rack: `r${r}` } }));
-  running = await startReplicas(store, 3, { enable: { audit: false, hostHealth: false }, scheduler: { defaultPolicy: 'pack' } });
+  running = await suite.start(3, { enable: { audit: false, hostHealth: false }, scheduler: { defaultPolicy: 'pack' } });
   const rule = { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'rack' }] };
   const names = Array.from({ length: racks }, (_, i) => `db-${i}`);
   await Promise.all(names.map((n) => store.create(vmObject('grp', n, { labels: { app: 'db' }, placement: rule }))));
@@ -115,7 +95,7 @@ test('a group with required rack anti-affinity placed by three racing replicas g
 
 test('the audit deletes topology records nobody needs and restores the records of bound members', async () => {
   for (let r = 0; r < 2; r++) await store.create(hostObject(`r${r}-hv`, { labels: { rack: `r${r}` } }));
-  running = await startReplicas(store, 1, { enable: { audit: false, hostHealth: false } });
+  running = await suite.start(1, { enable: { audit: false, hostHealth: false } });
   const rule = { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'rack' }] };
   await store.create(vmObject('aud', 'db-0', { labels: { app: 'db' }, placement: rule }));
   await boundHost('aud', 'db-0');

@@ -7,23 +7,18 @@ import { VM_FINALIZER } from '../agents/names';
 import { ALLOCATION_KIND } from '../controllers/placement/allocation-record';
 import { TOPOLOGY_CLAIM_KIND, topologyClaimSpec } from '../controllers/placement/topology-claims';
 import { hostObject, vmObject } from '../controllers/testing/fixtures';
-import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { RunningReplicas } from '../controllers/testing/replicas';
 import type { ObjectStore, StoredObject } from '../store';
-import { openTestStore, type TestStore } from './helpers/store';
+import { placementSuite } from './helpers/placement';
+import { poll as until } from './helpers/wait';
 
 jest.setTimeout(90_000);
 
-let t: TestStore;
+const suite = placementSuite('placement_hostrm');
 let store: ObjectStore;
-let running: RunningReplicas | undefined;
-
-beforeAll(async () => {
-  t = await openTestStore('placement_hostrm', { followerGraceMs: 200, followerOverlapMs: 300 });
-  store = t.store;
-});
-afterAll(async () => {
-  await running?.stop();
-  await t.close();
+let running: RunningReplicas;
+beforeAll(() => {
+  store = suite.store;
 });
 
 const T_RESCHED = 1500;
@@ -32,20 +27,11 @@ const getVm = (name: string) => store.get({ kind: 'VirtualMachine', namespace: '
 const cond = (o: StoredObject | undefined, type: string) => (o?.status?.conditions as { type: string; status: string; reason?: string; message?: string }[] | undefined)?.find((c) => c.type === type);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(50);
-  }
-}
 const boundTo = (name: string, host: string) => until(async () => (await getVm(name))?.status?.host === host);
 
 test('a deleted host\'s VMs are rescheduled, failed or finished after T_resched, and its records are cleaned up', async () => {
   await store.create(hostObject('hv-a', { labels: { rack: 'r1' } }));
-  running = await startReplicas(store, 2, { enable: { hostHealth: false, audit: false }, hostHealth: { rescheduleMs: T_RESCHED } });
+  running = await suite.start(2, { enable: { hostHealth: false, audit: false }, hostHealth: { rescheduleMs: T_RESCHED } });
   const group = { antiAffinity: [{ labelSelector: { matchLabels: { app: 'db' } }, topologyKey: 'rack' }] };
   await store.create(vmObject('hr', 'always', { runStrategy: 'Always' }));
   await store.create(vmObject('hr', 'rerun', { runStrategy: 'RerunOnFailure' }));

@@ -8,29 +8,18 @@ import { AllocationAudit } from '../controllers/allocation-audit';
 import { PlacementMetrics } from '../controllers/metrics';
 import { ALLOCATION_KIND, claimsOf, totalOf } from '../controllers/placement/allocation-record';
 import { hostObject, vmObject } from '../controllers/testing/fixtures';
-import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { RunningReplicas } from '../controllers/testing/replicas';
 import type { ObjectStore, StoredObject } from '../store';
-import { openTestStore, type TestStore } from './helpers/store';
+import { placementSuite } from './helpers/placement';
+import { poll as until } from './helpers/wait';
 
 jest.setTimeout(90_000);
 
-let t: TestStore;
+const suite = placementSuite('placement_resize');
 let store: ObjectStore;
-let running: RunningReplicas | undefined;
-
-beforeAll(async () => {
-  t = await openTestStore('placement_resize', { followerGraceMs: 200, followerOverlapMs: 300 });
-  store = t.store;
-});
-afterAll(async () => t.close());
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  for (const kind of ['VirtualMachine', ALLOCATION_KIND, 'Host']) {
-    for (let page = await store.list(kind, undefined, { limit: 1000 }); page.items.length > 0; page = await store.list(kind, undefined, { limit: 1000 })) {
-      await Promise.all(page.items.map((o) => store.delete({ kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name }).catch(() => undefined)));
-    }
-  }
+let running: RunningReplicas;
+beforeAll(() => {
+  store = suite.store;
 });
 
 const Gi = 2 ** 30;
@@ -40,15 +29,6 @@ const cond = (o: StoredObject, type: string) => (o.status?.conditions as { type:
 const record = async (host: string) => claimsOf(await store.get({ kind: ALLOCATION_KIND, namespace: '', name: host }));
 const claimOf = async (name: string) => (await record('hv-1'))[(await getVm(name)).metadata.uid!];
 
-async function until<T>(fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const boundHost = (name: string) => until(async () => (await getVm(name)).status?.host as string | undefined);
 const resize = (name: string, cpu: number) => store.guaranteedUpdate(vmKey(name), (cur) => {
   cur.spec!.cpu = cpu;
@@ -59,7 +39,7 @@ const resizedCondition = (name: string, status: 'True' | 'False') =>
 
 test('a resize that fits moves the claim; one that does not keeps the old allocation and says why until room is freed', async () => {
   await store.create(hostObject('hv-1', { cpu: 8, memory: '16Gi' }));
-  running = await startReplicas(store, 2, { enable: { audit: false, hostHealth: false } });
+  running = await suite.start(2, { enable: { audit: false, hostHealth: false } });
   await store.create(vmObject('rs', 'a', { cpu: 2, memory: '2Gi' }));
   await store.create(vmObject('rs', 'b', { cpu: 4, memory: '2Gi' }));
   await boundHost('a');
@@ -100,7 +80,7 @@ test('a resize that fits moves the claim; one that does not keeps the old alloca
 
 test('two VMs growing at once into room for one: exactly one is resized, the host is never over-allocated', async () => {
   await store.create(hostObject('hv-1', { cpu: 8, memory: '16Gi' }));
-  running = await startReplicas(store, 3, { enable: { audit: false, hostHealth: false } });
+  running = await suite.start(3, { enable: { audit: false, hostHealth: false } });
   await store.create(vmObject('rs', 'x', { cpu: 2 }));
   await store.create(vmObject('rs', 'y', { cpu: 2 }));
   await boundHost('x');

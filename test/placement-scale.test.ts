@@ -5,24 +5,18 @@
 import { claimsOf, ALLOCATION_KIND } from '../controllers/placement/allocation-record';
 import { hostAllocatable, vmRequest, firstShortage, type Resources } from '../controllers/placement/resources';
 import { hostObject, pool, vmObject } from '../controllers/testing/fixtures';
-import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { RunningReplicas } from '../controllers/testing/replicas';
 import type { Host, VirtualMachine } from '../schemas/types.gen';
 import type { ObjectStore, StoredObject } from '../store';
-import { openTestStore, type TestStore } from './helpers/store';
+import { placementSuite } from './helpers/placement';
 
 jest.setTimeout(180_000);
 
-let t: TestStore;
+const suite = placementSuite('placement_scale', { followerGraceMs: 300, followerOverlapMs: 500 });
 let store: ObjectStore;
-let running: RunningReplicas | undefined;
-
-beforeAll(async () => {
-  t = await openTestStore('placement_scale', { followerGraceMs: 300, followerOverlapMs: 500 });
-  store = t.store;
-});
-afterAll(async () => {
-  await running?.stop();
-  await t.close();
+let running: RunningReplicas;
+beforeAll(() => {
+  store = suite.store;
 });
 
 async function listAll(kind: string): Promise<StoredObject[]> {
@@ -46,7 +40,7 @@ test('3 replicas place 2,000 VMs on 200 tight hosts with no host over capacity a
     : { cpu: 13, memory: '17Gi', reserved: { cpu: 1, memory: '1Gi' } })));
   // VMs: 60 % 1 vCPU/1 GiB, 30 % 1 vCPU/2 GiB, 10 % 2 vCPU/4 GiB: 3,200 GiB asked of 3,200 GiB.
   const sizes = (i: number) => (i % 10 < 6 ? { cpu: 1, memory: '1Gi' } : i % 10 < 9 ? { cpu: 1, memory: '2Gi' } : { cpu: 2, memory: '4Gi' });
-  running = await startReplicas(store, 3, {
+  running = await suite.start(3, {
     informer: { pollIntervalMs: 100 },
     enable: { hostHealth: false },
     scheduler: { workers: 6, unschedulableRetryMs: 5_000 },

@@ -1,24 +1,18 @@
 // Placement of VMs whose disks use Volumes: a Volume lives on one host (created there, or pinned by
 // spec.host), so its VMs can only go there; Volumes on different hosts make a VM unschedulable.
 import { hostObject, vmObject } from '../controllers/testing/fixtures';
-import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { RunningReplicas } from '../controllers/testing/replicas';
 import type { ObjectStore, StoredObject } from '../store';
-import { openTestStore, type TestStore } from './helpers/store';
+import { placementSuite } from './helpers/placement';
 import { until } from './helpers/wait';
 
 jest.setTimeout(60_000);
 
-let t: TestStore;
+const suite = placementSuite('placement_volumes');
 let store: ObjectStore;
-let running: RunningReplicas | undefined;
-
-beforeAll(async () => {
-  t = await openTestStore('placement_volumes', { followerGraceMs: 200, followerOverlapMs: 300 });
-  store = t.store;
-});
-afterAll(async () => {
-  await running?.stop();
-  await t.close();
+let running: RunningReplicas;
+beforeAll(() => {
+  store = suite.store;
 });
 
 const volume = (name: string, o: { specHost?: string; statusHost?: string } = {}): StoredObject => ({
@@ -35,7 +29,7 @@ test('a VM goes to the host of its Volumes; Volumes on different hosts make it u
   await store.create(volume('logs', { specHost: 'hv-3' }));
   await store.create(volume('elsewhere', { statusHost: 'hv-1' }));
   await store.create(volume('fresh'));
-  running = await startReplicas(store, 2, { enable: { audit: false } });
+  running = await suite.start(2, { enable: { audit: false } });
   const names = Array.from({ length: 6 }, (_, i) => `db-${i}`);
   for (const n of names) await store.create(vmObject('demo', n, { disks: [{ name: 'data', volume: 'data' }, { name: 'logs', volume: 'logs' }, { name: 'tmp', volume: 'fresh' }] }));
   for (const n of names) expect(await until(`${n} bound`, async () => (await getVm(n)).status?.host)).toBe('hv-3');

@@ -7,50 +7,30 @@ import { AllocationAudit } from '../controllers/allocation-audit';
 import { PlacementMetrics } from '../controllers/metrics';
 import { ALLOCATION_KIND, claimsOf } from '../controllers/placement/allocation-record';
 import { hostObject, vmObject, pool } from '../controllers/testing/fixtures';
-import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
+import type { RunningReplicas } from '../controllers/testing/replicas';
 import type { ObjectStore, StoredObject } from '../store';
-import { openTestStore, type TestStore } from './helpers/store';
+import { placementSuite } from './helpers/placement';
+import { poll } from './helpers/wait';
 
 jest.setTimeout(60_000);
 
-let t: TestStore;
+const suite = placementSuite('placement');
 let store: ObjectStore;
-let running: RunningReplicas | undefined;
-
-beforeAll(async () => {
-  t = await openTestStore('placement', { followerGraceMs: 200, followerOverlapMs: 300 });
-  store = t.store;
-});
-afterAll(async () => t.close());
-// One keyspace per file (creating one costs seconds); each test starts from an empty cluster.
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  for (const kind of ['VirtualMachine', ALLOCATION_KIND, 'Host']) {
-    for (let page = await store.list(kind, undefined, { limit: 1000 }); page.items.length > 0; page = await store.list(kind, undefined, { limit: 1000 })) {
-      await Promise.all(page.items.map((o) => store.delete({ kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name }).catch(() => undefined)));
-    }
-  }
+let running: RunningReplicas;
+beforeAll(() => {
+  store = suite.store;
 });
 
 const vmKey = (ns: string, name: string) => ({ kind: 'VirtualMachine', namespace: ns, name });
 const getVm = async (ns: string, name: string) => (await store.get(vmKey(ns, name)))!;
 const cond = (o: StoredObject, type: string) => (o.status?.conditions as { type: string; status: string; reason?: string; message?: string }[] | undefined)?.find((c) => c.type === type);
 
-async function until<T>(fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(fn: () => Promise<T | undefined | false | null>) => poll(fn, 20_000);
 const boundHost = (ns: string, name: string) => until(async () => (await getVm(ns, name)).status?.host as string | undefined);
 
 test('a VM is bound by status.host with Scheduled=True after a claim on its host allocation record', async () => {
   await store.create(hostObject('hv-1'));
-  running = await startReplicas(store, 1, { enable: { audit: false } });
+  running = await suite.start(1, { enable: { audit: false } });
   const created = await store.create(vmObject('demo', 'web-1', { cpu: 2, memory: '2Gi', disks: [{ name: 'root', image: 'debian', size: '10Gi' }] }));
   expect(await boundHost('demo', 'web-1')).toBe('hv-1');
   const vm = await getVm('demo', 'web-1');
@@ -72,7 +52,7 @@ test('filters: host selector, taints and tolerations, cordoned and not-ready hos
   await store.create(hostObject('cordoned', { unschedulable: true, labels: { disk: 'ssd' } }));
   await store.create(hostObject('down', { ready: false, labels: { disk: 'ssd' } }));
   await store.create(hostObject('reserved', { memory: '16Gi', reserved: { memory: '12Gi' }, labels: { big: 'maybe' } }));
-  running = await startReplicas(store, 1, { enable: { audit: false, hostHealth: false } });
+  running = await suite.start(1, { enable: { audit: false, hostHealth: false } });
   // 4Gi of 'reserved' are allocatable (16Gi - 12Gi reserved): fill it first, before a pack VM may take a slice
   await store.create(vmObject('f', 'too-big-for-reserved', { memory: '5Gi', placement: { hostSelector: { big: 'maybe' } } }));
   await store.create(vmObject('f', 'fits-reserved', { memory: '4Gi', placement: { hostSelector: { big: 'maybe' } } }));
@@ -93,7 +73,7 @@ test('filters: host selector, taints and tolerations, cordoned and not-ready hos
 test('an unschedulable VM says why, stays Pending, and is placed when a host that fits appears', async () => {
   for (let i = 0; i < 3; i++) await store.create(hostObject(`small-${i}`, { memory: '2Gi' }));
   await store.create(hostObject('gpu', { memory: '64Gi', taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] }));
-  running = await startReplicas(store, 1, { enable: { audit: false, hostHealth: false } });
+  running = await suite.start(1, { enable: { audit: false, hostHealth: false } });
   await store.create(vmObject('u', 'huge', { memory: '32Gi' }));
   const v = await until(async () => { const o = await getVm('u', 'huge'); return cond(o, 'Scheduled') ? o : undefined; });
   expect(cond(v, 'Scheduled')).toMatchObject({ status: 'False', reason: 'Unschedulable', message: '0/4 hosts fit: 3 insufficient memory, 1 untolerated taint' });
@@ -106,7 +86,7 @@ test('an unschedulable VM says why, stays Pending, and is placed when a host tha
 
 test('policies: pack fills one host first, spread evens hosts out', async () => {
   for (const h of ['a', 'b', 'c', 'd']) await store.create(hostObject(h, { memory: '8Gi' }));
-  running = await startReplicas(store, 1, { enable: { audit: false, hostHealth: false }, scheduler: { topCandidates: 1, workers: 1 } });
+  running = await suite.start(1, { enable: { audit: false, hostHealth: false }, scheduler: { topCandidates: 1, workers: 1 } });
   for (let i = 0; i < 4; i++) {
     await store.create(vmObject('pol', `pack-${i}`, { placement: { policy: 'pack' } }));
     await boundHost('pol', `pack-${i}`);
@@ -124,7 +104,7 @@ test('policies: pack fills one host first, spread evens hosts out', async () => 
 
 test('required anti-affinity spreads a group across hosts even with three replicas placing it at once', async () => {
   for (let i = 0; i < 8; i++) await store.create(hostObject(`hv-${i}`, { labels: { rack: `r${i % 4}` } }));
-  running = await startReplicas(store, 3, { enable: { audit: false, hostHealth: false }, scheduler: { topCandidates: 3, defaultPolicy: 'pack' } });
+  running = await suite.start(3, { enable: { audit: false, hostHealth: false }, scheduler: { topCandidates: 3, defaultPolicy: 'pack' } });
   const anti = { antiAffinity: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'host' }] };
   const names = Array.from({ length: 8 }, (_, i) => `web-${i}`);
   await Promise.all(names.map((n) => store.create(vmObject('aa', n, { labels: { app: 'web' }, placement: anti }))));
@@ -149,7 +129,7 @@ test('required anti-affinity spreads a group across hosts even with three replic
 test('deleting a bound VM releases its claim; the audit removes leaked claims and restores missing ones', async () => {
   await store.create(hostObject('hv-a'));
   await store.create(hostObject('hv-b'));
-  running = await startReplicas(store, 1, { enable: { audit: false, hostHealth: false } });
+  running = await suite.start(1, { enable: { audit: false, hostHealth: false } });
   const v = await store.create(vmObject('d', 'gone-soon'));
   const host = await boundHost('d', 'gone-soon');
   const recKey = { kind: ALLOCATION_KIND, namespace: '', name: host };
@@ -180,7 +160,7 @@ test('deleting a bound VM releases its claim; the audit removes leaked claims an
 
 test('phase follows binding and the agent Ready condition, with observedGeneration', async () => {
   await store.create(hostObject('hv-1'));
-  running = await startReplicas(store, 1, { enable: { audit: false, hostHealth: false } });
+  running = await suite.start(1, { enable: { audit: false, hostHealth: false } });
   await store.create(vmObject('ph', 'v'));
   await boundHost('ph', 'v');
   const bound = await getVm('ph', 'v');

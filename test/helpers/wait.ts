@@ -15,3 +15,8 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** until() without a description, for files that poll many short conditions (default 30 s). */
+export function poll<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs = 30_000): Promise<T> {
+  return until('a condition', fn, timeoutMs);
+}

@@ -26,6 +26,7 @@ import { VmSource } from './vm/source';
 import { volumeHost } from './vm/desired';
 import { HostSource } from './host-source';
 import type { Volume } from '../schemas/types.gen';
+import { ImageCache } from './images/image-cache';
 
 export interface HostSpecForProcess {
   name: string;
@@ -85,6 +86,7 @@ export class AgentProcess {
   readonly source: VmSource;
   /** the Volumes whose storage is (or is to be) on this process's hosts */
   readonly volumes: HostSource;
+  readonly images: ImageCache;
   readonly refs: RefResolver;
   readonly leases: LeaseStore;
   readonly metrics?: MetricsStore;
@@ -101,6 +103,8 @@ export class AgentProcess {
       logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs,
     });
     this.refs = new RefResolver({ store: o.store, clock: o.clock });
+    // Images with a source.url: downloaded once for all the hosts of this process.
+    this.images = new ImageCache({ dir: join(o.stateDir, 'images'), logger: o.logger });
     this.leases = new LeaseStore({ client: o.client, keyspace: o.keyspace });
     if (o.monitoring ?? true) {
       this.metrics = new MetricsStore({ client: o.client, keyspace: o.keyspace, sampleTtlSec: o.sampleTtlSec, usageTtlSec: o.usageTtlSec });
@@ -113,6 +117,7 @@ export class AgentProcess {
     this.agents = o.hosts.map((h) => new HostAgent({
       host: h.name, libvirtUri: h.libvirtUri, labels: h.labels, hostname: h.hostname,
       store: o.store, source: this.source, volumes: this.volumes, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
+      images: this.images,
       holder: `${h.name}@${machine}`,
       pool: o.pool, poolPath: join(o.stateDir, 'pools', o.pool ?? 'default'), consoleDir: join(o.stateDir, 'console'),
       virtType: o.virtType, timings: o.timings, workers: o.workers, statusWriters: o.statusWriters, executor: o.executor,

@@ -31,6 +31,8 @@ import { VmSource } from './vm/source';
 import type { HostSource } from './host-source';
 import type { HostContext } from './vm/desired';
 import { VolumeReconciler } from './volume/reconciler';
+import type { ImageCache } from './images/image-cache';
+import type { Image } from '../schemas/types.gen';
 
 /** How many of `items` fall under each key. */
 function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
@@ -82,6 +84,8 @@ export interface HostAgentOptions {
   refs: RefResolver;
   lease: LeaseBackend;
   metrics?: MetricsStore;
+  /** local copies of Images with a source.url (shared by the hosts of a process) */
+  images?: ImageCache;
   /** who holds the lease: the same value after a restart keeps it (default host@machine) */
   holder: string;
   labels?: Record<string, string>;
@@ -224,7 +228,9 @@ export class HostAgent {
         conditions: () => [libvirtCondition(link.state, o.libvirtUri)],
         keeper, clock: this.clock, heartbeatIntervalMs: t.heartbeatIntervalMs, capacityRefreshMs: t.hostFactsRefreshMs, logger: this.log,
       }));
+      const images = o.images;
       const hostContext = (): HostContext => ({
+        ...(images ? { images: (img: Image) => images.state(img) } : {}),
         host: this.host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
         defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,
       });
@@ -291,6 +297,9 @@ export class HostAgent {
       if (!(await o.source.waitForSync(signal)) || !(await o.volumes.waitForSync(signal))) return;
       await this.listDomainNames().catch((err) => this.log.warn({ err: String(err) }, 'listing domains failed; looking each up'));
       tasks.push(controller.start(signal), volumeController.start(signal));
+      // A download ended: the VMs and Volumes waiting for it (or told it failed) look again.
+      const offImages = o.images?.onSettled(() => this.enqueueAll());
+      if (offImages) signal.addEventListener('abort', offImages, { once: true });
       this.enqueueAll();
       tasks.push(this.sweepLoop(signal));
       if (this.monitor) tasks.push(this.monitor.start(signal));

@@ -8,6 +8,7 @@ import type { Image, Volume, VirtualMachineSpec, VirtualMachineStatus } from '..
 import { parseQuantity } from '../../schemas/quantity';
 import { buildDomainXml, buildVolumeXml, macFor, type DomainBoot, type DomainDisk, type DomainSpec, type VirtType } from '../domain';
 import { consoleLogName, domainName, vmVolumeName, volumeObjectVolumeName } from '../names';
+import type { ImageState } from '../images/image-cache';
 
 export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Halted' | 'Manual';
 
@@ -23,6 +24,11 @@ export interface HostContext {
   poolPaths: Readonly<Record<string, string>>;
   /** size of a disk cloned from an Image when neither the disk nor the Image gives one */
   defaultDiskBytes: number;
+  /**
+   * The local copy of an Image with a `source.url` (ImageCache.state: asking starts the download
+   * when there is none). Without it, such Images are not available on this host.
+   */
+  images?: (img: Image) => ImageState;
 }
 
 /** Images and Volumes of the VM's project that its disks name (undefined: not found). */
@@ -95,10 +101,18 @@ function bytes(q: string | number | undefined): number | undefined {
 }
 
 /** The backing file of a clone of `img`, or a Problem when the agent cannot use the image. */
-function imageBacking(name: string, img: Image): { path: string; format: 'qcow2' | 'raw' } | Problem {
+function imageBacking(name: string, img: Image, ctx: HostContext): { path: string; format: 'qcow2' | 'raw' } | Problem {
   const src = img.spec.source;
-  if (src?.path) return { path: src.path, format: img.spec.format ?? 'qcow2' };
-  if (src?.url) return { reason: 'ImageNotAvailable', message: `Image ${name}: only images with source.path are cloned by this agent (source.url is not downloaded yet)`, terminal: true };
+  const format = img.spec.format ?? 'qcow2';
+  if (src?.path) return { path: src.path, format };
+  if (src?.url) {
+    if (!ctx.images) return { reason: 'ImageNotAvailable', message: `Image ${name}: this agent does not download images (source.url)`, terminal: true };
+    const st = ctx.images(img);
+    if (st.state === 'ready') return { path: st.path, format };
+    if (st.state === 'failed') return { reason: 'ImageDownloadFailed', message: `Image ${name}: ${st.message}; retrying`, terminal: false };
+    const of = st.totalBytes ? ` (${Math.floor((100 * st.receivedBytes) / st.totalBytes)}% of ${st.totalBytes} bytes)` : '';
+    return { reason: 'ImageDownloading', message: `Image ${name}: downloading ${src.url} to host ${ctx.host}${of}`, terminal: false };
+  }
   if (src?.volume) return { reason: 'ImageNotAvailable', message: `Image ${name}: images made from a Volume are not supported by this agent yet`, terminal: true };
   return { reason: 'ImageNotAvailable', message: `Image ${name} has no disk content (source) to clone`, terminal: true };
 }
@@ -147,7 +161,7 @@ export function resolveVolumeStorage(namespace: string, name: string, v: Volume,
     if (v.spec.image) {
       const img = images[v.spec.image];
       if (!img) return { reason: 'ImageNotFound', message: `Volume ${name}: Image ${namespace}/${v.spec.image} not found`, terminal: false };
-      const b = imageBacking(v.spec.image, img);
+      const b = imageBacking(v.spec.image, img, ctx);
       if (isProblem(b)) return b;
       backing = b;
       capacityBytes ??= bytes(img.spec.size) ?? ctx.defaultDiskBytes;
@@ -188,7 +202,7 @@ export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostCo
       if (img.spec.kernel && !boot) boot = { kernel: img.spec.kernel, initrd: img.spec.initrd, cmdline: img.spec.cmdline };
       // A kernel-only image boots the VM and needs no block device.
       if (img.spec.kernel && !img.spec.source) continue;
-      const backing = imageBacking(d.image, img);
+      const backing = imageBacking(d.image, img, ctx);
       if (isProblem(backing)) return { problem: backing };
       let capacityBytes: number;
       try {

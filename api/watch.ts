@@ -75,9 +75,9 @@ export class Watcher {
 
   private async run(out: PassThrough, req: WatchRequest, signal: AbortSignal): Promise<void> {
     const { store } = this.o;
+    // Labels are checked by throughLabelSelector (an object leaving the selection is DELETED).
     const keep = (o: StoredObject) =>
       (req.namespace === undefined || (o.metadata.namespace ?? '') === req.namespace) &&
-      matchesLabels(req.labelSelector, o.metadata.labels) &&
       matchesFields(req.fieldSelector, o);
     let first = true;
     const send = (ev: WatchEvent | { type: 'BOOKMARK'; object: unknown }) => {
@@ -110,7 +110,10 @@ export class Watcher {
       let lastBookmark = clock();
       while (!signal.aborted) {
         const events = await follower.poll();
-        for (const ev of events) if (keep(ev.object) && (!req.allow || await req.allow(ev.object))) send(ev);
+        for (const raw of events) {
+          const ev = throughLabelSelector(raw, req.labelSelector);
+          if (ev && keep(ev.object) && (!req.allow || await req.allow(ev.object))) send(ev);
+        }
         if (req.bookmarks && clock() - lastBookmark >= this.o.bookmarkMs) {
           send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
           lastBookmark = clock();
@@ -122,4 +125,20 @@ export class Watcher {
       this.o.onClose?.();
     }
   }
+}
+
+/**
+ * What a watch with a label selector sees of a change (as Kubernetes' watch cache does): an
+ * object whose labels stop matching is DELETED for it, one that starts matching is ADDED; others
+ * pass as they are (and are filtered on their new labels). A change that did not touch the labels
+ * carries no previous labels: it matched before exactly when it matches now.
+ */
+export function throughLabelSelector(ev: WatchEvent, selector: LabelSelector): WatchEvent | undefined {
+  if (selector.requirements.length === 0) return ev;
+  const now = matchesLabels(selector, ev.object.metadata.labels);
+  if (ev.type !== 'MODIFIED' || ev.prevLabels === undefined) return now ? ev : undefined;
+  const before = matchesLabels(selector, ev.prevLabels);
+  if (before && !now) return { type: 'DELETED', object: ev.object };
+  if (!before && now) return { type: 'ADDED', object: ev.object };
+  return now ? ev : undefined;
 }

@@ -32,6 +32,8 @@ export interface FeedEntry {
   type: WatchEventType;
   body: string;
   committed: boolean;
+  /** MODIFIED entries whose labels changed: the labels before, as JSON */
+  prevLabels?: string;
 }
 
 /** FNV-1a, so every writer maps an object to the same shard. */
@@ -72,10 +74,19 @@ export class Feed {
   }
 
   async append(e: FeedEntry): Promise<void> {
+    // prev_labels only when there is one: writing a null would leave a tombstone per entry.
+    if (e.prevLabels === undefined) {
+      await this.batcher.write(this.partition(e),
+        `INSERT INTO ${this.ks}.feed (kind, bucket, shard, ts, namespace, name, uid, type, body, committed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+        [...this.where(e), e.ts, e.namespace, e.name, e.uid, e.type, e.body, e.committed, this.settings.retentionSec],
+      );
+      return;
+    }
     await this.batcher.write(this.partition(e),
-      `INSERT INTO ${this.ks}.feed (kind, bucket, shard, ts, namespace, name, uid, type, body, committed)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
-      [...this.where(e), e.ts, e.namespace, e.name, e.uid, e.type, e.body, e.committed, this.settings.retentionSec],
+      `INSERT INTO ${this.ks}.feed (kind, bucket, shard, ts, namespace, name, uid, type, body, committed, prev_labels)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+      [...this.where(e), e.ts, e.namespace, e.name, e.uid, e.type, e.body, e.committed, e.prevLabels, this.settings.retentionSec],
     );
   }
 
@@ -109,7 +120,7 @@ export class Feed {
     let pageState: string | undefined;
     do {
       const rs = await this.client.execute(
-        `SELECT ts, namespace, name, uid, type, body, committed FROM ${this.ks}.feed
+        `SELECT ts, namespace, name, uid, type, body, committed, prev_labels FROM ${this.ks}.feed
          WHERE kind = ? AND bucket = ? AND shard = ? AND ts > ?`,
         [kind, bucket, shard, from],
         { fetchSize: 1000, pageState },
@@ -119,6 +130,7 @@ export class Feed {
         out.push({
           ts, ticks: rvTicks(ts), kind, namespace: r['namespace'], name: r['name'], uid: r['uid'],
           type: r['type'] as WatchEventType, body: r['body'], committed: r['committed'] === true,
+          ...(r['prev_labels'] != null ? { prevLabels: String(r['prev_labels']) } : {}),
         });
       }
       pageState = rs.pageState ?? undefined;
@@ -225,5 +237,5 @@ export class FeedFollower {
 
 export function toEvent(e: FeedEntry): WatchEvent {
   const object = JSON.parse(e.body) as StoredObject;
-  return { type: e.type, object };
+  return e.prevLabels === undefined ? { type: e.type, object } : { type: e.type, object, prevLabels: JSON.parse(e.prevLabels) as Record<string, string> };
 }

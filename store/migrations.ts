@@ -131,6 +131,11 @@ export const MIGRATIONS: Migration[] = [
         AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'DAYS', 'compaction_window_size': 1}`,
     ],
   },
+  {
+    id: 5,
+    description: 'feed entries carry the labels an object had before a change of its labels (label-selector watches)',
+    statements: () => [`ALTER TABLE feed ADD prev_labels text`],
+  },
 ];
 
 export interface MigrateOptions {
@@ -191,7 +196,13 @@ export async function migrate(o: MigrateOptions): Promise<number[]> {
       if (done.has(m.id)) continue;
       o.logger?.info({ migration: m.id, description: m.description }, 'applying migration');
       for (const stmt of m.statements({ feedRetentionSec })) {
-        await client.execute(stmt.replace(/\b(TABLE IF NOT EXISTS) (\w+)/, `$1 ${ks}.$2`));
+        const cql = stmt.replace(/\b(TABLE IF NOT EXISTS|ALTER TABLE) (\w+)/, `$1 ${ks}.$2`);
+        try {
+          await client.execute(cql);
+        } catch (err) {
+          // A column added by an earlier run that stopped before recording the migration.
+          if (!/^ALTER TABLE/.test(cql) || !/conflicts with an existing column|already exist/i.test(String((err as Error).message))) throw err;
+        }
       }
       await client.execute(`INSERT INTO ${ks}.schema_migrations (id, description, applied_at, applied_by) VALUES (?, ?, ?, ?)`,
         [m.id, m.description, new Date(), owner]);

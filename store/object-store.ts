@@ -435,6 +435,7 @@ export class ObjectStore {
     const uid = cur.metadata.uid!;
     if (next && !finalizing) {
       const entry = this.entry(key, rv, uid, 'MODIFIED', body);
+      if (!jsonEqual(cur.metadata.labels ?? {}, next.metadata.labels ?? {})) entry.prevLabels = JSON.stringify(cur.metadata.labels ?? {});
       await this.feed.append(entry);
       const ok = await this.cas(entry, `UPDATE ${this.ks}.objects SET rv = ?, body = ? WHERE kind = ? AND namespace = ? AND name = ? IF rv = ?`,
         [rv, body, key.kind, key.namespace, key.name, curRv]);

@@ -36,4 +36,6 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface WatchEvent {
   type: WatchEventType;
   object: StoredObject;
+  /** MODIFIED events that changed the labels: the labels before (label-selector watches need them) */
+  prevLabels?: Record<string, string>;
 }

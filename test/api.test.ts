@@ -217,6 +217,24 @@ describe('watch', () => {
     expect(events.find((e) => e.type === 'BOOKMARK').object.metadata.resourceVersion).toBeTruthy();
   });
 
+  test('a label-selector watch sees an object leave the selection as DELETED and come back as ADDED', async () => {
+    const list = await api.req.get(`${API}/namespaces/demo/volumes`).expect(200);
+    const rv = list.body.metadata.resourceVersion;
+    const w = readWatch(`${api.url}${API}/namespaces/demo/volumes?watch=true&resourceVersion=${rv}&labelSelector=tier%3Dgold`,
+      (ev) => ev.filter((e) => e.object.metadata.name === 'sel-1').length >= 5, 15000, api.auth);
+    const label = (tier: string | null, extra: Record<string, string | null> = {}) =>
+      api.req.patch(`${NS}/volumes/sel-1`).set('Content-Type', 'application/merge-patch+json').send({ metadata: { labels: { tier, ...extra } } }).expect(200);
+    await api.req.post(`${NS}/volumes`).send({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Volume', metadata: { name: 'sel-1', labels: { tier: 'gold' } }, spec: { size: '1Gi' } }).expect(201);
+    await label('gold', { note: 'x' }); // still matches: MODIFIED
+    await label('silver'); // leaves: DELETED
+    await label('silver', { note: 'y' }); // not selected: nothing
+    await label('gold'); // comes back: ADDED
+    await api.req.delete(`${NS}/volumes/sel-1`).expect(200); // DELETED
+    const { events } = await w;
+    const mine = events.filter((e) => e.object.metadata.name === 'sel-1').map((e) => `${e.type} ${e.object.metadata.labels?.tier}`);
+    expect(mine).toEqual(['ADDED gold', 'MODIFIED gold', 'DELETED silver', 'ADDED gold', 'DELETED gold']);
+  });
+
   test('a watch without resourceVersion starts with the current objects as ADDED, filtered by fieldSelector', async () => {
     const { events } = await readWatch(`${api.url}${NS}/virtualmachines?watch=true&fieldSelector=metadata.name%3Dweb-1`, (ev) => ev.length >= 1, 5000, api.auth);
     expect(events[0]).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'web-1' } } });

@@ -1,6 +1,6 @@
 // The object store on a real Cassandra node: compare-and-set, generation, finalizers, paging, feed.
 import { types } from 'cassandra-driver';
-import { ObjectStore, type StoredObject, minTimeUuidAtTicks, rvTicks, type WatchEvent } from '../store';
+import { migrate, ObjectStore, type StoredObject, minTimeUuidAtTicks, rvTicks, type WatchEvent } from '../store';
 import { openTestStore, type TestStore } from './helpers/store';
 
 let t: TestStore;
@@ -226,4 +226,18 @@ test('internal writers: a cached current object saves the read but a stale one s
   plain.status = { phase: 'Ignored' };
   await t.store.update(plain);
   expect((await t.store.get(key('cur1')))?.status).toEqual({ phase: 'Running' });
+});
+
+test('a migration that added a column but was not recorded (a crash in between) runs again without failing', async () => {
+  await t.client.execute(`DELETE FROM ${t.keyspace}.schema_migrations WHERE id = 5`);
+  expect(await migrate({ client: t.client, keyspace: t.keyspace })).toEqual([5]);
+  expect(await migrate({ client: t.client, keyspace: t.keyspace })).toEqual([]);
+  // The feed keeps the labels an object had before a change of its labels.
+  const c = await store.create(vm('labelled', 'demo', { metadata: { name: 'labelled', namespace: 'demo', labels: { tier: 'gold' } } }));
+  const f = store.follow('VirtualMachine', c.metadata.resourceVersion);
+  await store.update({ ...c, metadata: { ...c.metadata, labels: { tier: 'silver' } } });
+  const mod = (e: WatchEvent) => e.type === 'MODIFIED' && e.object.metadata.name === 'labelled';
+  const ev = (await drain(f, (all) => all.some(mod))).find(mod)!;
+  f.close();
+  expect(ev).toMatchObject({ type: 'MODIFIED', prevLabels: { tier: 'gold' }, object: { metadata: { labels: { tier: 'silver' } } } });
 });

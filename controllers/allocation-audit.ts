@@ -6,27 +6,19 @@
 // claims are audited the same way (topology-claim-audit.ts). It also publishes the totals in
 // Host status.allocated for people (`kubectl get hosts`).
 
-import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../store';
+import type { StoredObject } from '../store';
 import { formatBytes, formatCpu } from '../schemas/quantity';
 import type { VirtualMachine } from '../schemas/types.gen';
 import { HOST_INDEX } from './host-health';
-import type { PlacementMetrics } from './metrics';
 import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './placement/allocation-record';
-import type { PlacementCache } from './placement/cache';
 import { requiredAntiAffinity } from './placement/filters';
 import { vmRequest } from './placement/resources';
-import { sleep, systemClock, type Clock, type Informer } from './runtime';
+import { sleep, systemClock, type Clock } from './runtime';
 import { auditTopologyClaims } from './topology-claim-audit';
 import type { Placement } from '../schemas/types.gen';
+import type { PlacementDeps } from './placement-deps';
 
-export interface AllocationAuditOptions {
-  store: ObjectStore;
-  informers: { hosts: Informer; allocations: Informer; vms: Informer };
-  cache?: PlacementCache;
-  logger: Logger;
-  metrics: PlacementMetrics;
-  clock?: Clock;
+export interface AllocationAuditOptions extends PlacementDeps {
   rng?: () => number;
   /** default 60 000 ms (jittered ±20 %) */
   periodMs?: number;

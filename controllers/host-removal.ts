@@ -10,27 +10,17 @@
 // topology claims they list) is deleted, and its Volumes are finished (being deleted) or marked
 // Failed (their storage went with the host).
 
-import type { Logger } from 'pino';
-import type { ObjectStore } from '../store';
 import { setCondition } from './conditions';
 import { HOST_INDEX } from './host-health';
-import type { PlacementMetrics } from './metrics';
 import { ALLOCATION_KIND, claimsOf } from './placement/allocation-record';
-import type { PlacementCache } from './placement/cache';
 import { releaseTopologyClaims } from './placement/topology-claims';
-import { Controller, splitKey, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+import { Controller, splitKey, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from './runtime';
 import { changeBoundVm, finishDeletion } from './unbind';
 import { VOLUME_FINALIZER } from '../agents/names';
 import { HOST_DELETED, restartsElsewhere } from './vm-status';
+import type { PlacementDeps } from './placement-deps';
 
-export interface HostRemovalOptions {
-  store: ObjectStore;
-  /** vms must carry a 'host' index (status.host) */
-  informers: { hosts: Informer; allocations: Informer; vms: Informer };
-  cache?: PlacementCache;
-  logger: Logger;
-  metrics: PlacementMetrics;
-  clock?: Clock;
+export interface HostRemovalOptions extends PlacementDeps {
   /** T_resched, as host health's (it must exceed the agents' T_fence); default 60 000 ms */
   rescheduleMs?: number;
   /** look again this soon while VMs or claims are still being bound to the removed host; default 1000 ms */

@@ -6,12 +6,10 @@
 // Scheduled=False/Unschedulable with the count of hosts each filter rejected, and is retried
 // when a host changes or capacity is freed.
 
-import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../store';
+import type { StoredObject } from '../store';
 import { ConflictError } from '../errors';
 import type { Placement, VirtualMachine } from '../schemas/types.gen';
 import { getCondition, setCondition } from './conditions';
-import type { PlacementMetrics } from './metrics';
 import { capacityFreed, type Claim } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
 import { claimPlacement, releasePlacement } from './placement/claims';
@@ -21,20 +19,16 @@ import { vmRequest, type Resources } from './placement/resources';
 import type { Policy } from './placement/scores';
 import { groupTerms, topologyClaimsOn } from './placement/topology-claims';
 import {
-  Controller, TerminalError, systemClock, storeKey, type CachedObject, type Clock, type Informer,
+  Controller, TerminalError, systemClock, storeKey, type CachedObject, type Clock,
   type ReconcileContext, type ReconcileResult,
 } from './runtime';
 import { derivePhase, strandedByHostDeletion } from './vm-status';
+import type { PlacementDeps } from './placement-deps';
 
-export interface SchedulerOptions {
-  store: ObjectStore;
-  informers: { hosts: Informer; allocations: Informer; vms: Informer };
+export interface SchedulerOptions extends PlacementDeps {
   cache: PlacementCache;
   /** this replica's name, recorded in claims */
   identity: string;
-  logger: Logger;
-  metrics: PlacementMetrics;
-  clock?: Clock;
   rng?: () => number;
   /** concurrent decisions; default 16 */
   workers?: number;

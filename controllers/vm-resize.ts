@@ -6,28 +6,22 @@
 // on its host, and reports Resized=True once its allocation matches its spec. The filters, the
 // audit and Host status.allocated all read the claims, so they agree on what a host holds.
 
-import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../store';
+import type { StoredObject } from '../store';
 import { formatBytes, formatCpu } from '../schemas/quantity';
 import type { VirtualMachine } from '../schemas/types.gen';
 import { getCondition, setCondition } from './conditions';
-import type { PlacementMetrics } from './metrics';
 import { capacityFreed, claimsOf } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
 import { resizeClaim } from './placement/claims';
 import { RESOURCE_NAMES, sameSize, vmRequest, type ResourceName, type Resources } from './placement/resources';
-import { Controller, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+import { Controller, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from './runtime';
+import type { PlacementDeps } from './placement-deps';
 
 export const RESIZED = 'Resized';
 export const INSUFFICIENT_CAPACITY = 'InsufficientCapacity';
 
-export interface VmResizeOptions {
-  store: ObjectStore;
-  informers: { hosts: Informer; allocations: Informer; vms: Informer };
+export interface VmResizeOptions extends PlacementDeps {
   cache: PlacementCache;
-  logger: Logger;
-  metrics: PlacementMetrics;
-  clock?: Clock;
   workers?: number;
   resyncPeriodMs?: number;
   /** look again at a resize that did not fit even when nothing was freed; default 60 000 ms */

@@ -1,0 +1,24 @@
+// What the placement controllers (scheduler, resize, audit, host removal) are built from: the
+// store, the three informers of the replica, its placement cache, logger, metrics and clock.
+
+import type { Logger } from 'pino';
+import type { ObjectStore } from '../store';
+import type { PlacementMetrics } from './metrics';
+import type { PlacementCache } from './placement/cache';
+import type { Clock, Informer } from './runtime';
+
+export interface PlacementInformers {
+  hosts: Informer;
+  allocations: Informer;
+  /** VMs; host removal needs its 'host' index (status.host) */
+  vms: Informer;
+}
+
+export interface PlacementDeps {
+  store: ObjectStore;
+  informers: PlacementInformers;
+  cache?: PlacementCache;
+  logger: Logger;
+  metrics: PlacementMetrics;
+  clock?: Clock;
+}

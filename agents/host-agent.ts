@@ -9,10 +9,10 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import { Controller, sleep, systemClock, type Clock, type ControllerMetrics, type ReconcileResult } from '../controllers/runtime';
+import { Controller, sleep, systemClock, type Clock, type ControllerMetrics, type ReconcileResult } from '../runtime';
 import type { ObjectStore } from '../store';
 import type { VolumeStatus } from '../schemas/types.gen';
-import type { LibvirtConnection, LibvirtExecutor } from './libvirt';
+import type { LibvirtConnection, LibvirtExecutor } from '../libvirt';
 import { OWNER_NS, parseOwner, type VirtType } from './domain';
 import { keyOfDomainName, parseVmVolumeName, uidTag } from './names';
 import { HostRegistrar } from './host/registrar';
@@ -21,7 +21,7 @@ import type { LeaseBackend } from './host/lease-store';
 import type { PoolCache } from './host/pools';
 import { LibvirtLink, libvirtCondition } from './host/libvirt-link';
 import { Monitor } from './metrics/monitor';
-import type { MetricsStore } from './metrics/metrics-store';
+import type { MetricsStore } from '../store/samples';
 import type { HostAgentSnapshot } from './metrics/prometheus';
 import { DomainRegistry } from './vm/registry';
 import { VmReconciler } from './vm/reconciler';

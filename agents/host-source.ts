@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { FieldRequirement, ObjectStore } from '../store';
-import { Informer, objectKey, type CachedObject, type Clock } from '../controllers/runtime';
+import { Informer, objectKey, type CachedObject, type Clock } from '../runtime';
 
 export const HOST_INDEX = 'host';
 

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadAgentConfig, type AgentFlags } from '../config/agent';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
-import { LibvirtExecutor } from './libvirt';
+import { LibvirtExecutor } from '../libvirt';
 import { AgentProcess, hollowHosts, type HostSpecForProcess } from './agent-process';
 import { MetricsServer } from './metrics/server';
 import { join } from 'node:path';

@@ -52,8 +52,4 @@ export function consoleLogName(namespace: string, name: string): string {
   return `${namespace}.${name}.log`;
 }
 
-/** The finalizer the agent puts on VirtualMachines it runs. */
-export const VM_FINALIZER = 'stratuslab.eu/agent';
-
-/** The finalizer the agent puts on Volumes whose storage it holds (the same agent's finalizer). */
-export const VOLUME_FINALIZER = VM_FINALIZER;
+export { VM_FINALIZER, VOLUME_FINALIZER } from '../kube/names';

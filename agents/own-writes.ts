@@ -5,7 +5,7 @@
  * echo needs no reconcile).
  */
 import { compareRv, type StoredObject } from '../store';
-import type { CachedObject } from '../controllers/runtime';
+import type { CachedObject } from '../runtime';
 
 /** resourceVersions remembered per key: enough for the writes still in flight through the feed */
 const KEEP_RVS = 4;

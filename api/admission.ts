@@ -4,7 +4,7 @@
 
 import type { Context } from 'koa';
 import type { StoredObject } from '../store';
-import type { Target } from './resources';
+import type { Target } from './target';
 
 export interface AdmissionRequest {
   ctx: Context;

@@ -16,7 +16,7 @@ import { ResourceHandlers, type Target } from './resources';
 import { mountDiscovery } from './routes-discovery';
 import { FeedHub } from './feed-hub';
 import type { Security } from './auth/security';
-import type { MetricsStore } from '../agents/metrics/metrics-store';
+import type { MetricsStore } from '../store/samples';
 import { mountMetrics } from './routes-metrics';
 
 export interface AppOptions {

@@ -12,7 +12,7 @@ import { createApp } from './app';
 import { Security } from './auth/security';
 import { LOG_REDACT } from './auth/redact';
 import { ApiMetrics } from './metrics';
-import { MetricsStore } from '../agents/metrics/metrics-store';
+import { MetricsStore } from '../store/samples';
 
 export async function runApi(signal: AbortSignal): Promise<void> {
   const cfg = loadApiConfig();

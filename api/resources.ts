@@ -20,6 +20,8 @@ import { ProjectCache } from './project-cache';
 import type { FeedHub } from './feed-hub';
 import { AdmissionScope, type Admission } from './admission';
 import { listInNamespaces } from './scoped-list';
+import type { Target } from './target';
+export type { Target };
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -48,16 +50,6 @@ export interface ListScope {
   filter?: (o: StoredObject) => boolean;
   /** keep only the watch events this accepts (checked per event, so lost access stops the stream) */
   watchFilter?: (o: StoredObject) => Promise<boolean>;
-}
-
-export interface Target {
-  kind: KindInfo;
-  /** '' for cluster-scoped kinds or an all-namespaces request */
-  namespace: string;
-  name?: string;
-  /** true for /apis/.../{plural} on a namespaced kind */
-  allNamespaces: boolean;
-  subresource?: 'status';
 }
 
 function keyOf(t: Target): ObjectKey {

@@ -3,7 +3,7 @@
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { MetricsStore } from '../agents/metrics/metrics-store';
+import type { MetricsStore } from '../store/samples';
 import { BadRequestError } from '../errors';
 import { sendObject } from './negotiate';
 import { queryString } from './request';

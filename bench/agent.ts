@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Client } from 'cassandra-driver';
 import pino from 'pino';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
-import { LibvirtConnection, LibvirtExecutor, writeTestHost } from '../agents/libvirt';
+import { LibvirtConnection, LibvirtExecutor, writeTestHost } from '../libvirt';
 import { AgentProcess, hollowHosts } from '../agents/agent-process';
 import { progress } from './common';
 import { resolveDesired } from '../agents/vm/desired';

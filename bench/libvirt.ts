@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LibvirtConnection, LibvirtExecutor, libvirtVersion, writeTestHost, type Domain } from '../agents/libvirt';
+import { LibvirtConnection, LibvirtExecutor, libvirtVersion, writeTestHost, type Domain } from '../libvirt';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -13,7 +13,7 @@ import { HOST_INDEX } from './host-health';
 import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './placement/allocation-record';
 import { requiredAntiAffinity } from './placement/filters';
 import { vmRequest } from './placement/resources';
-import { sleep, systemClock, type Clock } from './runtime';
+import { sleep, systemClock, type Clock } from '../runtime';
 import { auditTopologyClaims } from './topology-claim-audit';
 import type { Placement } from '../schemas/types.gen';
 import type { PlacementDeps } from './placement-deps';

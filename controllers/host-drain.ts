@@ -7,11 +7,11 @@
 
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../store';
-import { getCondition, removeCondition, setCondition } from './conditions';
+import { getCondition, removeCondition, setCondition } from '../kube/conditions';
 import { HOST_INDEX } from './host-health';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
-import { Controller, systemClock, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+import { Controller, systemClock, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from '../runtime';
 import { changeBoundVm } from './unbind';
 
 export const DRAIN_ANNOTATION = 'stratuslab.eu/drain';

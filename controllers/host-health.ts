@@ -12,10 +12,10 @@
 
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../store';
-import { getCondition, setCondition } from './conditions';
+import { getCondition, setCondition } from '../kube/conditions';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
-import { Controller, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from './runtime';
+import { Controller, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from '../runtime';
 import { changeBoundVm, finishDeletion } from './unbind';
 
 export interface HostHealthOptions {

@@ -10,13 +10,13 @@
 // topology claims they list) is deleted, and its Volumes are finished (being deleted) or marked
 // Failed (their storage went with the host).
 
-import { setCondition } from './conditions';
+import { setCondition } from '../kube/conditions';
 import { HOST_INDEX } from './host-health';
 import { ALLOCATION_KIND, claimsOf } from './placement/allocation-record';
 import { releaseTopologyClaims } from './placement/topology-claims';
-import { Controller, splitKey, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from './runtime';
+import { Controller, splitKey, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from '../runtime';
 import { changeBoundVm, finishDeletion } from './unbind';
-import { VOLUME_FINALIZER } from '../agents/names';
+import { VOLUME_FINALIZER } from '../kube/names';
 import { HOST_DELETED, restartsElsewhere } from './vm-status';
 import type { PlacementDeps } from './placement-deps';
 

@@ -2,7 +2,7 @@
 // caller passes in (one per process; tests and benchmarks make their own).
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ControllerMetrics } from './runtime';
+import { ControllerMetrics } from '../runtime';
 
 export class PlacementMetrics {
   readonly runtime: ControllerMetrics;

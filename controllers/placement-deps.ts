@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ObjectStore } from '../store';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
-import type { Clock, Informer } from './runtime';
+import type { Clock, Informer } from '../runtime';
 
 export interface PlacementInformers {
   hosts: Informer;

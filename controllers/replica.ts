@@ -15,7 +15,7 @@ import { PlacementMetrics } from './metrics';
 import { ALLOCATION_KIND } from './placement/allocation-record';
 import { PlacementCache } from './placement/cache';
 import { HostLoadSampler } from './placement/load';
-import { Informer, Manager, systemClock, type Clock } from './runtime';
+import { Informer, Manager, systemClock, type Clock } from '../runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { VmLifecycle } from './vm-lifecycle';
 import { VmResize } from './vm-resize';

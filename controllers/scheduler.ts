@@ -9,7 +9,7 @@
 import type { StoredObject } from '../store';
 import { ConflictError } from '../errors';
 import type { Placement, VirtualMachine } from '../schemas/types.gen';
-import { getCondition, setCondition } from './conditions';
+import { getCondition, setCondition } from '../kube/conditions';
 import { capacityFreed, type Claim } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
 import { claimPlacement, releasePlacement } from './placement/claims';
@@ -21,7 +21,7 @@ import { groupTerms, topologyClaimsOn } from './placement/topology-claims';
 import {
   Controller, TerminalError, systemClock, storeKey, type CachedObject, type Clock,
   type ReconcileContext, type ReconcileResult,
-} from './runtime';
+} from '../runtime';
 import { derivePhase, strandedByHostDeletion } from './vm-status';
 import type { PlacementDeps } from './placement-deps';
 

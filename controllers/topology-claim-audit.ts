@@ -13,7 +13,7 @@ import {
   acquireTopologyClaims, groupTerms, releaseIf, TOPOLOGY_CLAIM_KIND, topologyClaimKey, topologyClaimsOn, topologyClaimSpec,
   type TopologyClaimRef, type TopologyClaimSpec,
 } from './placement/topology-claims';
-import { storeKey, type Informer } from './runtime';
+import { storeKey, type Informer } from '../runtime';
 
 export interface TopologyAuditDeps {
   store: ObjectStore;

@@ -4,11 +4,11 @@
 // topology claims) once it is unbound, so the capacity and the domain are free at once rather
 // than after the next audit.
 
-import { VM_FINALIZER } from '../agents/names';
+import { VM_FINALIZER } from '../kube/names';
 import type { ObjectStore, StoredObject } from '../store';
 import { releasePlacement } from './placement/claims';
 import type { PlacementCache } from './placement/cache';
-import type { CachedObject } from './runtime';
+import type { CachedObject } from '../runtime';
 
 /** Status fields that describe a VM on its host; unbinding clears them. */
 export const HOST_STATUS_FIELDS = ['host', 'domainUUID', 'startTime', 'volumes', 'ip'] as const;

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../store';
 import type { PlacementMetrics } from './metrics';
-import { Controller, systemClock, type Clock, type Informer, type ReconcileResult } from './runtime';
+import { Controller, systemClock, type Clock, type Informer, type ReconcileResult } from '../runtime';
 import { derivePhase } from './vm-status';
 
 export interface VmLifecycleOptions {

@@ -9,12 +9,12 @@
 import type { StoredObject } from '../store';
 import { formatBytes, formatCpu } from '../schemas/quantity';
 import type { VirtualMachine } from '../schemas/types.gen';
-import { getCondition, setCondition } from './conditions';
+import { getCondition, setCondition } from '../kube/conditions';
 import { capacityFreed, claimsOf } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
 import { resizeClaim } from './placement/claims';
 import { RESOURCE_NAMES, sameSize, vmRequest, type ResourceName, type Resources } from './placement/resources';
-import { Controller, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from './runtime';
+import { Controller, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from '../runtime';
 import type { PlacementDeps } from './placement-deps';
 
 export const RESIZED = 'Resized';

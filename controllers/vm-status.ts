@@ -7,7 +7,7 @@
 
 import type { StoredObject } from '../store';
 import type { Condition, VirtualMachineStatus } from '../schemas/types.gen';
-import { getCondition } from './conditions';
+import { getCondition } from '../kube/conditions';
 
 export type Phase = NonNullable<VirtualMachineStatus['phase']>;
 

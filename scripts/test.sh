@@ -7,4 +7,6 @@ bash scripts/ensure-deps.sh all
 bash scripts/cassandra.sh fetch
 echo "building..." >&2
 npm run --silent build
+echo "checking the import rules (ARCHITECTURE.md)..." >&2
+npm run --silent lint:layers
 exec npx jest --json --outputFile=.jest-results.json "$@"

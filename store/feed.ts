@@ -9,7 +9,7 @@ import type { Client } from 'cassandra-driver';
 import { PartitionBatcher } from './batcher';
 import { GoneError } from '../errors';
 import { compareRv, minTimeUuidAtTicks, rvTicks } from './rv';
-import type { StoredObject, WatchEvent, WatchEventType } from './types';
+import type { StoredObject, WatchEvent, WatchEventType } from '../kube/types';
 
 export interface FeedSettings {
   /** partitions per kind and bucket, so no single partition takes every write */

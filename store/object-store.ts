@@ -12,8 +12,8 @@ import {
 import { DEFAULT_FEED_SETTINGS, Feed, FeedFollower, type FeedEntry, type FeedSettings, type Resolution } from './feed';
 import { PartitionBatcher } from './batcher';
 import { RvClock, isTimeUuid, minTimeUuidAtTicks, rvMicros, rvTicks } from './rv';
-import { matchesFields, matchesLabels, pinnedField, type FieldRequirement, type LabelSelector } from './selectors';
-import type { ObjectKey, StoredObject, WatchEventType } from './types';
+import { matchesFields, matchesLabels, pinnedField } from '../kube/selectors';
+import type { ListOptions, ListResult, ObjectKey, StoredObject, WatchEventType } from '../kube/types';
 import { GROUP, kindByKind } from '../schemas/kinds';
 
 export interface ObjectStoreOptions {
@@ -27,19 +27,6 @@ export interface ObjectStoreOptions {
   /** follower tuning (see FeedFollower) */
   followerOverlapMs?: number;
   followerGraceMs?: number;
-}
-
-export interface ListOptions {
-  limit?: number;
-  continue?: string;
-  labelSelector?: LabelSelector;
-  fieldSelector?: FieldRequirement[];
-}
-
-export interface ListResult {
-  items: StoredObject[];
-  resourceVersion: string;
-  continue?: string;
 }
 
 export interface DeleteOptions {

@@ -1,6 +1,6 @@
 /** DomainNames: which domains certainly do not exist on a connection. */
 import { DomainNames } from '../agents/vm/domain-names';
-import type { LibvirtConnection } from '../agents/libvirt';
+import type { LibvirtConnection } from '../libvirt';
 
 const connA = {} as LibvirtConnection;
 const connB = {} as LibvirtConnection;

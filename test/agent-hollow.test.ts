@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { AgentProcess, hollowHosts } from '../agents/agent-process';
-import { LibvirtExecutor } from '../agents/libvirt';
+import { LibvirtExecutor } from '../libvirt';
 import { openTestStore, type TestStore } from './helpers/store';
 
 const N = 12;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { StoredObject } from '../store';
 import { AgentProcess } from '../agents/agent-process';
-import { LibvirtExecutor, writeTestHost } from '../agents/libvirt';
+import { LibvirtExecutor, writeTestHost } from '../libvirt';
 import { parseVmVolumeName } from '../agents/names';
 import { openTestStore, type TestStore } from './helpers/store';
 import { until } from './helpers/wait';

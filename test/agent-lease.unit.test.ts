@@ -1,6 +1,6 @@
 // LeaseKeeper on a fake clock: acquisition before anything runs, renewal, fencing after T_fence
 // without BOTH a lease renewal and a heartbeat, and resuming when both are back.
-import { FakeClock } from '../controllers/runtime';
+import { FakeClock } from '../runtime';
 import { LeaseKeeper } from '../agents/host/lease';
 import type { LeaseBackend, LeaseRecord } from '../agents/host/lease-store';
 

@@ -4,9 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { libvirtCondition, reconnectDelay } from '../agents/host/libvirt-link';
 import { Alarm } from '../agents/host/alarm';
 import { KeyedMutex } from '../agents/keyed-mutex';
-import { LibvirtError, mayMeanConnectionLost } from '../agents/libvirt';
+import { LibvirtError, mayMeanConnectionLost } from '../libvirt';
 import { ActionFailedError } from '../agents/errors';
-import { systemClock } from '../controllers/runtime';
+import { systemClock } from '../runtime';
 
 test('reconnect delays double from the base and stop at the cap', () => {
   expect([0, 1, 2, 3, 10, 1000].map((n) => reconnectDelay(n, 250, 15_000))).toEqual([250, 500, 1000, 2000, 15_000, 15_000]);

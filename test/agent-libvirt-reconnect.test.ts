@@ -14,7 +14,7 @@ import type { StoredObject } from '../store';
 import type { Condition } from '../schemas/types.gen';
 import { AgentProcess } from '../agents/agent-process';
 import type { HostAgent } from '../agents/host-agent';
-import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../agents/libvirt';
+import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../libvirt';
 import { openTestStore, type TestStore } from './helpers/store';
 import { until } from './helpers/wait';
 

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AgentProcess } from '../agents/agent-process';
-import { LibvirtExecutor, writeTestHost } from '../agents/libvirt';
+import { LibvirtExecutor, writeTestHost } from '../libvirt';
 import { MetricsServer } from '../agents/metrics/server';
 import { openTestStore, type TestStore } from './helpers/store';
 import { sampleValue } from './helpers/prometheus';

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { createCassandraClient, ObjectStore } from '../store';
-import { LibvirtConnection } from '../agents/libvirt';
+import { LibvirtConnection } from '../libvirt';
 import { REPO, startFrontend, stratus, type Frontend } from './helpers/frontend';
 import { cassandraContactPoints } from './helpers/store';
 

@@ -11,7 +11,7 @@ import pino from 'pino';
 import type { StoredObject } from '../store';
 import type { Condition, VolumeStatus } from '../schemas/types.gen';
 import { AgentProcess } from '../agents/agent-process';
-import { LibvirtExecutor, writeTestHost } from '../agents/libvirt';
+import { LibvirtExecutor, writeTestHost } from '../libvirt';
 import { openTestStore, type TestStore } from './helpers/store';
 import { until } from './helpers/wait';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { StoredObject } from '../store';
 import { AgentProcess } from '../agents/agent-process';
-import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../agents/libvirt';
+import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../libvirt';
 import { parseVmVolumeName } from '../agents/names';
 import { openTestStore, type TestStore } from './helpers/store';
 import { until } from './helpers/wait';

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDomainXml, fingerprintDiff, fingerprintOf, type DomainSpec } from '../agents/domain';
-import { LibvirtConnection, LibvirtExecutor, writeTestHost } from '../agents/libvirt';
+import { LibvirtConnection, LibvirtExecutor, writeTestHost } from '../libvirt';
 
 const spec: DomainSpec = {
   name: 'demo.web-1',

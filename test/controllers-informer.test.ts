@@ -2,7 +2,7 @@
 // re-list on resync (repairs a change the feed never announced) and on 410 Gone.
 import pino from 'pino';
 import { GoneError } from '../errors';
-import { Informer, objectKey, type CachedObject } from '../controllers/runtime';
+import { Informer, objectKey, type CachedObject } from '../runtime';
 import type { ObjectStore, StoredObject } from '../store';
 import { openTestStore, type TestStore } from './helpers/store';
 

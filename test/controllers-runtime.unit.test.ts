@@ -4,7 +4,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import {
   Controller, ControllerMetrics, ExponentialBackoff, FakeClock, Manager, TerminalError, TokenBucket, WorkQueue,
-} from '../controllers/runtime';
+} from '../runtime';
 
 const flush = () => new Promise((r) => setImmediate(r));
 const silent = pino({ level: 'silent' });

@@ -16,7 +16,7 @@ import {
   writeTestHost,
   type DomainLifecycleEvent,
   type TestHostOptions,
-} from '../agents/libvirt';
+} from '../libvirt';
 
 const GiB = 1024 ** 3;
 const NS = 'https://stratus.dev/xmlns/vm/1';

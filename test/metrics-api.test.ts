@@ -2,7 +2,7 @@
 // reading what agents write into Cassandra.
 import os from 'node:os';
 import { Readable } from 'node:stream';
-import { MetricsStore } from '../agents/metrics/metrics-store';
+import { MetricsStore } from '../store/samples';
 import { run } from '../cli/main';
 import { openTestApi, API, type TestApi } from './helpers/api';
 

@@ -5,7 +5,7 @@
 // their agent first, then placed elsewhere.
 import pino from 'pino';
 import { claimsOf, ALLOCATION_KIND } from '../controllers/placement/allocation-record';
-import { Informer } from '../controllers/runtime';
+import { Informer } from '../runtime';
 import { hostObject, vmObject } from '../controllers/testing/fixtures';
 import { startReplicas, type RunningReplicas } from '../controllers/testing/replicas';
 import { Ledger, SimAgent } from '../controllers/testing/sim-agent';

@@ -9,7 +9,7 @@ import { decide, unschedulableMessage, type ClusterSnapshot } from '../controlle
 import { PackedHosts } from '../controllers/placement/packed';
 import { ZERO } from '../controllers/placement/resources';
 import { groupTerms, topologyClaimName, topologyClaimsOn } from '../controllers/placement/topology-claims';
-import { labelSelectorFromObject } from '../store/selectors';
+import { labelSelectorFromObject } from '../kube/selectors';
 
 const Gi = 2 ** 30;
 

@@ -3,7 +3,7 @@
  * wake() ends the current nap at once (or the next one, if none is in progress), so e.g. a lost
  * libvirt connection is probed, or a changed condition written, without waiting for the period.
  */
-import { sleep, type Clock } from '../../controllers/runtime';
+import { sleep, type Clock } from '../../runtime';
 
 export class Alarm {
   private rung = false;

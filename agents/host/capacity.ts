@@ -4,7 +4,7 @@
  */
 import type { HostSpec, NodeInfo as NodeInfoStatus, ResourceList } from '../../schemas/types.gen';
 import { formatBytes, formatCpu, parseQuantity } from '../../schemas/quantity';
-import type { NodeInfo } from '../libvirt';
+import type { NodeInfo } from '../../libvirt';
 
 export const DEFAULT_OVERCOMMIT = { cpu: 4.0, memory: 1.0, storage: 1.0 } as const;
 

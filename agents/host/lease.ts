@@ -8,7 +8,7 @@
  * signals succeed again it resumes. Time comes from an injectable clock.
  */
 import type { Logger } from 'pino';
-import { sleep, systemClock, type Clock } from '../../controllers/runtime';
+import { sleep, systemClock, type Clock } from '../../runtime';
 import type { LeaseBackend } from './lease-store';
 
 export type LeaseState = 'acquiring' | 'held' | 'fenced';

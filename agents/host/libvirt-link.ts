@@ -15,8 +15,8 @@
  * fence (fencing is about the Cassandra lease only), and qemu keeps the guests running meanwhile.
  */
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../../controllers/runtime';
-import { LibvirtConnection, LibvirtError, mayMeanConnectionLost, type DomainLifecycleListener, type LibvirtExecutor, type Unsubscribe } from '../libvirt';
+import { systemClock, type Clock } from '../../runtime';
+import { LibvirtConnection, LibvirtError, mayMeanConnectionLost, type DomainLifecycleListener, type LibvirtExecutor, type Unsubscribe } from '../../libvirt';
 import type { Condition } from '../../schemas/types.gen';
 import { Alarm } from './alarm';
 import { PoolCache } from './pools';

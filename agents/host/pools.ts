@@ -5,7 +5,7 @@
  * Owns: pool handles of the host's current connection (freed by close(), and by reset() when
  * the connection is replaced after a libvirt outage).
  */
-import { isLibvirtError, type LibvirtConnection, type StoragePool } from '../libvirt';
+import { isLibvirtError, type LibvirtConnection, type StoragePool } from '../../libvirt';
 import { esc } from '../domain';
 
 export function poolTargetPath(poolXml: string): string | undefined {

@@ -11,8 +11,8 @@
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../../store';
 import type { Condition, HostSpec, HostStatus } from '../../schemas/types.gen';
-import { systemClock, type Clock } from '../../controllers/runtime';
-import type { LibvirtConnection, NodeInfo } from '../libvirt';
+import { systemClock, type Clock } from '../../runtime';
+import type { LibvirtConnection, NodeInfo } from '../../libvirt';
 import { parseVmVolumeName } from '../names';
 import { jsonEqual, writeObject, writeStatus } from '../status-writer';
 import { setCondition } from '../vm/status';

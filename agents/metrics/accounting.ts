@@ -4,25 +4,9 @@
  * Pure (no I/O, no clock): the monitor feeds it and flushes its dirty rows.
  */
 
-export const HOUR_MS = 3_600_000;
+import { HOUR_MS, type UsageIdentity, type UsageRow, type UsageTotals } from '../../store/samples';
 
-export interface UsageIdentity {
-  namespace: string;
-  name: string;
-  uid: string;
-}
-
-export interface UsageTotals {
-  cpuSeconds: number;
-  memoryMiBSeconds: number;
-  diskGiBSeconds: number;
-  runningSeconds: number;
-}
-
-export interface UsageRow extends UsageIdentity, UsageTotals {
-  /** start of the hour, ms */
-  hour: number;
-}
+export { HOUR_MS, type UsageIdentity, type UsageRow, type UsageTotals };
 
 export interface IntervalUsage {
   /** CPU time the VM used in the interval, seconds */

@@ -5,13 +5,13 @@
  * state in bulk stats: cpu time and memory then come from virDomainGetInfo.
  */
 import type { Logger } from 'pino';
-import { sleep, systemClock, type Clock } from '../../controllers/runtime';
-import type { LibvirtConnection, TypedValue } from '../libvirt';
-import { domainStateName } from '../libvirt/constants';
+import { sleep, systemClock, type Clock } from '../../runtime';
+import type { LibvirtConnection, TypedValue } from '../../libvirt';
+import { domainStateName } from '../../libvirt/constants';
 import type { PoolCache } from '../host/pools';
 import type { DomainRegistry } from '../vm/registry';
 import { UsageAccumulator, hourOf } from './accounting';
-import type { HostSample, MetricsStore, VmSample } from './metrics-store';
+import type { HostSample, MetricsStore, VmSample } from '../../store/samples';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

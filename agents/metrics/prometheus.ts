@@ -6,8 +6,8 @@
  * The reconcile counts and durations come from the controller runtime's ControllerMetrics.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { ControllerMetrics } from '../../controllers/runtime';
-import type { LibvirtExecutor } from '../libvirt';
+import { ControllerMetrics } from '../../runtime';
+import type { LibvirtExecutor } from '../../libvirt';
 import type { LeaseState } from '../host/lease';
 import type { VolumeStatus } from '../../schemas/types.gen';
 

@@ -10,7 +10,7 @@
  * it, one over a foreign domain fails with "already exists" and the name is then marked present,
  * so the next reconcile looks it up.
  */
-import type { LibvirtConnection } from '../libvirt';
+import type { LibvirtConnection } from '../../libvirt';
 
 export class DomainNames {
   private names = new Set<string>();

@@ -4,7 +4,7 @@
  * success, so a repeated plan is harmless. Failures become ActionFailedError with the reason
  * reported in status.
  */
-import { isLibvirtError, type Domain, type DomainStateName, type LibvirtConnection } from '../libvirt';
+import { isLibvirtError, type Domain, type DomainStateName, type LibvirtConnection } from '../../libvirt';
 import { ActionFailedError } from '../errors';
 import type { PoolCache } from '../host/pools';
 import type { Action } from './plan';

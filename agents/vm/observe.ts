@@ -3,7 +3,7 @@
  * managed fields of its persistent definition) and the volumes that matter (the desired ones,
  * and this VM's volumes of any incarnation referenced by its domain or named by its disks).
  */
-import type { LibvirtConnection } from '../libvirt';
+import type { LibvirtConnection } from '../../libvirt';
 import { fingerprintOf, parseOwner } from '../domain';
 import { domainName, parseVmVolumeName } from '../names';
 import type { PoolCache } from '../host/pools';

@@ -3,7 +3,7 @@
  * what is desired and what libvirt shows. Pure and level-triggered: it never asks what event
  * woke it. The executor (execute.ts) carries the actions out in order.
  */
-import type { DomainStateName } from '../libvirt';
+import type { DomainStateName } from '../../libvirt';
 import { fingerprintDiff, fingerprintOf, type DomainFingerprint, type DomainOwner } from '../domain';
 import { parseVmVolumeName, uidTag } from '../names';
 import type { DesiredVm, Problem } from './desired';

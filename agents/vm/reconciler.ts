@@ -9,8 +9,8 @@
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../../store';
 import type { VirtualMachineSpec, VirtualMachineStatus, Volume } from '../../schemas/types.gen';
-import { TerminalError, splitKey, systemClock, type Clock, type ReconcileContext, type ReconcileResult } from '../../controllers/runtime';
-import type { LibvirtConnection } from '../libvirt';
+import { TerminalError, splitKey, systemClock, type Clock, type ReconcileContext, type ReconcileResult } from '../../runtime';
+import type { LibvirtConnection } from '../../libvirt';
 import { domainName, vmVolumeName, VM_FINALIZER } from '../names';
 import type { PoolCache } from '../host/pools';
 import { OwnWrites } from '../own-writes';

@@ -4,7 +4,7 @@
  */
 import type { ObjectStore } from '../../store';
 import type { Image, Volume, VirtualMachineSpec } from '../../schemas/types.gen';
-import { systemClock, type Clock } from '../../controllers/runtime';
+import { systemClock, type Clock } from '../../runtime';
 import { referencedNames, volumeImageNames, type ResolvedRefs } from './desired';
 
 export interface RefResolverOptions {

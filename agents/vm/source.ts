@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { FieldRequirement, ObjectStore } from '../../store';
 import type { VirtualMachineSpec } from '../../schemas/types.gen';
-import type { CachedObject, Clock } from '../../controllers/runtime';
+import type { CachedObject, Clock } from '../../runtime';
 import { HostSource } from '../host-source';
 
 export const VOLUME_INDEX = 'volume';

@@ -4,7 +4,7 @@
  * Pure. Written even when the sync failed: the failure becomes the Ready condition's reason.
  */
 import type { Condition, VirtualMachineStatus } from '../../schemas/types.gen';
-import type { DomainStateName } from '../libvirt';
+import type { DomainStateName } from '../../libvirt';
 import type { DesiredVm, Problem } from './desired';
 import type { Plan } from './plan';
 

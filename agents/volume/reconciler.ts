@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import type { ObjectStore, StoredObject } from '../../store';
 import type { Volume, VolumeStatus } from '../../schemas/types.gen';
-import { splitKey, systemClock, type Clock, type ReconcileContext, type ReconcileResult } from '../../controllers/runtime';
+import { splitKey, systemClock, type Clock, type ReconcileContext, type ReconcileResult } from '../../runtime';
 import type { PoolCache } from '../host/pools';
 import type { HostSource } from '../host-source';
 import { KeyedMutex } from '../keyed-mutex';

@@ -5,7 +5,7 @@
 
 import { compareRv, type StoredObject } from '../../store';
 import type { Host, Placement, Taint } from '../../schemas/types.gen';
-import type { CachedObject, Informer } from '../runtime';
+import type { CachedObject, Informer } from '../../runtime';
 import { claimsOf, totalOf, type Claim } from './allocation-record';
 import type { ClusterSnapshot } from './decide';
 import {
@@ -14,7 +14,7 @@ import {
 import { add, hostAllocatable, ZERO, type Resources } from './resources';
 import { HeldTermIndex, PlacedIndex } from './placed-index';
 import { PackedHosts } from './packed';
-import type { LabelSelector } from '../../store/selectors';
+import type { LabelSelector } from '../../kube/selectors';
 
 export function conditionStatus(obj: Pick<StoredObject, 'status'> | undefined, type: string): string | undefined {
   const conds = (obj?.status?.conditions ?? []) as { type: string; status: string }[];

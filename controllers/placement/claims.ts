@@ -3,13 +3,13 @@
 // capacity and host-level anti-affinity (both ways: the symmetric rule) against every claim
 // already there, so two schedulers can never both fit a VM into the same last slot.
 
-import { matchesLabels } from '../../store/selectors';
+import { matchesLabels } from '../../kube/selectors';
 import type { ObjectStore, StoredObject } from '../../store';
 import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './allocation-record';
 import { firstShortage, RESOURCE_NAMES, sameSize, sub, ZERO, type ResourceName, type Resources } from './resources';
 import { compileSelector, HOST_TOPOLOGY_KEY, type HeldTerm } from './filters';
 import { acquireTopologyClaims, releaseTopologyClaims, type TopologyClaimRef } from './topology-claims';
-import { splitKey } from '../runtime';
+import { splitKey } from '../../runtime';
 
 export type ClaimOutcome =
   | { ok: true; record: StoredObject }

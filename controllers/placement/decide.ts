@@ -3,7 +3,7 @@
 // scheduler then tries the top few in random order (so replicas rarely pick the same host).
 
 import type { Placement } from '../../schemas/types.gen';
-import type { LabelSelector } from '../../store/selectors';
+import type { LabelSelector } from '../../kube/selectors';
 import { compileTerms, filterHost, type CompiledTerm, type HostView, type PlacedVm } from './filters';
 import { policyScore, preferenceScore, scoreOf, utilization, type Policy } from './scores';
 import { allocatedAt, AT, F_CAPACITY, F_CORDONED, F_LIBVIRT_DOWN, F_LOAD, F_READY, F_TAINTED, shortageAt, STRIDE, type PackedHosts } from './packed';

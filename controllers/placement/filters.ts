@@ -2,7 +2,7 @@
 // (the words of the Unschedulable message) or undefined. Order matters: the first failing
 // filter is the one counted for a host.
 
-import { labelSelectorFromObject, matchesLabels, type LabelSelector } from '../../store/selectors';
+import { labelSelectorFromObject, matchesLabels, type LabelSelector } from '../../kube/selectors';
 import type { AffinityTerm, Placement, Taint, Toleration } from '../../schemas/types.gen';
 import { firstShortage, type Resources } from './resources';
 

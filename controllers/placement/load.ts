@@ -6,7 +6,7 @@
 
 import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
-import { sleep, systemClock, type Clock } from '../runtime';
+import { sleep, systemClock, type Clock } from '../../runtime';
 
 export interface HostLoadSamplerOptions {
   client: Client;

@@ -2,7 +2,7 @@
 // selector can match (cost grows with the group, not with the cluster); and the required
 // anti-affinity terms placed VMs hold, by project and term, for the symmetric rule.
 
-import { matchesLabels, type LabelSelector } from '../../store/selectors';
+import { matchesLabels, type LabelSelector } from '../../kube/selectors';
 import { compileSelector, termIdentity, type HeldTerm, type HeldTermHolders, type PlacedVm } from './filters';
 
 interface NsIndex {

@@ -15,7 +15,7 @@
 // rule) is checked against the replica's cache.
 
 import { createHash } from 'node:crypto';
-import { matchesLabels } from '../../store/selectors';
+import { matchesLabels } from '../../kube/selectors';
 import type { ObjectKey, ObjectStore, StoredObject } from '../../store';
 import type { Placement } from '../../schemas/types.gen';
 import { ALLOCATION_API_VERSION } from './allocation-record';

@@ -5,8 +5,8 @@
 // the store, the fence then stops its VMs.
 
 import type { ObjectStore, StoredObject } from '../../store';
-import { setCondition } from '../conditions';
-import type { Informer } from '../runtime';
+import { setCondition } from '../../kube/conditions';
+import type { Informer } from '../../runtime';
 
 export interface RunInterval {
   vm: string;

@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app';
 import { Security } from '../../api/auth/security';
-import { MetricsStore } from '../../agents/metrics/metrics-store';
+import { MetricsStore } from '../../store/samples';
 import { loadAuthConfig, type AuthConfig } from '../../config/auth';
 import { Validator } from '../../schemas/validate';
 import { ObjectStore } from '../../store';

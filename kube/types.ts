@@ -1,3 +1,5 @@
+import type { FieldRequirement, LabelSelector } from './selectors';
+
 // The generic shape of a stored object: Kubernetes-style metadata plus free-form spec and status.
 
 export interface ObjectMeta {
@@ -38,4 +40,18 @@ export interface WatchEvent {
   object: StoredObject;
   /** MODIFIED events that changed the labels: the labels before (label-selector watches need them) */
   prevLabels?: Record<string, string>;
+}
+
+export interface ListOptions {
+  limit?: number;
+  continue?: string;
+  labelSelector?: LabelSelector;
+  fieldSelector?: FieldRequirement[];
+}
+
+/** One page of a list; `resourceVersion` is a watch cursor taken before the page was read. */
+export interface ListResult {
+  items: StoredObject[];
+  resourceVersion: string;
+  continue?: string;
 }

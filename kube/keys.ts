@@ -1,7 +1,7 @@
 // Object keys of the controller runtime: "namespace/name" for project objects, "name" for
 // cluster-scoped ones (client-go's MetaNamespaceKeyFunc).
 
-import type { ObjectKey, StoredObject } from '../../store';
+import type { ObjectKey, StoredObject } from './types';
 
 export function objectKey(obj: Pick<StoredObject, 'metadata'>): string {
   const ns = obj.metadata.namespace;

@@ -9,9 +9,30 @@
  *   usage_hourly        ((namespace, day), hour, name, uid, host)  running totals per VM per hour
  */
 import { types, type Client } from 'cassandra-driver';
-import { HOUR_MS, type UsageRow, type UsageTotals } from './accounting';
 
 export const DAY_MS = 86_400_000;
+export const HOUR_MS = 3_600_000;
+
+/** Which VM incarnation a usage row is about. */
+export interface UsageIdentity {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export interface UsageTotals {
+  cpuSeconds: number;
+  memoryMiBSeconds: number;
+  diskGiBSeconds: number;
+  runningSeconds: number;
+}
+
+export interface UsageRow extends UsageIdentity, UsageTotals {
+  /** start of the hour, ms */
+  hour: number;
+}
+
+
 
 export interface HostSample {
   host: string;

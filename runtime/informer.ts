@@ -5,13 +5,23 @@
 // dropped. Cached objects are deep-frozen: clone before changing.
 
 import type { Logger } from 'pino';
-import {
-  compareRv, matchesFields, matchesLabels, type FieldRequirement, type FeedFollower, type LabelSelector,
-  type ObjectStore, type StoredObject, type WatchEvent,
-} from '../../store';
+import { compareRv } from '../kube/rv';
+import { matchesFields, matchesLabels, type FieldRequirement, type LabelSelector } from '../kube/selectors';
+import type { ListOptions, ListResult, StoredObject, WatchEvent } from '../kube/types';
 import { sleep, systemClock, type Clock } from './clock';
-import { deepFreeze } from './freeze';
-import { objectKey } from './keys';
+import { deepFreeze } from '../kube/freeze';
+import { objectKey } from '../kube/keys';
+
+/** Reads changes from a cursor onwards; throws an error with code 'EXPIRED' when the cursor is too old. */
+export interface ChangeFollower {
+  poll(): Promise<WatchEvent[]>;
+}
+
+/** What an informer lists and follows: the object store (store/ObjectStore) or anything shaped like it. */
+export interface ObjectSource {
+  list(kind: string, namespace: string | undefined, opts: ListOptions): Promise<ListResult>;
+  follow(kind: string, from?: string): ChangeFollower;
+}
 
 export type CachedObject = Readonly<StoredObject>;
 
@@ -24,7 +34,7 @@ export interface InformerHandlers {
 }
 
 export interface InformerOptions {
-  store: ObjectStore;
+  store: ObjectSource;
   kind: string;
   /** only this namespace (project); default all */
   namespace?: string;
@@ -150,7 +160,7 @@ export class Informer {
     const retry = this.o.retryDelayMs ?? 1000;
     const log = this.o.logger?.child({ informer: this.kind });
     while (!signal.aborted) {
-      let follower: FeedFollower;
+      let follower: ChangeFollower;
       try {
         const rv = await this.relist(signal);
         if (signal.aborted) break;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemClock, sleep, type Clock } from './clock';
 import type { CachedObject, Informer } from './informer';
-import { objectKey } from './keys';
+import { objectKey } from '../kube/keys';
 import type { ControllerMetrics } from './metrics';
 import { isTerminalError } from './terminal-error';
 import { WorkQueue, type WorkQueueOptions } from './work-queue';

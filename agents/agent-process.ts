@@ -10,22 +10,21 @@ import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { ObjectStore } from '../store';
-import { sleep, systemClock, type Clock, type ControllerMetrics } from '../runtime';
+import type { ObjectStore, VolumeObject } from '../store';
+import { Manager, sleep, systemClock, type Clock, type ControllerMetrics } from '../runtime';
 import { defaultExecutor, writeTestHost, type LibvirtExecutor } from '../libvirt';
 import type { VirtType } from './domain';
-import { HostAgent, type AgentTimings } from './host-agent';
-import { LeaseStore, type LeaseBackend } from './host/lease-store';
-import { MetricsStore } from '../store/samples';
+import { buildHostAgent, type AgentTimings, type HostAgent } from './host-agent';
+import type { LeaseBackend } from './host/lease';
+import type { LeaseRepository } from '../store/leases';
+import type { MetricsStore } from '../store/samples';
 import { AgentMetrics } from './metrics/prometheus';
 import { RefResolver } from './vm/refs';
 import { VmSource } from './vm/source';
 import { volumeHost } from './vm/desired';
 import { HostSource } from './host-source';
-import type { Volume } from '../schemas/types.gen';
 import { ImageCache } from './images/image-cache';
 
 export interface HostSpecForProcess {
@@ -38,8 +37,10 @@ export interface HostSpecForProcess {
 
 export interface AgentProcessOptions {
   store: ObjectStore;
-  client: Client;
-  keyspace: string;
+  /** the host leases (the 'host' family) */
+  leases: LeaseRepository;
+  /** where monitoring samples and accounting go; none: no monitoring */
+  samples?: MetricsStore;
   hosts: HostSpecForProcess[];
   stateDir: string;
   pool?: string;
@@ -48,15 +49,14 @@ export interface AgentProcessOptions {
   workers?: number;
   /** concurrent status writes per host; default 8 */
   statusWriters?: number;
-  monitoring?: boolean;
-  sampleTtlSec?: number;
-  usageTtlSec?: number;
   pollIntervalMs?: number;
   executor?: LibvirtExecutor;
-  /** lease storage; default the host_leases table */
+  /** what the lease keepers use; default `leases` (tests wrap it to simulate failures) */
   lease?: LeaseBackend;
   logger: Logger;
   clock?: Clock;
+  /** random source of the hosts' jitter; default Math.random */
+  random?: () => number;
   /** start hosts over this long, so N hollow hosts do not all renew in step; default min(N*10, 10000) ms */
   startSpreadMs?: number;
   /** Prometheus registry: when given, the process's metrics (libvirt calls, hosts, reconciles) are registered on it */
@@ -85,10 +85,10 @@ export async function hollowHosts(o: { prefix: string; count: number; dir: strin
 export class AgentProcess {
   readonly source: VmSource;
   /** the Volumes whose storage is (or is to be) on this process's hosts */
-  readonly volumes: HostSource;
+  readonly volumes: HostSource<VolumeObject>;
   readonly images: ImageCache;
   readonly refs: RefResolver;
-  readonly leases: LeaseStore;
+  readonly leases: LeaseRepository;
   readonly metrics?: MetricsStore;
   /** the Prometheus metrics, when a registry was given */
   readonly prometheus?: AgentMetrics;
@@ -98,30 +98,28 @@ export class AgentProcess {
   constructor(private readonly o: AgentProcessOptions) {
     this.clock = o.clock ?? systemClock;
     this.source = new VmSource({ store: o.store, hosts: o.hosts.map((h) => h.name), logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs });
-    this.volumes = new HostSource({
-      store: o.store, kind: 'Volume', hosts: o.hosts.map((h) => h.name), hostOf: (v) => volumeHost(v as unknown as Volume),
+    this.volumes = new HostSource<VolumeObject>({
+      store: o.store, kind: 'Volume', hosts: o.hosts.map((h) => h.name), hostOf: (v) => volumeHost(v),
       logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs,
     });
     this.refs = new RefResolver({ store: o.store, clock: o.clock });
     // Images with a source.url: downloaded once for all the hosts of this process.
-    this.images = new ImageCache({ dir: join(o.stateDir, 'images'), logger: o.logger });
-    this.leases = new LeaseStore({ client: o.client, keyspace: o.keyspace });
-    if (o.monitoring ?? true) {
-      this.metrics = new MetricsStore({ client: o.client, keyspace: o.keyspace, sampleTtlSec: o.sampleTtlSec, usageTtlSec: o.usageTtlSec });
-    }
+    this.images = new ImageCache({ dir: join(o.stateDir, 'images'), logger: o.logger, clock: o.clock });
+    this.leases = o.leases;
+    this.metrics = o.samples;
     if (o.registry) {
       this.prometheus = new AgentMetrics({ registry: o.registry, executor: o.executor ?? defaultExecutor(), hosts: () => this.agents.map((a) => a.snapshot()) });
     }
     const controllerMetrics = o.controllerMetrics ?? this.prometheus?.controllers;
     const machine = hostname();
-    this.agents = o.hosts.map((h) => new HostAgent({
+    this.agents = o.hosts.map((h) => buildHostAgent({
       host: h.name, libvirtUri: h.libvirtUri, labels: h.labels, hostname: h.hostname,
       store: o.store, source: this.source, volumes: this.volumes, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
       images: this.images,
       holder: `${h.name}@${machine}`,
       pool: o.pool, poolPath: join(o.stateDir, 'pools', o.pool ?? 'default'), consoleDir: join(o.stateDir, 'console'),
       virtType: o.virtType, timings: o.timings, workers: o.workers, statusWriters: o.statusWriters, executor: o.executor,
-      logger: o.logger, clock: o.clock, controllerMetrics,
+      logger: o.logger, clock: o.clock, random: o.random, controllerMetrics,
     }));
   }
 
@@ -139,9 +137,28 @@ export class AgentProcess {
     return undefined;
   }
 
-  async start(signal: AbortSignal): Promise<void> {
-    await mkdir(join(this.o.stateDir, 'console'), { recursive: true });
-    const informers = [this.source.start(signal), this.volumes.start(signal)];
+  /**
+   * Registers the process's runnables with `manager`, in start order: the VM and Volume sources
+   * (after the state directory exists), then the hosts (stopped first).
+   */
+  addTo(manager: Manager): Manager {
+    return manager
+      .add(this.source, { name: 'vm-source', after: () => mkdir(join(this.o.stateDir, 'console'), { recursive: true }).then(() => true) })
+      .add(this.volumes, 'volume-source')
+      .add({ name: 'hosts', start: (signal) => this.runHosts(signal) });
+  }
+
+  /** Runs the process on a manager of its own (tests, benches; main.ts uses addTo). */
+  start(signal: AbortSignal): Promise<void> {
+    return this.addTo(new Manager({ logger: this.o.logger, clock: this.clock })).start(signal);
+  }
+
+  /**
+   * Starts the hosts spread over startSpreadMs (so N hollow hosts do not all renew in step) and
+   * runs them until `signal` aborts. A host that fails is logged and leaves the others running;
+   * the process fails only when every host ended before the signal.
+   */
+  private async runHosts(signal: AbortSignal): Promise<void> {
     const n = this.agents.length;
     const spread = this.o.startSpreadMs ?? Math.min(n * 10, 10_000);
     // Each host gets its own signal (its loops each listen for the abort).
@@ -159,7 +176,7 @@ export class AgentProcess {
         throw err;
       }
     });
-    const results = await Promise.allSettled([...informers, ...runs]);
+    const results = await Promise.allSettled(runs);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed && !signal.aborted) throw failed.reason;
   }

@@ -6,18 +6,19 @@
  * source (Volumes by the host holding them) are two of these.
  */
 import type { Logger } from 'pino';
-import type { FieldRequirement, ObjectStore } from '../store';
-import { Informer, objectKey, type CachedObject, type Clock } from '../runtime';
+import type { FieldRequirement, StoredObject } from '../store';
+import { Informer, objectKey, type CachedObject, type Clock, type ObjectSource } from '../runtime';
 
 export const HOST_INDEX = 'host';
 
-export interface HostSourceOptions {
-  store: ObjectStore;
+/** `T` is the type of the kind's objects, e.g. VirtualMachineObject. */
+export interface HostSourceOptions<T extends StoredObject = StoredObject> {
+  store: ObjectSource;
   kind: string;
   /** the host names of this process */
   hosts: Iterable<string>;
   /** the host an object concerns, if any */
-  hostOf: (obj: CachedObject) => string | undefined;
+  hostOf: (obj: CachedObject<T>) => string | undefined;
   /** narrows the list (e.g. an indexed status.host when the process has one host) */
   fieldSelector?: FieldRequirement[];
   logger?: Logger;
@@ -29,18 +30,18 @@ export interface HostSourceOptions {
 }
 
 /** Called with the key and the object as it is now (or was last, when deleted or moved away). */
-export type KeyHandler = (key: string, obj: CachedObject, change: 'add' | 'update' | 'delete') => void;
+export type KeyHandler<T extends StoredObject = StoredObject> = (key: string, obj: CachedObject<T>, change: 'add' | 'update' | 'delete') => void;
 
-export class HostSource {
-  readonly informer: Informer;
+export class HostSource<T extends StoredObject = StoredObject> {
+  readonly informer: Informer<T>;
   private readonly hosts: Set<string>;
-  private readonly handlers = new Map<string, KeyHandler>();
-  private readonly hostOf: (obj: CachedObject) => string | undefined;
+  private readonly handlers = new Map<string, KeyHandler<T>>();
+  private readonly hostOf: (obj: CachedObject<T>) => string | undefined;
 
-  constructor(o: HostSourceOptions) {
+  constructor(o: HostSourceOptions<T>) {
     this.hosts = new Set(o.hosts);
     this.hostOf = o.hostOf;
-    this.informer = new Informer({
+    this.informer = new Informer<T>({
       store: o.store,
       kind: o.kind,
       fieldSelector: o.fieldSelector,
@@ -57,7 +58,7 @@ export class HostSource {
       const h = o.hostOf(obj);
       return h ? [h] : [];
     });
-    const dispatch = (obj: CachedObject, change: 'add' | 'update' | 'delete') => {
+    const dispatch = (obj: CachedObject<T>, change: 'add' | 'update' | 'delete') => {
       const h = o.hostOf(obj);
       if (h) this.handlers.get(h)?.(objectKey(obj), obj, change);
     };
@@ -72,7 +73,7 @@ export class HostSource {
   }
 
   /** Routes the keys of objects that concern `host` (now or before) to `handler`. */
-  register(host: string, handler: KeyHandler): () => void {
+  register(host: string, handler: KeyHandler<T>): () => void {
     this.handlers.set(host, handler);
     return () => {
       if (this.handlers.get(host) === handler) this.handlers.delete(host);
@@ -80,13 +81,13 @@ export class HostSource {
   }
 
   /** The cached object `key` if it concerns `host`. Frozen: clone before changing. */
-  of(host: string, key: string): CachedObject | undefined {
+  of(host: string, key: string): CachedObject<T> | undefined {
     const o = this.informer.get(key);
     return o && this.hostOf(o) === host ? o : undefined;
   }
 
   /** The cached objects that concern `host`. */
-  objectsOf(host: string): CachedObject[] {
+  objectsOf(host: string): CachedObject<T>[] {
     return this.informer.byIndex(HOST_INDEX, host);
   }
 

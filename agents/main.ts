@@ -9,7 +9,10 @@ import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadAgentConfig, type AgentFlags } from '../config/agent';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
+import { LeaseRepository } from '../store/leases';
+import { MetricsStore } from '../store/samples';
 import { LibvirtExecutor } from '../libvirt';
+import { abortOnSignals, closer, Manager } from '../runtime';
 import { AgentProcess, hollowHosts, type HostSpecForProcess } from './agent-process';
 import { MetricsServer } from './metrics/server';
 import { join } from 'node:path';
@@ -60,42 +63,38 @@ async function main(argv: string[]): Promise<number> {
   collectDefaultMetrics({ register: registry });
   const proc = new AgentProcess({
     registry,
-    store, client, keyspace: cfg.cassandra.keyspace, hosts, stateDir: cfg.stateDir, pool: cfg.pool,
-    virtType: cfg.hollow > 0 ? 'test' : cfg.virtType, workers: cfg.workers, monitoring: cfg.monitoring,
-    sampleTtlSec: cfg.sampleTtlSec, usageTtlSec: cfg.usageTtlSec, pollIntervalMs: cfg.pollIntervalMs, executor, logger,
+    store, hosts, stateDir: cfg.stateDir, pool: cfg.pool,
+    leases: new LeaseRepository({ client, keyspace: cfg.cassandra.keyspace }),
+    samples: cfg.monitoring
+      ? new MetricsStore({ client, keyspace: cfg.cassandra.keyspace, sampleTtlSec: cfg.sampleTtlSec, usageTtlSec: cfg.usageTtlSec })
+      : undefined,
+    virtType: cfg.hollow > 0 ? 'test' : cfg.virtType, workers: cfg.workers, pollIntervalMs: cfg.pollIntervalMs, executor, logger,
     timings: {
       renewIntervalMs: cfg.renewIntervalMs, fenceAfterMs: cfg.fenceAfterMs, heartbeatIntervalMs: cfg.heartbeatIntervalMs,
       resyncMs: cfg.resyncMs, sampleIntervalMs: cfg.sampleIntervalMs, accountingFlushMs: cfg.accountingFlushMs, shutdownGraceMs: cfg.shutdownGraceMs,
       libvirtProbeMs: cfg.libvirtProbeMs,
     },
   });
-  const ac = new AbortController();
-  const stop = (sig: string) => {
-    logger.info({ signal: sig }, 'stopping (domains keep running)');
-    ac.abort();
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  const signal = abortOnSignals((sig) => logger.info({ signal: sig }, 'stopping (domains keep running)'));
   logger.info({ hosts: hosts.length, keyspace: cfg.cassandra.keyspace }, 'stratus-agent starting');
-  let code = 0;
-  const server = cfg.metricsPort > 0
-    ? new MetricsServer({ registry, host: cfg.metricsAddress, port: cfg.metricsPort, notReady: () => proc.notReady(), logger })
-    : undefined;
-  // Either part failing (the metrics port taken, say) stops the other: an agent without the
-  // metrics it was asked for would be noticed only when they are missed.
-  const stopOnFailure = (p: Promise<void>) => p.catch((err: unknown) => {
-    ac.abort();
-    throw err;
-  });
-  const results = await Promise.allSettled([stopOnFailure(proc.start(ac.signal)), ...(server ? [stopOnFailure(server.start(ac.signal))] : [])]);
-  for (const r of results) {
-    if (r.status === 'rejected') {
-      logger.error({ err: String(r.reason) }, 'agent failed');
-      code = 1;
-    }
+  // One manager, started in this order and stopped in reverse: the libvirt workers and Cassandra
+  // last, then the sources and hosts, the metrics endpoint first. Any part failing (the metrics
+  // port taken, say) stops the others: an agent without the metrics it was asked for would be
+  // noticed only when they are missed.
+  const manager = new Manager({ logger })
+    .add(closer('libvirt-executor', () => executor.close().catch(() => undefined)))
+    .add(closer('cassandra', () => client.shutdown().catch(() => undefined)));
+  proc.addTo(manager);
+  if (cfg.metricsPort > 0) {
+    manager.add(new MetricsServer({ registry, host: cfg.metricsAddress, port: cfg.metricsPort, notReady: () => proc.notReady(), logger }), 'metrics-server');
   }
-  await executor.close().catch(() => undefined);
-  await client.shutdown().catch(() => undefined);
+  let code = 0;
+  try {
+    await manager.start(signal);
+  } catch (err) {
+    logger.error({ err: String(err) }, 'agent failed');
+    code = 1;
+  }
   return code;
 }
 

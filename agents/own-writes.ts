@@ -10,12 +10,12 @@ import type { CachedObject } from '../runtime';
 /** resourceVersions remembered per key: enough for the writes still in flight through the feed */
 const KEEP_RVS = 4;
 
-export class OwnWrites {
-  private readonly written = new Map<string, StoredObject>();
+export class OwnWrites<T extends StoredObject = StoredObject> {
+  private readonly written = new Map<string, T>();
   private readonly rvs = new Map<string, string[]>();
 
   /** Records an object this agent wrote. */
-  remember(key: string, obj: StoredObject): void {
+  remember(key: string, obj: T): void {
     this.written.set(key, obj);
     const l = this.rvs.get(key) ?? [];
     l.push(obj.metadata.resourceVersion!);
@@ -30,12 +30,12 @@ export class OwnWrites {
   }
 
   /** The newer of the cached object and the one this agent last wrote (same incarnation). */
-  current(key: string, cached: CachedObject | undefined): StoredObject | undefined {
+  current(key: string, cached: CachedObject<T> | undefined): T | undefined {
     const mine = this.written.get(key);
     if (!cached) return undefined;
     if (mine && mine.metadata.uid === cached.metadata.uid && compareRv(mine.metadata.resourceVersion!, cached.metadata.resourceVersion!) > 0) return mine;
     this.written.delete(key);
-    return cached as StoredObject;
+    return cached;
   }
 
   /** Forgets a key (its object is gone, or no longer this agent's). */

@@ -1,63 +1,50 @@
 /**
- * Writes an object's status by compare-and-set without fighting other writers: `build` gets the
- * latest object and returns the whole new status (changing only the fields the agent owns), or
- * undefined to write nothing. Starts from a cached copy (no read when nothing changed), and on a
- * conflict re-reads at SERIAL and rebuilds.
+ * Writes an object's status, or its main resource, by the store's guaranteed update (read-modify-
+ * write retried on conflict) without fighting other writers: starts from a cached copy (no read
+ * when nothing changed), re-reads at SERIAL on a conflict; an object that is gone writes nothing.
  */
-import stableStringify from 'fast-json-stable-stringify';
 import type { ObjectKey, ObjectStore, StoredObject, UpdateOptions } from '../store';
+import { ErrorCode, hasCode } from '../errors';
+import { jsonEqual } from '../kube/equal';
 
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  return stableStringify(a ?? null) === stableStringify(b ?? null);
+/** undefined when the object is gone (NOT_FOUND), else what `write` returned. */
+async function unlessGone<T>(write: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await write();
+  } catch (err) {
+    if (hasCode(err, ErrorCode.NotFound)) return undefined;
+    throw err;
+  }
 }
 
-export async function writeStatus(
+/**
+ * `build` gets the latest object and returns the whole new status (changing only the fields the
+ * agent owns), or undefined to write nothing.
+ */
+export function writeStatus<T extends StoredObject>(
   store: ObjectStore,
   key: ObjectKey,
-  cached: StoredObject | undefined,
-  build: (cur: StoredObject) => Record<string, unknown> | undefined,
+  cached: T | undefined,
+  build: (cur: T) => T['status'] | undefined,
   maxRetries = 8,
-): Promise<StoredObject | undefined> {
-  let cur = cached ?? (await store.get(key, { serial: true }));
-  for (let attempt = 0; ; attempt++) {
-    if (!cur) return undefined;
+): Promise<T | undefined> {
+  return unlessGone(() => store.guaranteedUpdate<T>(key, (cur) => {
     const next = build(cur);
-    if (next === undefined || jsonEqual(next, cur.status ?? {})) return cur;
-    try {
-      return await store.updateStatus({ ...cur, status: next }, { current: cur });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'NOT_FOUND') return undefined;
-      if (code !== 'CONFLICT' || attempt >= maxRetries) throw err;
-      cur = await store.get(key, { serial: true });
-    }
-  }
+    return next === undefined || jsonEqual(next, cur.status ?? {}) ? undefined : { ...cur, status: next };
+  }, { status: true, cached, maxRetries }));
 }
 
 /**
  * Read-modify-write of the main resource (metadata/spec), e.g. finalizers; same conventions.
  * With `withStatus`, the status `mutate` returns is written in the same compare-and-set.
  */
-export async function writeObject(
+export function writeObject<T extends StoredObject>(
   store: ObjectStore,
   key: ObjectKey,
-  cached: StoredObject | undefined,
-  mutate: (cur: StoredObject) => StoredObject | undefined,
+  cached: T | undefined,
+  mutate: (cur: T) => T | undefined,
   opts: Pick<UpdateOptions, 'withStatus'> = {},
   maxRetries = 8,
-): Promise<StoredObject | undefined> {
-  let cur = cached ?? (await store.get(key, { serial: true }));
-  for (let attempt = 0; ; attempt++) {
-    if (!cur) return undefined;
-    const next = mutate(structuredClone(cur));
-    if (next === undefined) return cur;
-    try {
-      return await store.update(next, { ...opts, current: cur });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'NOT_FOUND') return undefined;
-      if (code !== 'CONFLICT' || attempt >= maxRetries) throw err;
-      cur = await store.get(key, { serial: true });
-    }
-  }
+): Promise<T | undefined> {
+  return unlessGone(() => store.guaranteedUpdate<T>(key, mutate, { withStatus: opts.withStatus, cached, maxRetries }));
 }

@@ -18,6 +18,7 @@ import { FeedHub } from './feed-hub';
 import type { Security } from './auth/security';
 import type { MetricsStore } from '../store/samples';
 import { mountMetrics } from './routes-metrics';
+import type { Clock } from '../runtime';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -26,7 +27,7 @@ export interface AppOptions {
   metrics?: ApiMetrics;
   limits?: Partial<BodyLimits>;
   watch?: Partial<{ pollMs: number; bookmarkMs: number; maxTimeoutSeconds: number }>;
-  clock?: () => number;
+  clock?: Clock;
   /** readiness: resolves true when the store answers */
   ready?: () => Promise<boolean>;
   /** authentication, authorization, admission (quota), rate limits, audit: api/auth/security.ts */

@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import { rvTicks, type FeedFollower, type ObjectStore, type WatchEvent } from '../store';
+import { systemClock, type Clock } from '../runtime';
 
 /** What a watch stream reads events from. */
 export interface EventSource {
@@ -28,7 +29,7 @@ export interface FeedHubOptions {
   overlapMs?: number;
   /** a kind with no watchers for this long stops being followed; default 60 s */
   idleMs?: number;
-  clock?: () => number;
+  clock?: Clock;
 }
 
 interface Buffered { ticks: bigint; event: WatchEvent }
@@ -40,7 +41,7 @@ class KindFeed {
   buffer: Buffered[] = [];
   subs = new Set<Subscription>();
   idleSince = 0;
-  timer?: NodeJS.Timeout;
+  timer?: unknown;
 
   constructor(store: ObjectStore, readonly kind: string, now: number) {
     this.follower = store.follow(kind);
@@ -86,7 +87,7 @@ export class FeedHub {
   private readonly bufferMax: number;
   private readonly overlapTicks: bigint;
   private readonly idleMs: number;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly o: FeedHubOptions) {
     this.pollMs = o.pollMs ?? 250;
@@ -94,12 +95,12 @@ export class FeedHub {
     this.bufferMax = o.bufferMax ?? 20_000;
     this.overlapTicks = BigInt(o.overlapMs ?? 1000) * 10000n;
     this.idleMs = o.idleMs ?? 60_000;
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
   }
 
   /** Opens a source of `kind`'s events after `from` (a resourceVersion), or from now. */
   open(kind: string, from?: string): EventSource {
-    const now = this.clock();
+    const now = this.clock.now();
     let feed = this.feeds.get(kind);
     const fromTicks = from === undefined ? undefined : rvTicks(from);
     if (fromTicks !== undefined && (!feed || fromTicks - this.overlapTicks < this.oldestServable(feed))) {
@@ -121,12 +122,12 @@ export class FeedHub {
 
   /** Stops every follower (a frontend shutting down). */
   close(): void {
-    for (const f of this.feeds.values()) clearTimeout(f.timer);
+    for (const f of this.feeds.values()) if (f.timer !== undefined) this.clock.clearTimeout(f.timer);
     this.feeds.clear();
   }
 
   released(feed: KindFeed): void {
-    if (feed.subs.size === 0) feed.idleSince = this.clock();
+    if (feed.subs.size === 0) feed.idleSince = this.clock.now();
   }
 
   private oldestServable(feed: KindFeed): bigint {
@@ -136,13 +137,12 @@ export class FeedHub {
   }
 
   private schedule(feed: KindFeed): void {
-    feed.timer = setTimeout(() => void this.step(feed), this.pollMs);
-    feed.timer.unref?.();
+    feed.timer = this.clock.setTimeout(() => void this.step(feed), this.pollMs);
   }
 
   private async step(feed: KindFeed): Promise<void> {
     if (this.feeds.get(feed.kind) !== feed) return;
-    if (feed.subs.size === 0 && this.clock() - feed.idleSince > this.idleMs) {
+    if (feed.subs.size === 0 && this.clock.now() - feed.idleSince > this.idleMs) {
       this.feeds.delete(feed.kind);
       return;
     }
@@ -152,7 +152,7 @@ export class FeedHub {
         feed.buffer.push({ ticks: rvTicks(event.object.metadata.resourceVersion!), event });
         for (const s of feed.subs) s.queue.push(event);
       }
-      const keepAfter = BigInt(this.clock()) * 10000n - this.bufferTicks;
+      const keepAfter = BigInt(this.clock.now()) * 10000n - this.bufferTicks;
       let drop = 0;
       while (drop < feed.buffer.length && (feed.buffer[drop].ticks < keepAfter || feed.buffer.length - drop > this.bufferMax)) drop++;
       if (drop > 0) feed.buffer = feed.buffer.slice(drop);

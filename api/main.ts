@@ -7,12 +7,18 @@ import https from 'node:https';
 import pino from 'pino';
 import { loadApiConfig } from '../config';
 import { Validator } from '../schemas/validate';
-import { createCassandraClient, migrate, ObjectStore } from '../store';
+import { createCassandraClient, migrate, ObjectStore, pingCassandra } from '../store';
+import { AuditRepository } from '../store/audit';
+import { LeaseRepository } from '../store/leases';
+import { QuotaRepository } from '../store/quota';
+import { TokenRepository } from '../store/tokens';
+import { abortOnSignals, closer, HttpServerRunnable, Manager, untilAborted } from '../runtime';
 import { createApp } from './app';
 import { Security } from './auth/security';
 import { LOG_REDACT } from './auth/redact';
 import { ApiMetrics } from './metrics';
 import { MetricsStore } from '../store/samples';
+import { ErrorCode, hasCode } from '../errors';
 
 export async function runApi(signal: AbortSignal): Promise<void> {
   const cfg = loadApiConfig();
@@ -24,36 +30,49 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   await store.init();
   // Kubernetes clients assume a "default" namespace exists.
   await store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'default' }, spec: {} }).catch((err) => {
-    if (err.code !== 'ALREADY_EXISTS') throw err;
+    if (!hasCode(err, ErrorCode.AlreadyExists)) throw err;
   });
   const metrics = new ApiMetrics({ processMetrics: true });
-  const security = new Security({ client, keyspace: cfg.cassandra.keyspace, store, config: cfg.auth, logger });
-  const background = new AbortController();
-  const backgroundDone = security.start(background.signal).catch((err) => logger.error({ err }, 'security background work failed'));
+  const ks = { client, keyspace: cfg.cassandra.keyspace };
+  const repositories = {
+    tokens: new TokenRepository(ks), audit: new AuditRepository(ks), quota: new QuotaRepository(ks), quotaLeases: new LeaseRepository({ ...ks, family: 'quota' }),
+  };
+  const security = new Security({ repositories, store, config: cfg.auth, logger });
   const { app, close: closeApp } = createApp({
     store, validator: new Validator(), logger, metrics, security,
     monitoring: new MetricsStore({ client, keyspace: cfg.cassandra.keyspace }),
     limits: { maxBytes: cfg.maxBodyBytes }, watch: { pollMs: cfg.watchPollMs },
-    ready: async () => { await client.execute('SELECT now() FROM system.local'); return true; },
+    ready: async () => {
+      if (manager.notReady()) return false;
+      await pingCassandra(client);
+      return true;
+    },
   });
   const server = cfg.tlsCert && cfg.tlsKey
     ? https.createServer({ cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }, app.callback())
     : http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(cfg.port, cfg.host, resolve);
-  });
-  logger.info({ url: `${cfg.tlsCert ? 'https' : 'http'}://${cfg.host}:${cfg.port}` }, 'stratus-api listening');
-  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-  logger.info('shutting down');
-  closeApp();
-  background.abort();
-  await backgroundDone;
-  await security.close();
-  server.closeIdleConnections();
-  await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-  await client.shutdown();
+  // One manager, started in this order and stopped in reverse: the watch streams end first (so
+  // the server can close their connections), then the server, then the quota ledger's background
+  // repair and the audit flush, and Cassandra last.
+  const manager = new Manager({ logger })
+    .add(closer('cassandra', () => client.shutdown()))
+    .add({
+      name: 'security',
+      async start(s) {
+        try {
+          await security.start(s);
+        } catch (err) {
+          logger.error({ err }, 'security background work failed');
+          await untilAborted(s);
+        } finally {
+          await security.close();
+        }
+      },
+    })
+    .add(new HttpServerRunnable({ name: 'http', server, port: cfg.port, host: cfg.host, scheme: cfg.tlsCert ? 'https' : 'http', logger, message: 'stratus-api listening' }))
+    .add(closer('watches', closeApp));
+  await manager.start(signal);
 }
 
 /** With STRATUS_API_WORKERS > 1, a primary process forks that many workers sharing the port. */
@@ -79,10 +98,7 @@ function runPrimary(workers: number): void {
 export function main(): void {
   const workers = loadApiConfig().workers;
   if (workers > 1 && cluster.isPrimary) return runPrimary(workers);
-  const ac = new AbortController();
-  process.once('SIGINT', () => ac.abort());
-  process.once('SIGTERM', () => ac.abort());
-  runApi(ac.signal).then(
+  runApi(abortOnSignals()).then(
     () => process.exit(0),
     (err) => {
       process.stderr.write(`stratus-api: ${err instanceof Error ? err.message : String(err)}\n`);

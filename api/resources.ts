@@ -6,8 +6,9 @@ import * as jsonpatch from 'fast-json-patch';
 import mergePatch from 'json-merge-patch';
 import type { Logger } from 'pino';
 import {
-  BadRequestError, ConflictError, InvalidError, NotFoundError, UnsupportedMediaTypeError, type StatusCause,
+  BadRequestError, ConflictError, InvalidError, NotFoundError, UnsupportedMediaTypeError, type StatusCause, ErrorCode, hasCode,
 } from '../errors';
+import { isoSeconds } from '../kube/time';
 import { API_VERSION, type KindInfo } from '../schemas/kinds';
 import type { Validator, FieldValidation } from '../schemas/validate';
 import { parseFieldSelector, parseLabelSelector, type ObjectStore, type StoredObject, type ObjectKey } from '../store';
@@ -21,6 +22,7 @@ import type { FeedHub } from './feed-hub';
 import { AdmissionScope, type Admission } from './admission';
 import { listInNamespaces } from './scoped-list';
 import type { Target } from './target';
+import { systemClock, type Clock } from '../runtime';
 export type { Target };
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -35,7 +37,7 @@ export interface ResourceOptions {
   hub?: FeedHub;
   onWatchOpen?: () => void;
   onWatchClose?: () => void;
-  clock?: () => number;
+  clock?: Clock;
   /** content checks and side effects around every write (project-admin rule, quota) */
   admission?: Admission;
   /** what a list or watch may return to the caller (authorization of lists); undefined: everything */
@@ -62,13 +64,13 @@ function invalid(kind: string, name: string, causes: StatusCause[]): InvalidErro
 }
 
 export class ResourceHandlers {
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   constructor(private readonly o: ResourceOptions) {
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
   }
 
   private now(): string {
-    return new Date(Math.floor(this.clock() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    return isoSeconds(this.clock.now());
   }
 
   // ---- collection ----
@@ -99,7 +101,7 @@ export class ResourceHandlers {
       ? await listInNamespaces(this.o.store, t.kind.kind, scope.namespaces, opts)
       : await this.o.store.list(t.kind.kind, t.allNamespaces ? undefined : t.namespace, opts);
     if (scope?.filter) res.items = res.items.filter(scope.filter);
-    sendList(ctx, t.kind, res, this.clock());
+    sendList(ctx, t.kind, res, this.clock.now());
   }
 
   async create(ctx: Context, t: Target): Promise<void> {
@@ -113,19 +115,19 @@ export class ResourceHandlers {
     for (const f of ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'managedFields']) delete meta[f];
     const validated = this.validate(obj, fieldValidation(ctx), ctx);
     await this.requireNamespace(t);
-    const managed = trackUpdate(undefined, validated, { manager: fieldManager(ctx, 'unknown'), now: this.now() }) as StoredObject;
+    const managed = trackUpdate(undefined, validated, { manager: fieldManager(ctx, 'unknown'), now: this.now() });
     const isDryRun = dryRun(ctx);
     const admitted = new AdmissionScope(this.o.admission);
     await admitted.admit({ ctx, target: t, next: managed, dryRun: isDryRun });
     const created = await admitted.around(() => this.o.store.create(managed, { dryRun: isDryRun }));
     ctx.status = 201;
-    sendOne(ctx, t.kind, created, this.clock());
+    sendOne(ctx, t.kind, created, this.clock.now());
   }
 
   // ---- one object ----
 
   async get(ctx: Context, t: Target): Promise<void> {
-    sendOne(ctx, t.kind, await this.o.store.mustGet(keyOf(t)), this.clock());
+    sendOne(ctx, t.kind, await this.o.store.mustGet(keyOf(t)), this.clock.now());
   }
 
   async replace(ctx: Context, t: Target): Promise<void> {
@@ -141,16 +143,16 @@ export class ResourceHandlers {
     const admitted = new AdmissionScope(this.o.admission);
     let out: StoredObject;
     if (t.subresource === 'status') {
-      const next = trackUpdate(cur, { ...cur, status: validated.status, metadata: { ...cur.metadata, resourceVersion: obj.metadata.resourceVersion } }, { manager, now: this.now(), subresource: 'status' }) as StoredObject;
+      const next = trackUpdate(cur, { ...cur, status: validated.status, metadata: { ...cur.metadata, resourceVersion: obj.metadata.resourceVersion } }, { manager, now: this.now(), subresource: 'status' });
       await admitted.admit({ ctx, target: t, old: cur, next, dryRun: opts.dryRun });
       out = await admitted.around(() => this.o.store.updateStatus(next, opts));
     } else {
-      const next = trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() }) as StoredObject;
+      const next = trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() });
       next.metadata.resourceVersion = obj.metadata.resourceVersion;
       await admitted.admit({ ctx, target: t, old: cur, next, dryRun: opts.dryRun });
       out = await admitted.around(() => this.o.store.update(next, opts));
     }
-    sendOne(ctx, t.kind, out, this.clock());
+    sendOne(ctx, t.kind, out, this.clock.now());
   }
 
   async patch(ctx: Context, t: Target): Promise<void> {
@@ -186,12 +188,12 @@ export class ResourceHandlers {
       this.checkIdentity(patched, t);
       const validated = this.validate(patched, fv, ctx, t.subresource);
       const next = status
-        ? trackUpdate(cur, { ...cur, status: validated.status }, { manager, now: this.now(), subresource: 'status' }) as StoredObject
-        : trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() }) as StoredObject;
+        ? trackUpdate(cur, { ...cur, status: validated.status }, { manager, now: this.now(), subresource: 'status' })
+        : trackUpdate(cur, { ...validated, status: cur.status }, { manager, now: this.now() });
       await admitted.admit({ ctx, target: t, old: cur, next, dryRun: opts.dryRun });
       return next;
     }, { status, dryRun: opts.dryRun }));
-    sendOne(ctx, t.kind, out, this.clock());
+    sendOne(ctx, t.kind, out, this.clock.now());
   }
 
   private async applyPatch(ctx: Context, t: Target, body: unknown, fv: FieldValidation, isDryRun: boolean): Promise<void> {
@@ -208,12 +210,12 @@ export class ResourceHandlers {
       if (sub === 'status') throw new NotFoundError(`${t.kind.plural}.stratuslab.eu "${t.name}" not found`, { name: t.name, kind: t.kind.plural });
       await this.requireNamespace(t);
       const { object } = ssaApply(undefined, applied, { manager, force, now: this.now(), defaults: this.defaulter(fv, ctx) });
-      const validated = this.validate(object as StoredObject, fv, ctx);
+      const validated = this.validate(object, fv, ctx);
       const admittedCreate = new AdmissionScope(this.o.admission);
       await admittedCreate.admit({ ctx, target: t, next: validated, dryRun: isDryRun });
       const created = await admittedCreate.around(() => this.o.store.create(validated, { dryRun: isDryRun }));
       ctx.status = 201;
-      sendOne(ctx, t.kind, created, this.clock());
+      sendOne(ctx, t.kind, created, this.clock.now());
       return;
     }
     const admitted = new AdmissionScope(this.o.admission);
@@ -222,12 +224,12 @@ export class ResourceHandlers {
       if (conflicts.length > 0) {
         throw new ConflictError(formatConflictMessage(conflicts), { name: t.name, kind: t.kind.plural, causes: conflictCauses(conflicts) });
       }
-      const validated = this.validate(object as StoredObject, fv, ctx, sub);
+      const validated = this.validate(object, fv, ctx, sub);
       const next = sub === 'status' ? { ...latest, status: validated.status, metadata: validated.metadata } : { ...validated, status: latest.status };
       await admitted.admit({ ctx, target: t, old: latest, next, dryRun: isDryRun });
       return next;
     }, { status: sub === 'status', dryRun: isDryRun }));
-    sendOne(ctx, t.kind, out, this.clock());
+    sendOne(ctx, t.kind, out, this.clock.now());
   }
 
   async remove(ctx: Context, t: Target): Promise<void> {
@@ -240,7 +242,7 @@ export class ResourceHandlers {
     const isDryRun = dryRun(ctx) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
     const { object, deleted } = await this.o.store.delete(keyOf(t), { preconditions: opts.preconditions, dryRun: isDryRun });
     await this.o.admission?.deleted?.({ ctx, target: t, object, gone: deleted, dryRun: isDryRun });
-    sendOne(ctx, t.kind, object, this.clock());
+    sendOne(ctx, t.kind, object, this.clock.now());
   }
 
   async removeCollection(ctx: Context, t: Target): Promise<void> {
@@ -258,12 +260,12 @@ export class ResourceHandlers {
           await this.o.admission?.deleted?.({ ctx, target: t, object: r.object, gone: r.deleted, dryRun: isDryRun });
           deleted.push(r.object);
         } catch (err) {
-          if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+          if (!hasCode(err, ErrorCode.NotFound)) throw err;
         }
       }
       cont = page.continue;
     } while (cont);
-    sendList(ctx, t.kind, { items: deleted, resourceVersion: this.o.store.currentResourceVersion() }, this.clock());
+    sendList(ctx, t.kind, { items: deleted, resourceVersion: this.o.store.currentResourceVersion() }, this.clock.now());
   }
 
   // ---- helpers ----

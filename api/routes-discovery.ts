@@ -8,6 +8,7 @@ import type { ObjectStore, StoredObject } from '../store';
 import * as d from './discovery';
 import * as oa from './openapi';
 import type { ProjectCache } from './project-cache';
+import { failureStatus } from './status';
 
 export interface DiscoveryDeps {
   store: ObjectStore;
@@ -81,7 +82,7 @@ export function mountDiscovery(router: Router, deps: DiscoveryDeps): void {
     const accept = ctx.get('Accept');
     if (accept.includes('protobuf') && !accept.includes('application/json')) {
       ctx.status = 406;
-      json(ctx, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'only application/json is served for /openapi/v2', reason: 'NotAcceptable', code: 406 });
+      json(ctx, failureStatus(406, 'NotAcceptable', 'only application/json is served for /openapi/v2'));
       return;
     }
     v2 ??= oa.openApiV2(schemaOf);

@@ -7,6 +7,7 @@ import type { MetricsStore } from '../store/samples';
 import { BadRequestError } from '../errors';
 import { sendObject } from './negotiate';
 import { queryString } from './request';
+import { systemClock, type Clock } from '../runtime';
 
 export const METRICS_BASE = '/apis/metrics.stratuslab.eu/v1alpha1';
 const MAX_RANGE_MS = 400 * 86_400_000;
@@ -15,7 +16,7 @@ export interface MetricsRouteOptions {
   metrics: MetricsStore;
   /** authorization hook: throws when the caller may not read this (namespace undefined = cluster-wide) */
   authorize?: (ctx: Context, namespace: string | undefined) => Promise<void>;
-  clock?: () => number;
+  clock?: Clock;
 }
 
 /** A time parameter: RFC 3339, or milliseconds since the epoch. */
@@ -28,7 +29,7 @@ function timeParam(ctx: Context, name: string, fallback: number): number {
 }
 
 export function mountMetrics(router: Router, o: MetricsRouteOptions): void {
-  const clock = o.clock ?? Date.now;
+  const clock = o.clock ?? systemClock;
   const authorize = o.authorize ?? (async () => undefined);
 
   router.get(`${METRICS_BASE}/hosts`, async (ctx) => {
@@ -46,7 +47,7 @@ export function mountMetrics(router: Router, o: MetricsRouteOptions): void {
   router.get(`${METRICS_BASE}/namespaces/:namespace/usage`, async (ctx) => {
     const namespace = ctx.params['namespace'];
     await authorize(ctx, namespace);
-    const now = clock();
+    const now = clock.now();
     const to = timeParam(ctx, 'to', now);
     const from = timeParam(ctx, 'from', to - 86_400_000);
     if (from >= to) throw new BadRequestError('from: must be before to');

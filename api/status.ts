@@ -2,17 +2,9 @@
 
 import { isStratusError, type StatusDetails } from '../errors';
 import { GROUP } from '../schemas/kinds';
+import type { Status } from '../kube/wire';
 
-export interface Status {
-  kind: 'Status';
-  apiVersion: 'v1';
-  metadata: Record<string, never>;
-  status: 'Success' | 'Failure';
-  message?: string;
-  reason?: string;
-  details?: StatusDetails;
-  code: number;
-}
+export type { Status };
 
 export function failureStatus(code: number, reason: string, message: string, details?: StatusDetails): Status {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details, code };

@@ -1,40 +1,22 @@
 // meta.k8s.io Tables for `kubectl get`: columns from a kind's printerColumns (schemas/kinds.ts),
-// cells from schemas/printer.ts. Pure builders: the caller sends the result as application/json.
+// cells from kube/printer.ts. Pure builders: the caller sends the result as application/json.
 
 import { BadRequestError } from '../errors';
 import type { KindInfo } from '../schemas/kinds';
-import { printRow, type Cell } from '../schemas/printer';
+import { printRow } from '../kube/printer';
 import { parseAccept } from './discovery';
+import type { ListMeta, PartialObjectMetadata, Table, TableColumnDefinition, TableRow } from '../kube/wire';
+
+export type { PartialObjectMetadata, Table, TableColumnDefinition, TableRow };
+
+/** A column as this server sends it: every field set. */
+export type SentColumn = Required<TableColumnDefinition>;
+
+/** A Table as this server sends it: every field set. */
+export type SentTable = Required<Table> & { columnDefinitions: SentColumn[] };
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 export type TableVersion = 'v1' | 'v1beta1';
-
-export interface TableColumnDefinition {
-  name: string;
-  type: string;
-  format: string;
-  description: string;
-  priority: number;
-}
-
-export interface PartialObjectMetadata {
-  kind: 'PartialObjectMetadata';
-  apiVersion: string;
-  metadata: Record<string, unknown>;
-}
-
-export interface TableRow {
-  cells: Cell[];
-  object?: PartialObjectMetadata | Record<string, unknown>;
-}
-
-export interface Table {
-  kind: 'Table';
-  apiVersion: string;
-  metadata: { resourceVersion?: string; continue?: string };
-  columnDefinitions: TableColumnDefinition[];
-  rows: TableRow[];
-}
 
 export interface TableOptions {
   /** what each row carries: PartialObjectMetadata (default), the whole object, or nothing */
@@ -49,7 +31,7 @@ export interface TableOptions {
   version?: TableVersion;
 }
 
-const NAME_COLUMN: TableColumnDefinition = {
+const NAME_COLUMN: SentColumn = {
   name: 'Name',
   type: 'string',
   format: 'name',
@@ -58,7 +40,7 @@ const NAME_COLUMN: TableColumnDefinition = {
 };
 
 /** The column definitions of the kind's Table: Name, then its printer columns (all priorities). */
-export function columnDefinitions(kindInfo: KindInfo): TableColumnDefinition[] {
+export function columnDefinitions(kindInfo: KindInfo): SentColumn[] {
   return [
     { ...NAME_COLUMN },
     ...(kindInfo.printerColumns ?? []).map((c) => ({
@@ -89,11 +71,11 @@ function rowOf(kindInfo: KindInfo, obj: unknown, includeObject: IncludeObject, v
 }
 
 /** A meta.k8s.io Table of `objects` of one kind, as `kubectl get` asks for it. */
-export function toTable(kindInfo: KindInfo, objects: readonly unknown[], opts: TableOptions = {}): Table {
+export function toTable(kindInfo: KindInfo, objects: readonly unknown[], opts: TableOptions = {}): SentTable {
   const version = opts.version ?? 'v1';
   const includeObject = opts.includeObject ?? 'Metadata';
   const now = new Date(opts.now ?? Date.now());
-  const metadata: Table['metadata'] = {};
+  const metadata: ListMeta = {};
   if (opts.resourceVersion !== undefined) metadata.resourceVersion = opts.resourceVersion;
   if (opts.continue) metadata.continue = opts.continue;
   return {
@@ -114,7 +96,7 @@ export function watchEventTable(
   obj: unknown,
   first: boolean,
   opts: IncludeObject | Omit<TableOptions, 'noHeaders' | 'resourceVersion'> = {},
-): Table {
+): SentTable {
   const o = typeof opts === 'string' ? { includeObject: opts } : opts;
   const rv = metadataOf(obj).resourceVersion;
   return toTable(kindInfo, [obj], { ...o, noHeaders: !first, resourceVersion: typeof rv === 'string' ? rv : undefined });

@@ -1,7 +1,6 @@
 // Watch: a stream of newline-delimited JSON events, resumable from any resourceVersion,
 // following the store's change feed. A too-old cursor gets an ERROR event with a 410 Status.
 
-import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
@@ -14,6 +13,7 @@ import { statusFromError } from './status';
 import { watchEventTable } from './table';
 import type { EventSource, FeedHub } from './feed-hub';
 import type { IncludeObject } from './printing';
+import { sleep, systemClock, type Clock } from '../runtime';
 
 export interface WatcherOptions {
   store: ObjectStore;
@@ -26,7 +26,7 @@ export interface WatcherOptions {
   bookmarkMs: number;
   /** upper bound of a stream's life; default 1800 s */
   maxTimeoutSeconds: number;
-  clock?: () => number;
+  clock?: Clock;
   onOpen?: () => void;
   onClose?: () => void;
 }
@@ -44,11 +44,12 @@ export interface WatchRequest {
   allow?: (o: StoredObject) => Promise<boolean>;
 }
 
-/** Waits `ms`, or less when the signal aborts (never rejects). */
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
-
 export class Watcher {
-  constructor(private readonly o: WatcherOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly o: WatcherOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   async serve(ctx: Context, req: WatchRequest): Promise<void> {
     const out = new PassThrough();
@@ -60,7 +61,7 @@ export class Watcher {
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.body = out;
     const timeoutMs = (req.timeoutSeconds ?? this.o.maxTimeoutSeconds) * 1000;
-    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    const timer = this.clock.setTimeout(() => abort.abort(), timeoutMs);
     out.on('close', () => abort.abort());
     this.run(out, req, abort.signal)
       .catch((err) => {
@@ -68,7 +69,7 @@ export class Watcher {
         if (!out.writableEnded) out.write(JSON.stringify({ type: 'ERROR', object: statusFromError(err) }) + '\n');
       })
       .finally(() => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         if (!out.writableEnded) out.end();
       });
   }
@@ -83,7 +84,7 @@ export class Watcher {
     const send = (ev: WatchEvent | { type: 'BOOKMARK'; object: unknown }) => {
       let object = ev.object;
       if (req.table && ev.type !== 'BOOKMARK') {
-        object = watchEventTable(req.kind, ev.object as StoredObject, first, req.table.includeObject);
+        object = watchEventTable(req.kind, ev.object, first, req.table.includeObject);
         first = false;
       }
       out.write(JSON.stringify({ type: ev.type, object }) + '\n');
@@ -106,19 +107,19 @@ export class Watcher {
     }
     this.o.onOpen?.();
     try {
-      const clock = this.o.clock ?? Date.now;
-      let lastBookmark = clock();
+      const clock = this.clock;
+      let lastBookmark = clock.now();
       while (!signal.aborted) {
         const events = await follower.poll();
         for (const raw of events) {
           const ev = throughLabelSelector(raw, req.labelSelector);
           if (ev && keep(ev.object) && (!req.allow || await req.allow(ev.object))) send(ev);
         }
-        if (req.bookmarks && clock() - lastBookmark >= this.o.bookmarkMs) {
+        if (req.bookmarks && clock.now() - lastBookmark >= this.o.bookmarkMs) {
           send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
-          lastBookmark = clock();
+          lastBookmark = clock.now();
         }
-        await sleep(this.o.pollMs, signal);
+        await sleep(clock, this.o.pollMs, signal);
       }
     } finally {
       follower.close();

@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import type { Client } from 'cassandra-driver';
 import pino from 'pino';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
+import { LeaseRepository } from '../store/leases';
+import { MetricsStore } from '../store/samples';
 import { LibvirtConnection, LibvirtExecutor, writeTestHost } from '../libvirt';
 import { AgentProcess, hollowHosts } from '../agents/agent-process';
 import { progress } from './common';
@@ -134,8 +136,8 @@ async function convergence(vms: number, workers: number, statusWriters: number):
     }));
     const createdMs = performance.now() - c0;
     const proc = new AgentProcess({
-      store, client, keyspace, logger, executor, stateDir: dir, hosts: [{ name: 'bench-hv', libvirtUri: uri }],
-      workers, statusWriters, monitoring: false,
+      store, leases: new LeaseRepository({ client, keyspace }), logger, executor, stateDir: dir, hosts: [{ name: 'bench-hv', libvirtUri: uri }],
+      workers, statusWriters,
       timings: { resyncMs: 600_000 },
     });
     const ac = new AbortController();
@@ -149,7 +151,7 @@ async function convergence(vms: number, workers: number, statusWriters: number):
     const deadline = Date.now() + 300_000;
     while (Date.now() < deadline && (!domainsMs || !statusMs)) {
       // Domains the agent has running (its registry; listing domains here would cost libvirt calls).
-      if (!domainsMs && proc.agents[0].registry.size >= vms) domainsMs = performance.now() - t0;
+      if (!domainsMs && proc.agents[0].snapshot().domains >= vms) domainsMs = performance.now() - t0;
       if (!statusMs) {
         const done = proc.source.informer.list().filter((o) => o.status?.phase === 'Running').length;
         if (done >= vms) statusMs = performance.now() - t0;
@@ -175,7 +177,7 @@ async function convergence(vms: number, workers: number, statusWriters: number):
         spec: { cpu: 1, memory: '256Mi' }, status: { host: 'bench-hv', phase: 'Scheduled' },
       });
       const bound = performance.now();
-      while (!agent.registry.get(`bench.${name}`)) await new Promise((r) => setTimeout(r, 2));
+      while (!agent.hasDomain(`bench.${name}`)) await new Promise((r) => setTimeout(r, 2));
       lat.push(performance.now() - bound);
     }));
     lat.sort((a, b) => a - b);
@@ -213,7 +215,10 @@ async function hollowChild(count: number, windowSec: number): Promise<void> {
   const { client, store } = await openStore(keyspace);
   const ops = countOps(client);
   const hosts = await hollowHosts({ prefix: 'hollow', count, dir: join(dir, 'hosts'), cpus: 32, memoryMiB: 131072 });
-  const proc = new AgentProcess({ store, client, keyspace, logger, executor, stateDir: dir, hosts, workers: 1, startSpreadMs: 10_000 });
+  const proc = new AgentProcess({
+    store, leases: new LeaseRepository({ client, keyspace }), samples: new MetricsStore({ client, keyspace }),
+    logger, executor, stateDir: dir, hosts, workers: 1, startSpreadMs: 10_000,
+  });
   const ac = new AbortController();
   const t0 = performance.now();
   const running = proc.start(ac.signal);
@@ -234,7 +239,7 @@ async function hollowChild(count: number, windowSec: number): Promise<void> {
   const k1 = ops.byKind();
   const byKind: Record<string, number> = {};
   for (const k of Object.keys(k1)) byKind[k] = Math.round((((k1[k] ?? 0) - (k0[k] ?? 0)) / secs) * 10) / 10;
-  const fenced = proc.agents.filter((a) => a.keeper?.state !== 'held').length;
+  const fenced = proc.agents.filter((a) => a.snapshot().lease !== 'held').length;
   const leases = await proc.leases.list();
   const stale = leases.filter((l) => Date.now() - l.renewTime > 15_000).length;
   process.stdout.write(JSON.stringify({

@@ -16,8 +16,8 @@ import type { HostView, PlacedVm } from '../controllers/placement/filters';
 import { PlacedIndex } from '../controllers/placement/placed-index';
 import { PackedHosts } from '../controllers/placement/packed';
 import type { Resources } from '../controllers/placement/resources';
-import { hostObject, pool, vmObject } from '../controllers/testing/fixtures';
-import { startReplicas } from '../controllers/testing/replicas';
+import { hostObject, pool, vmObject } from '../test/helpers/fixtures';
+import { startReplicas } from '../test/helpers/replicas';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
 
 function arg(name: string, fallback: number): number {

@@ -6,6 +6,7 @@ import { ApiError } from './errors/api-error';
 import { CliError } from './errors/cli-error';
 import { ConnectionError, type ConnectionAttempt } from './errors/connection-error';
 import { UsageError } from './errors/usage-error';
+import type { WireWatchEvent } from '../kube/wire';
 
 export interface ClientOptions {
   /** base URLs of the frontends, tried in order */
@@ -42,10 +43,8 @@ export interface ApiResponse<T = unknown> {
   body: T;
 }
 
-export interface WatchEvent<T = Record<string, unknown>> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: T;
-}
+/** One event of a watch stream (kube/wire.ts). */
+export type WatchEvent<T = Record<string, unknown>> = WireWatchEvent<T>;
 
 /** Error codes that mean "this server could not be reached": try the next one. */
 const CONNECTION_ERROR_CODES = new Set([

@@ -3,6 +3,7 @@
 import type { ApiClient } from './client';
 import { objectsToTable, isMetaTable, TABLE_ACCEPT, type MetaTable } from './output';
 import { resourcePath, type KindInfo } from './resources';
+import type { List } from '../kube/wire';
 
 export const PAGE_SIZE = 500;
 
@@ -21,10 +22,8 @@ export interface ObjectList {
   resourceVersion?: string;
 }
 
-interface ListBody {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: Obj[];
-}
+/** A list page as a client receives it: from any server, any field may be missing. */
+type ListBody = Partial<List<Obj>>;
 
 /** Fills in kind and apiVersion, which servers may leave out of list items (kubectl does the same). */
 export function withTypeMeta(kind: KindInfo, obj: Obj, apiVersion: string): Obj {

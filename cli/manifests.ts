@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { ErrorCode, hasCode } from '../errors';
 import { ManifestError } from './errors/manifest-error';
 
 export type ManifestObject = Record<string, unknown> & {
@@ -180,7 +181,7 @@ export async function readManifests(paths: string[], opts: ReadOptions = {}): Pr
         if (s.size > MAX_MANIFEST_BYTES) throw new ManifestError(`${f} is larger than ${MAX_MANIFEST_BYTES} bytes`);
         text = await fs.readFile(f, 'utf8');
       } catch (err) {
-        if ((err as { code?: unknown })?.code === 'MANIFEST') throw err;
+        if (hasCode(err, ErrorCode.Manifest)) throw err;
         throw new ManifestError(`cannot read ${f}: ${(err as Error).message}`);
       }
       out.push(...parseManifests(text, f));

@@ -1,33 +1,19 @@
 // Printing for people and scripts: kubectl-style tables (from the server's meta.k8s.io Table),
 // YAML and JSON documents with sorted keys, `-o name`, `-o jsonpath=`, and ages.
 
-import { humanDuration } from '../schemas/printer';
+import { humanDuration } from '../kube/printer';
 import { stringify as stringifyYaml } from 'yaml';
 import { UsageError } from './errors/usage-error';
 import { parseJsonPathTemplate, renderTemplate, type TemplatePart } from './jsonpath';
+import type { Table, TableColumnDefinition, TableRow } from '../kube/wire';
 
-/** A meta.k8s.io/v1 Table column. */
-export interface TableColumn {
-  name: string;
-  type?: string;
-  format?: string;
-  description?: string;
-  priority?: number;
-}
+/** A meta.k8s.io/v1 Table column (kube/wire.ts). */
+export type TableColumn = TableColumnDefinition;
 
-export interface TableRow {
-  cells: unknown[];
-  object?: Record<string, unknown>;
-}
+export type { TableRow };
 
-/** A meta.k8s.io/v1 Table as the server returns it for `Accept: application/json;as=Table;...`. */
-export interface MetaTable {
-  kind: 'Table';
-  apiVersion?: string;
-  metadata?: { resourceVersion?: string; continue?: string };
-  columnDefinitions: TableColumn[];
-  rows: TableRow[];
-}
+/** A meta.k8s.io/v1 Table as the server returns it for `Accept: application/json;as=Table;...` (kube/wire.ts). */
+export type MetaTable = Table;
 
 export const TABLE_ACCEPT = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json';
 
@@ -72,7 +58,7 @@ export function formatCell(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** kubectl's HumanDuration (45s, 5m10s, 3h, 2d5h, 400d, 3y20d): one implementation, in schemas/printer. */
+/** kubectl's HumanDuration (45s, 5m10s, 3h, 2d5h, 400d, 3y20d): one implementation, in kube/printer. */
 export { humanDuration };
 
 /** Age of a timestamp (`<unknown>` when missing or unparsable). */

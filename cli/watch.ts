@@ -2,7 +2,9 @@
 // re-listing on 410 Expired, and waiting until one object satisfies a predicate (wait, delete --wait).
 
 import type { ApiClient, WatchEvent } from './client';
-import { ApiError, isApiError, isNotFound, type Status } from './errors/api-error';
+import { ApiError, isApiError, isNotFound } from './errors/api-error';
+import type { Status } from '../kube/wire';
+import { ErrorCode, hasCode } from '../errors';
 import { isCliError } from './errors/cli-error';
 import { listObjects, type CollectionTarget, type Obj } from './list';
 import { isMetaTable } from './output';
@@ -80,7 +82,7 @@ export async function* watchFrom(
       for await (const ev of stream) {
         received = true;
         if (ev.type === 'ERROR') {
-          const st = (ev.object ?? {}) as Status;
+          const st = (ev.object ?? {}) as Partial<Status>;
           throw ApiError.fromResponse(typeof st.code === 'number' ? st.code : 500, st);
         }
         const next = eventResourceVersion(ev.object);
@@ -92,7 +94,7 @@ export async function* watchFrom(
       if (isApiError(err)) throw err;
       // a broken stream is resumed; "no server reachable" is retried until the caller gives up;
       // other CLI errors (a malformed event) are not worth retrying
-      if (isCliError(err) && err.code !== 'CONNECTION') throw err;
+      if (isCliError(err) && !hasCode(err, ErrorCode.Connection)) throw err;
     }
     if (received) {
       delay = base;
@@ -132,7 +134,7 @@ async function pollObject(client: ApiClient, o: WaitForObjectOptions): Promise<b
     } catch (err) {
       if (o.signal.aborted) return false;
       if (isNotFound(err)) obj = undefined;
-      else if (isCliError(err) && err.code === 'CONNECTION') {
+      else if (hasCode(err, ErrorCode.Connection)) {
         await sleep(o.pollIntervalMs ?? 1000, o.signal);
         continue;
       } else throw err;
@@ -169,7 +171,7 @@ export async function waitForObject(client: ApiClient, o: WaitForObjectOptions):
         o.log?.(`list failed (${(err as Error).message}); polling instead`);
         return pollObject(client, o);
       }
-      if (isCliError(err) && err.code === 'CONNECTION') {
+      if (hasCode(err, ErrorCode.Connection)) {
         await sleep(1000, o.signal);
         continue;
       }

@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { intValue, type Env } from './env';
 import { loadCassandraConfig, type CassandraConfig } from './index';
 
 export interface AgentFlags {
@@ -83,14 +84,6 @@ export interface AgentConfig {
   hollowMemoryMiB: number;
 }
 
-type Env = Record<string, string | undefined>;
-
-function int(name: string, v: string | number | undefined, def: number): number {
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
-  return n;
-}
 
 /** "k=v,k2=v2" → { k: 'v', k2: 'v2' } */
 export function parseLabels(s: string | undefined): Record<string, string> {
@@ -112,10 +105,10 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   if (!['auto', 'kvm', 'qemu', 'test'].includes(virtType)) throw new Error(`virt type must be auto, kvm, qemu or test, got "${virtType}"`);
   const host = flags.host ?? env['STRATUS_AGENT_HOST'] ?? hostname().split('.')[0];
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(host) || host.length > 63) throw new Error(`host name must be a DNS label, got "${host}"`);
-  const fenceAfterMs = int('STRATUS_FENCE_MS', flags.fenceMs ?? env['STRATUS_FENCE_MS'], 30_000);
-  const renewIntervalMs = int('STRATUS_LEASE_RENEW_MS', env['STRATUS_LEASE_RENEW_MS'], Math.min(5000, Math.max(100, Math.floor(fenceAfterMs / 6))));
-  const heartbeatIntervalMs = int('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], Math.min(10_000, Math.max(100, Math.floor(fenceAfterMs / 3))));
-  const metricsPort = int('STRATUS_AGENT_METRICS_PORT', flags.metricsPort ?? env['STRATUS_AGENT_METRICS_PORT'], 0);
+  const fenceAfterMs = intValue('STRATUS_FENCE_MS', flags.fenceMs ?? env['STRATUS_FENCE_MS'], 30_000);
+  const renewIntervalMs = intValue('STRATUS_LEASE_RENEW_MS', env['STRATUS_LEASE_RENEW_MS'], Math.min(5000, Math.max(100, Math.floor(fenceAfterMs / 6))));
+  const heartbeatIntervalMs = intValue('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], Math.min(10_000, Math.max(100, Math.floor(fenceAfterMs / 3))));
+  const metricsPort = intValue('STRATUS_AGENT_METRICS_PORT', flags.metricsPort ?? env['STRATUS_AGENT_METRICS_PORT'], 0);
   if (metricsPort > 65535) throw new Error(`the metrics port must be at most 65535, got ${metricsPort}`);
   if (renewIntervalMs >= fenceAfterMs || heartbeatIntervalMs >= fenceAfterMs) {
     throw new Error(`the lease renewal (${renewIntervalMs} ms) and heartbeat (${heartbeatIntervalMs} ms) periods must be shorter than T_fence (${fenceAfterMs} ms)`);
@@ -125,28 +118,28 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     host,
     libvirtUri: flags.libvirtUri ?? env['STRATUS_LIBVIRT_URI'] ?? 'qemu:///system',
     labels: parseLabels(flags.labels ?? env['STRATUS_AGENT_LABELS']),
-    hollow: int('--hollow', flags.hollow ?? env['STRATUS_AGENT_HOLLOW'], 0),
+    hollow: intValue('--hollow', flags.hollow ?? env['STRATUS_AGENT_HOLLOW'], 0),
     stateDir: resolve(flags.stateDir ?? env['STRATUS_AGENT_STATE_DIR'] ?? '.stratus/agent'),
     pool: flags.pool ?? env['STRATUS_AGENT_POOL'] ?? 'default',
     virtType,
     logLevel: flags.logLevel ?? env['STRATUS_LOG_LEVEL'] ?? 'info',
-    pollIntervalMs: int('STRATUS_WATCH_POLL_MS', env['STRATUS_WATCH_POLL_MS'], 250),
-    feedRetentionSec: int('STRATUS_FEED_RETENTION_SEC', env['STRATUS_FEED_RETENTION_SEC'], 900),
+    pollIntervalMs: intValue('STRATUS_WATCH_POLL_MS', env['STRATUS_WATCH_POLL_MS'], 250),
+    feedRetentionSec: intValue('STRATUS_FEED_RETENTION_SEC', env['STRATUS_FEED_RETENTION_SEC'], 900),
     fenceAfterMs,
     renewIntervalMs,
     heartbeatIntervalMs,
-    resyncMs: int('STRATUS_AGENT_RESYNC_MS', env['STRATUS_AGENT_RESYNC_MS'], 30_000),
-    sampleIntervalMs: int('STRATUS_SAMPLE_MS', flags.sampleMs ?? env['STRATUS_SAMPLE_MS'], 10_000),
-    accountingFlushMs: int('STRATUS_ACCOUNTING_FLUSH_MS', env['STRATUS_ACCOUNTING_FLUSH_MS'], 60_000),
-    shutdownGraceMs: int('STRATUS_SHUTDOWN_GRACE_MS', env['STRATUS_SHUTDOWN_GRACE_MS'], 60_000),
-    libvirtProbeMs: Math.max(100, int('STRATUS_LIBVIRT_PROBE_MS', env['STRATUS_LIBVIRT_PROBE_MS'], 5000)),
-    sampleTtlSec: int('STRATUS_SAMPLE_TTL_SEC', env['STRATUS_SAMPLE_TTL_SEC'], 7 * 86400),
-    usageTtlSec: int('STRATUS_USAGE_TTL_SEC', env['STRATUS_USAGE_TTL_SEC'], 400 * 86400),
+    resyncMs: intValue('STRATUS_AGENT_RESYNC_MS', env['STRATUS_AGENT_RESYNC_MS'], 30_000),
+    sampleIntervalMs: intValue('STRATUS_SAMPLE_MS', flags.sampleMs ?? env['STRATUS_SAMPLE_MS'], 10_000),
+    accountingFlushMs: intValue('STRATUS_ACCOUNTING_FLUSH_MS', env['STRATUS_ACCOUNTING_FLUSH_MS'], 60_000),
+    shutdownGraceMs: intValue('STRATUS_SHUTDOWN_GRACE_MS', env['STRATUS_SHUTDOWN_GRACE_MS'], 60_000),
+    libvirtProbeMs: Math.max(100, intValue('STRATUS_LIBVIRT_PROBE_MS', env['STRATUS_LIBVIRT_PROBE_MS'], 5000)),
+    sampleTtlSec: intValue('STRATUS_SAMPLE_TTL_SEC', env['STRATUS_SAMPLE_TTL_SEC'], 7 * 86400),
+    usageTtlSec: intValue('STRATUS_USAGE_TTL_SEC', env['STRATUS_USAGE_TTL_SEC'], 400 * 86400),
     monitoring: flags.monitoring ?? env['STRATUS_AGENT_MONITORING'] !== '0',
     metricsPort,
     metricsAddress: flags.metricsAddress ?? env['STRATUS_AGENT_METRICS_ADDRESS'] ?? '127.0.0.1',
-    workers: Math.max(1, int('STRATUS_AGENT_WORKERS', env['STRATUS_AGENT_WORKERS'], 4)),
-    hollowCpus: Math.max(1, int('STRATUS_HOLLOW_CPUS', env['STRATUS_HOLLOW_CPUS'], 32)),
-    hollowMemoryMiB: Math.max(1, int('STRATUS_HOLLOW_MEMORY_MIB', env['STRATUS_HOLLOW_MEMORY_MIB'], 131072)),
+    workers: Math.max(1, intValue('STRATUS_AGENT_WORKERS', env['STRATUS_AGENT_WORKERS'], 4)),
+    hollowCpus: Math.max(1, intValue('STRATUS_HOLLOW_CPUS', env['STRATUS_HOLLOW_CPUS'], 32)),
+    hollowMemoryMiB: Math.max(1, intValue('STRATUS_HOLLOW_MEMORY_MIB', env['STRATUS_HOLLOW_MEMORY_MIB'], 131072)),
   };
 }

@@ -1,6 +1,8 @@
 // Security settings of the API frontend (authentication, authorization, rate limits, audit, quota
 // repair), read from the environment with documented defaults. Only config/ reads process.env.
 
+import { int, type Env } from './env';
+
 export interface OidcConfig {
   /** STRATUS_OIDC_ISSUER: the `iss` every token must carry (OIDC/JWT is off when unset) */
   issuer: string;
@@ -83,15 +85,6 @@ export interface AuthConfig {
   quotaGraceMs: number;
 }
 
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, def: number): number {
-  const v = env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${v}"`);
-  return n;
-}
 
 function list(env: Env, name: string, def: string[]): string[] {
   const v = env[name];

@@ -6,20 +6,21 @@
 // claims are audited the same way (topology-claim-audit.ts). It also publishes the totals in
 // Host status.allocated for people (`kubectl get hosts`).
 
-import type { StoredObject } from '../store';
+import type { HostAllocationObject, HostObject, VirtualMachineObject } from '../store';
 import { formatBytes, formatCpu } from '../schemas/quantity';
-import type { VirtualMachine } from '../schemas/types.gen';
+import { jsonEqual } from '../kube/equal';
 import { HOST_INDEX } from './host-health';
-import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './placement/allocation-record';
+import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim, type Claims } from './placement/allocation-record';
 import { requiredAntiAffinity } from './placement/filters';
-import { vmRequest } from './placement/resources';
-import { sleep, systemClock, type Clock } from '../runtime';
+import { vmRequest } from '../kube/resources';
+import { Periodic, systemClock, type Clock } from '../runtime';
 import { auditTopologyClaims } from './topology-claim-audit';
-import type { Placement } from '../schemas/types.gen';
 import type { PlacementDeps } from './placement-deps';
+import { ErrorCode, hasCode } from '../errors';
 
 export interface AllocationAuditOptions extends PlacementDeps {
-  rng?: () => number;
+  /** random source of the period's jitter; default Math.random */
+  random?: () => number;
   /** default 60 000 ms (jittered ±20 %) */
   periodMs?: number;
   /** a claim younger than this is an in-flight placement, never a leak; default 30 000 ms */
@@ -40,25 +41,25 @@ export class AllocationAudit {
   readonly name = 'allocation-audit';
   private readonly clock: Clock;
 
+  private readonly periodic: Periodic;
+
   constructor(private readonly o: AllocationAuditOptions) {
     this.clock = o.clock ?? systemClock;
+    this.periodic = new Periodic({
+      name: this.name, periodMs: o.periodMs ?? 60_000, jitter: 0.2, clock: this.clock, random: o.random, logger: o.logger,
+      errorMessage: 'allocation audit failed; next period retries',
+      run: async () => {
+        const r = await this.runOnce();
+        if (r.leaked || r.missing || r.topology.leaked || r.topology.missing) this.o.logger.info({ ...r }, 'allocation audit repaired records');
+      },
+    });
   }
 
+  /** Once the informers synced, audits every period (jittered ±20 %). */
   async start(signal: AbortSignal): Promise<void> {
     const { hosts, allocations, vms } = this.o.informers;
     for (const i of [hosts, allocations, vms]) if (!(await i.waitForSync(signal))) return;
-    const period = this.o.periodMs ?? 60_000;
-    const rng = this.o.rng ?? Math.random;
-    while (!signal.aborted) {
-      await sleep(this.clock, period * (0.8 + 0.4 * rng()), signal);
-      if (signal.aborted) return;
-      try {
-        const r = await this.runOnce();
-        if (r.leaked || r.missing || r.topology.leaked || r.topology.missing) this.o.logger.info({ ...r }, 'allocation audit repaired records');
-      } catch (err) {
-        this.o.logger.warn({ err: String(err) }, 'allocation audit failed; next period retries');
-      }
-    }
+    await this.periodic.start(signal);
   }
 
   /** Audits every host once. */
@@ -94,33 +95,33 @@ export class AllocationAudit {
     const suspectsLeaked = Object.entries(claims).filter(([uid, c]) => !bound.has(uid) && now - c.at > grace);
 
     // Confirm with fresh reads: the cache may lag behind a bind or an unbind.
-    const add: Record<string, Claim> = {};
+    const add: Claims = {};
     for (const uid of suspectsMissing) {
       const v = bound.get(uid)!;
-      const fresh = await store.get({ kind: 'VirtualMachine', namespace: v.metadata.namespace ?? '', name: v.metadata.name });
+      const fresh = await store.get<VirtualMachineObject>({ kind: 'VirtualMachine', namespace: v.metadata.namespace ?? '', name: v.metadata.name });
       if (fresh?.metadata.uid !== uid || fresh.status?.host !== host) continue;
       let req;
       try {
-        req = vmRequest(fresh as unknown as VirtualMachine);
+        req = vmRequest(fresh);
       } catch {
         continue;
       }
-      const held = requiredAntiAffinity((fresh.spec as { placement?: Placement } | undefined)?.placement);
+      const held = requiredAntiAffinity(fresh.spec.placement);
       add[uid] = { vm: `${v.metadata.namespace}/${v.metadata.name}`, ...req, labels: fresh.metadata.labels, ...(held.length > 0 ? { antiAffinity: held } : {}), by: 'audit', at: now };
     }
     const remove = new Map<string, Claim>();
     for (const [uid, c] of suspectsLeaked) {
       const i = c.vm.indexOf('/');
-      const fresh = await store.get({ kind: 'VirtualMachine', namespace: c.vm.slice(0, i), name: c.vm.slice(i + 1) }, { serial: true });
+      const fresh = await store.get<VirtualMachineObject>({ kind: 'VirtualMachine', namespace: c.vm.slice(0, i), name: c.vm.slice(i + 1) }, { serial: true });
       if (fresh?.metadata.uid === uid && fresh.status?.host === host) continue;
       remove.set(uid, c);
     }
 
-    let written: StoredObject | undefined;
+    let written: HostAllocationObject | undefined;
     let leaked = 0;
     let missing = 0;
     if (Object.keys(add).length > 0 || remove.size > 0) {
-      const mutate = (cur: StoredObject) => {
+      const mutate = (cur: HostAllocationObject) => {
         leaked = 0;
         missing = 0;
         const next = { ...claimsOf(cur) };
@@ -137,15 +138,15 @@ export class AllocationAudit {
           }
         }
         if (leaked === 0 && missing === 0) return undefined;
-        (cur.spec as { claims: Record<string, Claim> }).claims = next;
+        cur.spec.claims = next;
         return cur;
       };
       const key = { kind: ALLOCATION_KIND, namespace: '', name: host };
       try {
-        written = await store.guaranteedUpdate(key, mutate);
+        written = await store.guaranteedUpdate<HostAllocationObject>(key, mutate);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'NOT_FOUND' || Object.keys(add).length === 0) throw err;
-        written = await store.create(newAllocation(host, add));
+        if (!hasCode(err, ErrorCode.NotFound) || Object.keys(add).length === 0) throw err;
+        written = await store.create<HostAllocationObject>(newAllocation(host, add));
         missing = Object.keys(add).length;
       }
       if (written) this.o.cache?.assume(written);
@@ -156,19 +157,19 @@ export class AllocationAudit {
     return { leaked, missing };
   }
 
-  private async publish(host: string, claims: Record<string, Claim>): Promise<void> {
+  private async publish(host: string, claims: Readonly<Claims>): Promise<void> {
     const h = this.o.informers.hosts.get(host);
     if (!h) return;
     const t = totalOf(claims);
     const allocated: Record<string, string> = { cpu: formatCpu(t.cpu), memory: formatBytes(t.memory) };
     if (t.storage > 0) allocated.storage = formatBytes(t.storage);
-    if (JSON.stringify(h.status?.allocated) === JSON.stringify(allocated)) return;
-    await this.o.store.guaranteedUpdate({ kind: 'Host', namespace: '', name: host }, (cur) => {
-      if (JSON.stringify(cur.status?.allocated) === JSON.stringify(allocated)) return undefined;
+    if (jsonEqual(h.status?.allocated, allocated)) return;
+    await this.o.store.guaranteedUpdate<HostObject>({ kind: 'Host', namespace: '', name: host }, (cur) => {
+      if (jsonEqual(cur.status?.allocated, allocated)) return undefined;
       (cur.status ??= {}).allocated = allocated;
       return cur;
     }, { status: true }).catch((err) => {
-      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+      if (!hasCode(err, ErrorCode.NotFound)) throw err;
     });
   }
 }

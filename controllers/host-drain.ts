@@ -6,8 +6,9 @@
 // unbound as soon as the agent has acknowledged too — the agent is the only one who knows.
 
 import type { Logger } from 'pino';
-import type { ObjectStore } from '../store';
+import type { HostObject, ObjectStore, VirtualMachineObject } from '../store';
 import { getCondition, removeCondition, setCondition } from '../kube/conditions';
+import { EVICTED_REASON } from '../kube/names';
 import { HOST_INDEX } from './host-health';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
@@ -15,11 +16,11 @@ import { Controller, systemClock, type Clock, type Informer, type ReconcileConte
 import { changeBoundVm } from './unbind';
 
 export const DRAIN_ANNOTATION = 'stratuslab.eu/drain';
-export const EVICTED_REASON = 'Evicted';
+export { EVICTED_REASON };
 
 export interface HostDrainOptions {
   store: ObjectStore;
-  informers: { hosts: Informer; vms: Informer };
+  informers: { hosts: Informer<HostObject>; vms: Informer<VirtualMachineObject> };
   cache?: PlacementCache;
   logger: Logger;
   metrics: PlacementMetrics;
@@ -43,7 +44,7 @@ export class HostDrain {
     });
     this.controller.watch(o.informers.hosts, (h) => (h.metadata.annotations?.[DRAIN_ANNOTATION] === 'true' ? h.metadata.name : undefined));
     // a VM's answer (Ready=False/Evicted) wakes its host up
-    this.controller.watch(o.informers.vms, (vm) => (vm.status?.host && getCondition(vm.status.conditions as never, 'Evicting') ? String(vm.status.host) : undefined));
+    this.controller.watch(o.informers.vms, (vm) => (vm.status?.host && getCondition(vm.status.conditions, 'Evicting') ? vm.status.host : undefined));
   }
 
   start(signal: AbortSignal): Promise<void> {
@@ -58,16 +59,16 @@ export class HostDrain {
     const now = this.clock.now();
     for (const vm of vms) {
       const r = await changeBoundVm(this.o, vm, name, (st, cur) => {
-        const evicting = getCondition(st.conditions as never, 'Evicting');
-        const ready = getCondition(st.conditions as never, 'Ready');
+        const evicting = getCondition(st.conditions, 'Evicting');
+        const ready = getCondition(st.conditions, 'Ready');
         if (!evicting) {
-          st.conditions = setCondition(st.conditions as never, { type: 'Evicting', status: 'True', reason: 'HostDrained', message: `host ${name} is being drained` }, now);
+          st.conditions = setCondition(st.conditions, { type: 'Evicting', status: 'True', reason: 'HostDrained', message: `host ${name} is being drained` }, now);
           return 'update';
         }
         if (ready?.status !== 'False' || ready.reason !== EVICTED_REASON) return undefined; // the agent has not stopped it yet
-        st.conditions = removeCondition(st.conditions as never, 'Evicting');
-        st.conditions = removeCondition(st.conditions as never, 'Ready');
-        st.conditions = setCondition(st.conditions as never, {
+        st.conditions = removeCondition(st.conditions, 'Evicting');
+        st.conditions = removeCondition(st.conditions, 'Ready');
+        st.conditions = setCondition(st.conditions, {
           type: 'Scheduled', status: 'False', reason: 'Evicted', message: `moved off drained host ${name}`, observedGeneration: cur.metadata.generation,
         }, now);
         st.phase = 'Pending';

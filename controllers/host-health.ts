@@ -11,7 +11,7 @@
 // T_resched - T_fence.
 
 import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../store';
+import type { HostObject, ObjectStore, VirtualMachineObject } from '../store';
 import { getCondition, setCondition } from '../kube/conditions';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
@@ -21,7 +21,7 @@ import { changeBoundVm, finishDeletion } from './unbind';
 export interface HostHealthOptions {
   store: ObjectStore;
   /** vms must carry a 'host' index (status.host) */
-  informers: { hosts: Informer; vms: Informer };
+  informers: { hosts: Informer<HostObject>; vms: Informer<VirtualMachineObject> };
   /** optional: lets a release show up at once in this replica's placement cache */
   cache?: PlacementCache;
   logger: Logger;
@@ -40,8 +40,8 @@ export interface HostHealthOptions {
 export const HOST_INDEX = 'host';
 
 /** The agent reports Fenced=True when it lost its lease and stopped its domains. */
-function isFenced(h: Pick<StoredObject, 'status'>): boolean {
-  return getCondition(h.status?.conditions as never, 'Fenced')?.status === 'True';
+function isFenced(h: Readonly<Pick<HostObject, 'status'>>): boolean {
+  return getCondition(h.status?.conditions, 'Fenced')?.status === 'True';
 }
 
 export class HostHealth {
@@ -53,7 +53,7 @@ export class HostHealth {
   private readonly resched: number;
   /** per host: the heartbeat value last seen and when this process first saw it */
   private readonly observed = new Map<string, { hb: string | undefined; at: number }>();
-  private readonly notReady = new Set<string>();
+  private readonly notReadyHosts = new Set<string>();
   /** per host: when this process first saw Fenced=True */
   private readonly fencedSince = new Map<string, number>();
   private readonly fencedGrace: number;
@@ -77,7 +77,7 @@ export class HostHealth {
       onUpdate: (k, _old, h) => this.observe(k, h),
       onDelete: (k) => {
         this.observed.delete(k);
-        this.notReady.delete(k);
+        this.notReadyHosts.delete(k);
         this.fencedSince.delete(k);
       },
     });
@@ -87,8 +87,8 @@ export class HostHealth {
     return this.controller.start(signal);
   }
 
-  private observe(name: string, h: CachedObject | StoredObject): void {
-    const hb = h.status?.heartbeatTime as string | undefined;
+  private observe(name: string, h: CachedObject<HostObject>): void {
+    const hb = h.status?.heartbeatTime;
     const cur = this.observed.get(name);
     if (!cur || cur.hb !== hb) this.observed.set(name, { hb, at: this.clock.now() });
     if (isFenced(h)) {
@@ -105,9 +105,9 @@ export class HostHealth {
     const age = now - obs.at;
     const fenced = this.fencedSince.has(name);
     const fresh = obs.hb !== undefined && age < this.lease && !fenced;
-    if (fresh) this.notReady.delete(name);
-    else this.notReady.add(name);
-    this.o.metrics.notReady.set(this.notReady.size);
+    if (fresh) this.notReadyHosts.delete(name);
+    else this.notReadyHosts.add(name);
+    this.o.metrics.notReady.set(this.notReadyHosts.size);
 
     const ready = fresh
       ? { status: 'True' as const, reason: 'LeaseRenewed', message: 'the agent renews its lease' }
@@ -116,12 +116,12 @@ export class HostHealth {
       : obs.hb === undefined
         ? { status: 'False' as const, reason: 'NoHeartbeat', message: 'the agent has not reported a heartbeat yet' }
         : { status: 'False' as const, reason: 'LeaseExpired', message: `no heartbeat seen for ${Math.round(age / 1000)}s (last ${obs.hb})` };
-    const prev = getCondition(host.status?.conditions as never, 'Ready');
+    const prev = getCondition(host.status?.conditions, 'Ready');
     if (prev?.status !== ready.status || prev?.reason !== ready.reason) {
-      await this.o.store.guaranteedUpdate({ kind: 'Host', namespace: '', name }, (cur) => {
-        if ((cur.status?.heartbeatTime as string | undefined) !== obs.hb) return undefined; // changed meanwhile: next reconcile decides
+      await this.o.store.guaranteedUpdate<HostObject>({ kind: 'Host', namespace: '', name }, (cur) => {
+        if (cur.status?.heartbeatTime !== obs.hb) return undefined; // changed meanwhile: next reconcile decides
         const st = (cur.status ??= {});
-        st.conditions = setCondition(st.conditions as never, { type: 'Ready', ...ready }, now);
+        st.conditions = setCondition(st.conditions, { type: 'Ready', ...ready }, now);
         return cur;
       }, { status: true });
       ctx.logger.info({ ready: ready.status, reason: ready.reason }, 'host readiness changed');
@@ -129,7 +129,7 @@ export class HostHealth {
     if (fenced) {
       const wait = this.fencedGrace - (now - this.fencedSince.get(name)!);
       if (wait > 0) return { requeueAfterMs: wait + 50 };
-      const cur = await this.o.store.get({ kind: 'Host', namespace: '', name }, { serial: true });
+      const cur = await this.o.store.get<HostObject>({ kind: 'Host', namespace: '', name }, { serial: true });
       if (!cur || !isFenced(cur)) return { requeueAfterMs: 50 };
       await this.evacuate(name, ctx);
       return { requeueAfterMs: this.lease };
@@ -139,9 +139,9 @@ export class HostHealth {
     if (age < this.resched) return { requeueAfterMs: this.resched - age + 50 };
 
     // T_resched passed. Confirm against the store (a lagging cache must not move VMs off a live host).
-    const cur = await this.o.store.get({ kind: 'Host', namespace: '', name }, { serial: true });
+    const cur = await this.o.store.get<HostObject>({ kind: 'Host', namespace: '', name }, { serial: true });
     if (!cur) return {};
-    if ((cur.status?.heartbeatTime as string | undefined) !== obs.hb) {
+    if (cur.status?.heartbeatTime !== obs.hb) {
       this.observe(name, cur);
       return { requeueAfterMs: 50 };
     }
@@ -161,19 +161,19 @@ export class HostHealth {
         if (await finishDeletion(this.o, vm, name)) ctx.logger.info({ vm: key }, 'finished deleting a VM of a failed host');
         continue;
       }
-      const always = ((vm.spec as { runStrategy?: string }).runStrategy ?? 'Always') === 'Always';
+      const always = (vm.spec.runStrategy ?? 'Always') === 'Always';
       const r = await changeBoundVm(this.o, vm, name, (st, cur) => {
         if (!always) {
-          const ready = getCondition(st.conditions as never, 'Ready');
+          const ready = getCondition(st.conditions, 'Ready');
           if (ready?.status === 'Unknown' && ready.reason === 'HostNotReady') return undefined;
-          st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostNotReady', message: `host ${name} stopped renewing its lease` }, now);
+          st.conditions = setCondition(st.conditions, { type: 'Ready', status: 'Unknown', reason: 'HostNotReady', message: `host ${name} stopped renewing its lease` }, now);
           return 'update';
         }
-        st.conditions = setCondition(st.conditions as never, {
+        st.conditions = setCondition(st.conditions, {
           type: 'Scheduled', status: 'False', reason: 'HostLost', message: `host ${name} stopped renewing its lease; rescheduling`,
           observedGeneration: cur.metadata.generation,
         }, now);
-        st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'Unknown', reason: 'HostLost', message: `host ${name} failed` }, now);
+        st.conditions = setCondition(st.conditions, { type: 'Ready', status: 'Unknown', reason: 'HostLost', message: `host ${name} failed` }, now);
         st.phase = 'Pending';
         return 'unbind';
       });

@@ -11,6 +11,7 @@
 // Failed (their storage went with the host).
 
 import { setCondition } from '../kube/conditions';
+import type { HostAllocationObject, VirtualMachineObject, VolumeObject } from '../store';
 import { HOST_INDEX } from './host-health';
 import { ALLOCATION_KIND, claimsOf } from './placement/allocation-record';
 import { releaseTopologyClaims } from './placement/topology-claims';
@@ -19,6 +20,7 @@ import { changeBoundVm, finishDeletion } from './unbind';
 import { VOLUME_FINALIZER } from '../kube/names';
 import { HOST_DELETED, restartsElsewhere } from './vm-status';
 import type { PlacementDeps } from './placement-deps';
+import { ErrorCode, hasCode } from '../errors';
 
 export interface HostRemovalOptions extends PlacementDeps {
   /** T_resched, as host health's (it must exceed the agents' T_fence); default 60 000 ms */
@@ -46,7 +48,7 @@ export class HostRemoval {
     const absent = (name: string | undefined) => (name !== undefined && !hosts.get(name) ? name : undefined);
     // VMs and allocation records that name a host nobody knows (also after a restart, or a bind
     // that raced the deletion).
-    this.controller.watch(vms, (vm) => absent(vm.status?.host as string | undefined));
+    this.controller.watch(vms, (vm) => absent(vm.status?.host));
     this.controller.watch(allocations, (rec) => absent(rec.metadata.name));
     hosts.addHandlers({
       onAdd: (name) => this.goneSince.delete(name),
@@ -85,7 +87,7 @@ export class HostRemoval {
     return {};
   }
 
-  private async takeOff(vm: CachedObject, host: string, now: number, ctx: ReconcileContext): Promise<void> {
+  private async takeOff(vm: CachedObject<VirtualMachineObject>, host: string, now: number, ctx: ReconcileContext): Promise<void> {
     const key = `${vm.metadata.namespace}/${vm.metadata.name}`;
     if (vm.metadata.deletionTimestamp) {
       if (await finishDeletion(this.o, vm, host)) ctx.logger.info({ vm: key }, 'finished deleting a VM of a deleted host');
@@ -93,14 +95,14 @@ export class HostRemoval {
     }
     const elsewhere = restartsElsewhere(vm);
     const r = await changeBoundVm(this.o, vm, host, (st, cur) => {
-      const runStrategy = (cur.spec as { runStrategy?: string } | undefined)?.runStrategy ?? 'Always';
-      st.conditions = setCondition(st.conditions as never, {
+      const runStrategy = cur.spec.runStrategy ?? 'Always';
+      st.conditions = setCondition(st.conditions, {
         type: 'Scheduled', status: 'False', reason: HOST_DELETED, observedGeneration: cur.metadata.generation,
         message: elsewhere
           ? `host ${host} was deleted; rescheduling`
           : `host ${host} was deleted; a VM with runStrategy ${runStrategy} is not restarted elsewhere by itself: change its spec (e.g. runStrategy: Always) to place it again`,
       }, now);
-      st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'False', reason: HOST_DELETED, message: `host ${host} was deleted` }, now);
+      st.conditions = setCondition(st.conditions, { type: 'Ready', status: 'False', reason: HOST_DELETED, message: `host ${host} was deleted` }, now);
       st.phase = elsewhere ? 'Pending' : 'Failed';
       st.observedGeneration = cur.metadata.generation;
       return 'unbind';
@@ -121,10 +123,10 @@ export class HostRemoval {
     const { store } = this.o;
     let cont: string | undefined;
     do {
-      const page = await store.list('Volume', undefined, { limit: 500, continue: cont });
+      const page = await store.list<VolumeObject>('Volume', undefined, { limit: 500, continue: cont });
       cont = page.continue;
       for (const v of page.items) {
-        if ((v.status as { host?: string } | undefined)?.host !== host) continue;
+        if (v.status?.host !== host) continue;
         const key = { kind: 'Volume', namespace: v.metadata.namespace ?? '', name: v.metadata.name };
         const uid = v.metadata.uid;
         try {
@@ -136,17 +138,17 @@ export class HostRemoval {
             });
             ctx.logger.info({ volume: `${key.namespace}/${key.name}` }, 'finished deleting a Volume of a deleted host');
           } else {
-            await store.guaranteedUpdate(key, (cur) => {
-              const st = (cur.status ?? {}) as Record<string, unknown>;
+            await store.guaranteedUpdate<VolumeObject>(key, (cur) => {
+              const st = cur.status ?? {};
               if (cur.metadata.uid !== uid || st.host !== host || st.phase === 'Failed') return undefined;
               st.phase = 'Failed';
-              st.conditions = setCondition(st.conditions as never, { type: 'Ready', status: 'False', reason: HOST_DELETED, message: `host ${host} was deleted with this volume's storage` }, now);
+              st.conditions = setCondition(st.conditions, { type: 'Ready', status: 'False', reason: HOST_DELETED, message: `host ${host} was deleted with this volume's storage` }, now);
               cur.status = st;
               return cur;
             }, { status: true });
           }
         } catch (err) {
-          if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+          if (!hasCode(err, ErrorCode.NotFound)) throw err;
         }
       }
     } while (cont);
@@ -159,7 +161,7 @@ export class HostRemoval {
    */
   private async deleteRecord(host: string): Promise<boolean> {
     const key = { kind: ALLOCATION_KIND, namespace: '', name: host };
-    const rec = await this.o.store.get(key, { serial: true });
+    const rec = await this.o.store.get<HostAllocationObject>(key, { serial: true });
     if (!rec) return true;
     for (const [uid, c] of Object.entries(claimsOf(rec))) {
       if (c.topologyClaims?.length) await releaseTopologyClaims(this.o.store, splitKey(c.vm).namespace, c.topologyClaims, uid, c.by);
@@ -168,9 +170,8 @@ export class HostRemoval {
       await this.o.store.delete(key, { preconditions: { uid: rec.metadata.uid, resourceVersion: rec.metadata.resourceVersion } });
       return true;
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'NOT_FOUND') return true;
-      if (code === 'CONFLICT') return false;
+      if (hasCode(err, ErrorCode.NotFound)) return true;
+      if (hasCode(err, ErrorCode.Conflict)) return false;
       throw err;
     }
   }

@@ -7,6 +7,8 @@ import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadControllerConfig } from '../config/controllers';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
+import { MetricsStore } from '../store/samples';
+import { abortOnSignals, closer, HttpServerRunnable, Manager } from '../runtime';
 import { buildReplica } from './replica';
 
 export async function runControllers(signal: AbortSignal): Promise<void> {
@@ -19,15 +21,12 @@ export async function runControllers(signal: AbortSignal): Promise<void> {
   await store.init();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const replica = buildReplica({
-    store, logger, registry, identity: cfg.identity, informer: cfg.informer,
-    loads: { client, keyspace: cfg.cassandra.keyspace },
-    scheduler: cfg.scheduler, hostHealth: cfg.hostHealth, audit: cfg.audit,
-  });
+  // One manager, started in this order and stopped in reverse: Cassandra, the metrics endpoint,
+  // then the informers, the load sampler and the controllers (buildReplica adds them).
+  const manager = new Manager({ logger }).add(closer('cassandra', () => client.shutdown()));
 
-  let server: http.Server | undefined;
   if (cfg.metricsPort !== undefined) {
-    server = http.createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       if (req.url === '/metrics') {
         registry.metrics().then((text) => {
           res.writeHead(200, { 'content-type': registry.contentType });
@@ -37,35 +36,31 @@ export async function runControllers(signal: AbortSignal): Promise<void> {
           res.end(String(err));
         });
       } else if (req.url === '/healthz' || req.url === '/readyz') {
-        const synced = Object.values(replica.informers).every((i) => i.hasSynced());
-        res.writeHead(synced || req.url === '/healthz' ? 200 : 503);
-        res.end(synced ? 'ok' : 'syncing');
+        const why = manager.notReady();
+        res.writeHead(!why || req.url === '/healthz' ? 200 : 503);
+        res.end(why ?? 'ok');
       } else {
         res.writeHead(404);
         res.end();
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(cfg.metricsPort, cfg.metricsHost, resolve);
-    });
-    logger.info({ url: `http://${cfg.metricsHost}:${cfg.metricsPort}/metrics` }, 'metrics listening');
+    manager.add(new HttpServerRunnable({ name: 'metrics-server', server, port: cfg.metricsPort, host: cfg.metricsHost, path: '/metrics', logger, message: 'metrics listening' }));
   }
+  buildReplica({
+    store, logger, registry, identity: cfg.identity, informer: cfg.informer, manager,
+    loads: { samples: new MetricsStore({ client, keyspace: cfg.cassandra.keyspace }) },
+    scheduler: cfg.scheduler, hostHealth: cfg.hostHealth, audit: cfg.audit,
+  });
   logger.info('stratus-controllers started');
   try {
-    await replica.manager.start(signal);
+    await manager.start(signal);
   } finally {
-    logger.info('shutting down');
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await client.shutdown();
+    logger.info('stopped');
   }
 }
 
 export function main(): void {
-  const ac = new AbortController();
-  process.once('SIGINT', () => ac.abort());
-  process.once('SIGTERM', () => ac.abort());
-  runControllers(ac.signal).then(
+  runControllers(abortOnSignals()).then(
     () => process.exit(0),
     (err) => {
       process.stderr.write(`stratus-controllers: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -2,16 +2,16 @@
 // store, the three informers of the replica, its placement cache, logger, metrics and clock.
 
 import type { Logger } from 'pino';
-import type { ObjectStore } from '../store';
+import type { HostAllocationObject, HostObject, ObjectStore, VirtualMachineObject } from '../store';
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
 import type { Clock, Informer } from '../runtime';
 
 export interface PlacementInformers {
-  hosts: Informer;
-  allocations: Informer;
+  hosts: Informer<HostObject>;
+  allocations: Informer<HostAllocationObject>;
   /** VMs; host removal needs its 'host' index (status.host) */
-  vms: Informer;
+  vms: Informer<VirtualMachineObject>;
 }
 
 export interface PlacementDeps {

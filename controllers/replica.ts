@@ -3,18 +3,18 @@
 // allocation audit), in a Manager that starts the informers first and stops them last. Used by
 // main.ts, tests, bench.
 
-import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { ObjectStore } from '../store';
+import type { HostAllocationObject, HostObject, ObjectStore, StoredObject, VirtualMachineObject } from '../store';
 import { AllocationAudit, type AllocationAuditOptions } from './allocation-audit';
 import { HostDrain } from './host-drain';
 import { HOST_INDEX, HostHealth, type HostHealthOptions } from './host-health';
 import { HostRemoval } from './host-removal';
 import { PlacementMetrics } from './metrics';
+import type { PlacementInformers } from './placement-deps';
 import { ALLOCATION_KIND } from './placement/allocation-record';
 import { PlacementCache } from './placement/cache';
-import { HostLoadSampler } from './placement/load';
+import { HostLoadSampler, type HostLoadSamplerOptions } from './placement/load';
 import { Informer, Manager, systemClock, type Clock } from '../runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { VmLifecycle } from './vm-lifecycle';
@@ -33,15 +33,17 @@ export interface ReplicaOptions {
   hostHealth?: Tuning<HostHealthOptions>;
   audit?: Tuning<AllocationAuditOptions>;
   lifecycle?: { workers?: number };
-  /** read pushed host load samples for the load-aware policy (main.ts passes its client) */
-  loads?: { client: Client; keyspace: string; periodMs?: number };
+  /** read pushed host load samples for the load-aware policy (main.ts passes the monitoring repository) */
+  loads?: { samples: HostLoadSamplerOptions['samples']; periodMs?: number };
+  /** the manager to register the runnables with (main.ts passes the process's one); default a new one */
+  manager?: Manager;
   /** which controllers to run; default all */
   enable?: { scheduler?: boolean; hostHealth?: boolean; hostRemoval?: boolean; drain?: boolean; lifecycle?: boolean; audit?: boolean; resize?: boolean };
 }
 
 export interface Replica {
   manager: Manager;
-  informers: { hosts: Informer; allocations: Informer; vms: Informer };
+  informers: PlacementInformers;
   cache: PlacementCache;
   metrics: PlacementMetrics;
   scheduler?: Scheduler;
@@ -57,14 +59,16 @@ export function buildReplica(o: ReplicaOptions): Replica {
   const clock = o.clock ?? systemClock;
   const logger = o.logger.child({ replica: o.identity });
   const metrics = new PlacementMetrics(o.registry);
-  const inf = (kind: string) => new Informer({ store: o.store, kind, clock, logger, ...o.informer });
-  const informers = { hosts: inf('Host'), allocations: inf(ALLOCATION_KIND), vms: inf('VirtualMachine') };
-  informers.vms.addIndex(HOST_INDEX, (vm) => (vm.status?.host ? [String(vm.status.host)] : []));
+  const inf = <T extends StoredObject>(kind: string) => new Informer<T>({ store: o.store, kind, clock, logger, ...o.informer });
+  const informers: PlacementInformers = {
+    hosts: inf<HostObject>('Host'), allocations: inf<HostAllocationObject>(ALLOCATION_KIND), vms: inf<VirtualMachineObject>('VirtualMachine'),
+  };
+  informers.vms.addIndex(HOST_INDEX, (vm) => (vm.status?.host ? [vm.status.host] : []));
   const cache = new PlacementCache(informers);
   const common = { store: o.store, informers, cache, logger, metrics, clock };
   const on = { scheduler: true, hostHealth: true, hostRemoval: true, drain: true, lifecycle: true, resize: true, audit: true, ...o.enable };
   const resyncPeriodMs = o.informer?.resyncPeriodMs;
-  const r: Replica = { manager: new Manager({ logger }), informers, cache, metrics };
+  const r: Replica = { manager: o.manager ?? new Manager({ logger, clock }), informers, cache, metrics };
   if (o.loads) r.manager.add(new HostLoadSampler({ ...o.loads, logger, clock, onLoads: (m) => cache.setLoads(m) }));
   r.manager.add(informers.hosts, 'informer/Host').add(informers.allocations, `informer/${ALLOCATION_KIND}`).add(informers.vms, 'informer/VirtualMachine');
   if (on.scheduler) r.scheduler = new Scheduler({ ...common, identity: o.identity, resyncPeriodMs, ...o.scheduler });

@@ -6,16 +6,17 @@
 // Scheduled=False/Unschedulable with the count of hosts each filter rejected, and is retried
 // when a host changes or capacity is freed.
 
-import type { StoredObject } from '../store';
-import { ConflictError } from '../errors';
-import type { Placement, VirtualMachine } from '../schemas/types.gen';
+import type { VirtualMachineObject, VolumeObject } from '../store';
+import { ConflictError, ErrorCode, hasCode } from '../errors';
+import type { VirtualMachineStatus } from '../schemas/types.gen';
 import { getCondition, setCondition } from '../kube/conditions';
+import { jsonEqual } from '../kube/equal';
 import { capacityFreed, type Claim } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
 import { claimPlacement, releasePlacement } from './placement/claims';
 import { candidateOrder, decide, unschedulableMessage } from './placement/decide';
 import { requiredAntiAffinity } from './placement/filters';
-import { vmRequest, type Resources } from './placement/resources';
+import { vmRequest, type Resources } from '../kube/resources';
 import type { Policy } from './placement/scores';
 import { groupTerms, topologyClaimsOn } from './placement/topology-claims';
 import {
@@ -29,7 +30,8 @@ export interface SchedulerOptions extends PlacementDeps {
   cache: PlacementCache;
   /** this replica's name, recorded in claims */
   identity: string;
-  rng?: () => number;
+  /** random source (queue order, sample start, candidate order); default Math.random */
+  random?: () => number;
   /** concurrent decisions; default 16 */
   workers?: number;
   /** default spread */
@@ -58,8 +60,8 @@ type BindOutcome = 'ok' | 'gone' | 'elsewhere' | 'changed' | 'conflict';
 
 const vmKind = 'VirtualMachine';
 
-function needsPlacement(o: CachedObject): boolean {
-  return !o.status?.host && !o.metadata.deletionTimestamp && (o.spec as { runStrategy?: string } | undefined)?.runStrategy !== 'Halted'
+function needsPlacement(o: CachedObject<VirtualMachineObject>): boolean {
+  return !o.status?.host && !o.metadata.deletionTimestamp && o.spec.runStrategy !== 'Halted'
     && !strandedByHostDeletion(o);
 }
 
@@ -77,11 +79,11 @@ export class Scheduler {
   constructor(o: SchedulerOptions) {
     this.o = o;
     this.clock = o.clock ?? systemClock;
-    this.rng = o.rng ?? Math.random;
+    this.rng = o.random ?? Math.random;
     this.controller = new Controller({
       name: 'scheduler', logger: o.logger, clock: this.clock, metrics: o.metrics.runtime,
       workers: o.workers ?? 16, resyncPeriodMs: o.resyncPeriodMs,
-      queue: { order: 'random', rng: this.rng, qps: 500, burst: 2000 },
+      queue: { order: 'random', random: this.rng, qps: 500, burst: 2000 },
       reconciler: (key, ctx) => this.reconcile(key, ctx),
     });
     const { hosts, allocations, vms } = o.informers;
@@ -89,7 +91,7 @@ export class Scheduler {
     vms.addHandlers({
       onDelete: (key, vm) => {
         if (vm.status?.host) {
-          this.releases.set(key, { host: String(vm.status.host), uid: vm.metadata.uid! });
+          this.releases.set(key, { host: vm.status.host, uid: vm.metadata.uid! });
           this.controller.enqueue(key);
         }
       },
@@ -97,9 +99,9 @@ export class Scheduler {
     hosts.addHandlers({
       onAdd: () => this.retryUnschedulable(),
       onUpdate: (_k, a, b) => {
-        if (a.metadata.generation !== b.metadata.generation || JSON.stringify(a.metadata.labels) !== JSON.stringify(b.metadata.labels)
-          || JSON.stringify(a.status?.capacity) !== JSON.stringify(b.status?.capacity)
-          || JSON.stringify(a.status?.conditions) !== JSON.stringify(b.status?.conditions)) this.retryUnschedulable();
+        if (a.metadata.generation !== b.metadata.generation || !jsonEqual(a.metadata.labels, b.metadata.labels)
+          || !jsonEqual(a.status?.capacity, b.status?.capacity)
+          || !jsonEqual(a.status?.conditions, b.status?.conditions)) this.retryUnschedulable();
       },
     });
     allocations.addHandlers({
@@ -133,18 +135,18 @@ export class Scheduler {
     // The cache lags other replicas by a poll interval: a quorum read (cheap, no Paxos) skips a
     // VM another replica has just bound, and gives the bind the newest resourceVersion. Read before deciding,
     // so nothing awaits between the decision and the reservation of its host.
-    const fresh = await store.get(storeKey(vmKind, key));
-    if (!fresh || fresh.metadata.uid !== vm.metadata.uid || !needsPlacement(fresh as CachedObject)) return {};
+    const fresh = await store.get<VirtualMachineObject>(storeKey(vmKind, key));
+    if (!fresh || fresh.metadata.uid !== vm.metadata.uid || !needsPlacement(fresh)) return {};
     if (fresh.metadata.generation !== vm.metadata.generation) throw new ConflictError(`${key} changed while placing it; retrying`);
     const started = this.clock.now();
     let request: Resources;
     try {
-      request = vmRequest(vm as unknown as VirtualMachine);
+      request = vmRequest(vm);
     } catch (err) {
       await this.writeScheduled(fresh, 'False', 'InvalidSpec', String((err as Error).message));
       throw new TerminalError(`cannot place ${key}: ${(err as Error).message}`);
     }
-    const placement = (vm.spec as { placement?: Placement }).placement;
+    const placement = vm.spec.placement;
     // A VM whose disks use Volumes already created (or pinned) on a host can only go there.
     const pin = await this.volumeHost(vm);
     if (pin.conflict) {
@@ -154,7 +156,7 @@ export class Scheduler {
     }
     const d = decide(
       {
-        key, namespace: vm.metadata.namespace ?? '', labels: (vm.metadata.labels ?? {}) as Record<string, string>, request, placement,
+        key, namespace: vm.metadata.namespace ?? '', labels: vm.metadata.labels ?? {}, request, placement,
         ...(pin.host ? { onlyHost: { host: pin.host, why: 'volume on another host' } } : {}),
       },
       cache,
@@ -174,7 +176,7 @@ export class Scheduler {
     }
 
     const uid = vm.metadata.uid!;
-    const labels = vm.metadata.labels as Record<string, string> | undefined;
+    const labels = vm.metadata.labels;
     const by = `${this.o.identity}/${ctx.reconcileId}`;
     const held = requiredAntiAffinity(placement);
     const groups = groupTerms(placement, labels);
@@ -237,14 +239,14 @@ export class Scheduler {
    * The host the VM's Volumes live on (their status.host, or spec.host when pinned), read at
    * quorum; `conflict` when they live on different hosts.
    */
-  private async volumeHost(vm: CachedObject): Promise<{ host?: string; conflict?: string }> {
-    const names = [...new Set(((vm.spec as unknown as VirtualMachine["spec"]).disks ?? []).flatMap((dk) => (dk.volume ? [dk.volume] : [])))];
+  private async volumeHost(vm: CachedObject<VirtualMachineObject>): Promise<{ host?: string; conflict?: string }> {
+    const names = [...new Set((vm.spec.disks ?? []).flatMap((dk) => (dk.volume ? [dk.volume] : [])))];
     if (names.length === 0) return {};
     const namespace = vm.metadata.namespace ?? '';
     const where = new Map<string, string>();
     for (const name of names) {
-      const v = await this.o.store.get({ kind: 'Volume', namespace, name });
-      const host = (v?.status as { host?: string } | undefined)?.host ?? (v?.spec as { host?: string } | undefined)?.host;
+      const v = await this.o.store.get<VolumeObject>({ kind: 'Volume', namespace, name });
+      const host = v?.status?.host ?? v?.spec.host;
       if (host) where.set(name, host);
     }
     const hosts = [...new Set(where.values())];
@@ -268,17 +270,17 @@ export class Scheduler {
   }
 
   /** Compare-and-set of status.host and Scheduled=True on the VM (re-read at SERIAL after a conflict). */
-  private async bind(key: string, decided: StoredObject, host: string): Promise<BindOutcome> {
+  private async bind(key: string, decided: VirtualMachineObject, host: string): Promise<BindOutcome> {
     const { store, metrics } = this.o;
-    let cur: StoredObject | undefined = decided;
+    let cur: VirtualMachineObject | undefined = decided;
     for (let i = 0; i < 5; i++) {
-      if (i > 0) cur = await store.get(storeKey(vmKind, key), { serial: true });
+      if (i > 0) cur = await store.get<VirtualMachineObject>(storeKey(vmKind, key), { serial: true });
       if (!cur || cur.metadata.uid !== decided.metadata.uid || cur.metadata.deletionTimestamp) return 'gone';
       if (cur.status?.host) return cur.status.host === host ? 'ok' : 'elsewhere';
       if (cur.metadata.generation !== decided.metadata.generation) return 'changed';
-      const status = structuredClone(cur.status ?? {}) as Record<string, unknown>;
+      const status: VirtualMachineStatus = structuredClone(cur.status ?? {});
       status.host = host;
-      status.conditions = setCondition(status.conditions as never, {
+      status.conditions = setCondition(status.conditions, {
         type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `bound to ${host} by ${this.o.identity}`,
         observedGeneration: cur.metadata.generation,
       }, this.clock.now());
@@ -288,7 +290,7 @@ export class Scheduler {
         await store.updateStatus({ ...cur, status }, { current: cur });
         return 'ok';
       } catch (err) {
-        if ((err as { code?: string }).code !== 'CONFLICT') throw err;
+        if (!hasCode(err, ErrorCode.Conflict)) throw err;
         metrics.conflicts.inc({ stage: 'bind' });
       }
     }
@@ -296,12 +298,12 @@ export class Scheduler {
   }
 
   /** Writes the Scheduled condition (and phase) unless it already says the same. */
-  private async writeScheduled(vm: CachedObject, status: 'True' | 'False', reason: string, message: string): Promise<void> {
-    const conds = vm.status?.conditions as never;
+  private async writeScheduled(vm: CachedObject<VirtualMachineObject>, status: 'True' | 'False', reason: string, message: string): Promise<void> {
+    const conds = vm.status?.conditions;
     const prev = getCondition(conds, 'Scheduled');
     const gen = vm.metadata.generation;
     if (prev && prev.status === status && prev.reason === reason && prev.message === message && prev.observedGeneration === gen) return;
-    const next = structuredClone(vm) as StoredObject;
+    const next: VirtualMachineObject = structuredClone(vm);
     const st = (next.status ??= {});
     st.conditions = setCondition(conds, { type: 'Scheduled', status, reason, message, observedGeneration: gen }, this.clock.now());
     const derived = derivePhase(next);

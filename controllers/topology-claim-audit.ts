@@ -5,8 +5,7 @@
 // grace period belong to placements in flight and are left alone.
 
 import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../store';
-import type { Placement } from '../schemas/types.gen';
+import type { HostObject, ObjectStore, TopologyClaimObject, VirtualMachineObject } from '../store';
 import { toHostView } from './placement/cache';
 import type { HostView } from './placement/filters';
 import {
@@ -17,7 +16,7 @@ import { storeKey, type Informer } from '../runtime';
 
 export interface TopologyAuditDeps {
   store: ObjectStore;
-  informers: { hosts: Informer; vms: Informer };
+  informers: { hosts: Informer<HostObject>; vms: Informer<VirtualMachineObject> };
   logger: Logger;
 }
 
@@ -36,8 +35,8 @@ interface Need {
 }
 
 /** The records a VM bound to `host` needs: one per group rule whose key `host` carries. */
-function needsOf(vm: Pick<StoredObject, 'metadata' | 'spec'>, host: HostView): TopologyClaimRef[] {
-  const groups = groupTerms((vm.spec as { placement?: Placement } | undefined)?.placement, vm.metadata.labels);
+function needsOf(vm: Readonly<Pick<VirtualMachineObject, 'metadata' | 'spec'>>, host: HostView): TopologyClaimRef[] {
+  const groups = groupTerms(vm.spec.placement, vm.metadata.labels);
   return groups.length === 0 ? [] : topologyClaimsOn(groups, host);
 }
 
@@ -50,7 +49,7 @@ export async function auditTopologyClaims(d: TopologyAuditDeps, now: number, gra
   // What the bound VMs need (VMs being deleted still run until their agent is done).
   const needs = new Map<string, Need>();
   for (const vm of d.informers.vms.list()) {
-    const host = vm.status?.host as string | undefined;
+    const host = vm.status?.host;
     const view = host ? hostView(host) : undefined;
     if (!host || !view) continue;
     const namespace = vm.metadata.namespace ?? '';
@@ -62,10 +61,10 @@ export async function auditTopologyClaims(d: TopologyAuditDeps, now: number, gra
     }
   }
 
-  const existing = new Map<string, StoredObject>();
+  const existing = new Map<string, TopologyClaimObject>();
   let cont: string | undefined;
   do {
-    const page = await d.store.list(TOPOLOGY_CLAIM_KIND, undefined, { limit: 500, continue: cont });
+    const page = await d.store.list<TopologyClaimObject>(TOPOLOGY_CLAIM_KIND, undefined, { limit: 500, continue: cont });
     for (const o of page.items) existing.set(`${o.metadata.namespace ?? ''}/${o.metadata.name}`, o);
     cont = page.continue;
   } while (cont);
@@ -86,7 +85,7 @@ export async function auditTopologyClaims(d: TopologyAuditDeps, now: number, gra
     }
     if (existing.has(k)) continue;
     const [uid, owner] = [...n.owners][0];
-    const fresh = await d.store.get(storeKey('VirtualMachine', owner.vm));
+    const fresh = await d.store.get<VirtualMachineObject>(storeKey('VirtualMachine', owner.vm));
     if (fresh?.metadata.uid !== uid || fresh.status?.host !== owner.host) continue; // the cache lagged
     const out = await acquireTopologyClaims(d.store, { namespace: n.namespace, refs: [n.ref], owner: { uid, ...owner, by: 'audit', at: now }, now, staleMs: graceMs });
     if (out.ok) report.missing++;
@@ -96,9 +95,9 @@ export async function auditTopologyClaims(d: TopologyAuditDeps, now: number, gra
 }
 
 /** Confirms with fresh reads (the cache may lag a bind) that a record's owner is bound in its domain and needs it. */
-async function stillNeeded(d: TopologyAuditDeps, rec: StoredObject, s: TopologyClaimSpec, hostView: (name: string) => HostView | undefined): Promise<boolean> {
-  const vm = await d.store.get(storeKey('VirtualMachine', s.vm), { serial: true });
-  const host = vm?.status?.host as string | undefined;
+async function stillNeeded(d: TopologyAuditDeps, rec: TopologyClaimObject, s: TopologyClaimSpec, hostView: (name: string) => HostView | undefined): Promise<boolean> {
+  const vm = await d.store.get<VirtualMachineObject>(storeKey('VirtualMachine', s.vm), { serial: true });
+  const host = vm?.status?.host;
   if (!vm || vm.metadata.uid !== s.uid || !host) return false;
   const view = hostView(host);
   return view !== undefined && needsOf(vm, view).some((r) => r.name === rec.metadata.name);

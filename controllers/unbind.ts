@@ -5,10 +5,12 @@
 // than after the next audit.
 
 import { VM_FINALIZER } from '../kube/names';
-import type { ObjectStore, StoredObject } from '../store';
+import type { ObjectStore, StoredObject, VirtualMachineObject } from '../store';
+import type { VirtualMachineStatus } from '../schemas/types.gen';
 import { releasePlacement } from './placement/claims';
 import type { PlacementCache } from './placement/cache';
 import type { CachedObject } from '../runtime';
+import { ErrorCode, hasCode } from '../errors';
 
 /** Status fields that describe a VM on its host; unbinding clears them. */
 export const HOST_STATUS_FIELDS = ['host', 'domainUUID', 'startTime', 'volumes', 'ip'] as const;
@@ -33,12 +35,12 @@ const vmKey = (vm: Pick<StoredObject, 'metadata'>) => ({ kind: 'VirtualMachine',
  * to write nothing. Nothing happens to a VM that is gone, replaced or bound elsewhere.
  */
 export async function changeBoundVm(
-  d: UnbindDeps, vm: CachedObject, host: string,
-  change: (status: Record<string, unknown>, cur: StoredObject) => 'unbind' | 'update' | undefined,
+  d: UnbindDeps, vm: CachedObject<VirtualMachineObject>, host: string,
+  change: (status: VirtualMachineStatus, cur: VirtualMachineObject) => 'unbind' | 'update' | undefined,
 ): Promise<BoundChange> {
   let outcome: BoundChange['outcome'];
   try {
-    await d.store.guaranteedUpdate(vmKey(vm), (cur) => {
+    await d.store.guaranteedUpdate<VirtualMachineObject>(vmKey(vm), (cur) => {
       outcome = undefined;
       const st = cur.status;
       if (cur.metadata.uid !== vm.metadata.uid || !st || st.host !== host) return undefined;
@@ -49,7 +51,7 @@ export async function changeBoundVm(
       return cur;
     }, { status: true });
   } catch (err) {
-    if ((err as { code?: string }).code === 'NOT_FOUND') return { released: false };
+    if (hasCode(err, ErrorCode.NotFound)) return { released: false };
     throw err;
   }
   const released = outcome === 'unbound' && (await releasePlacement(d.store, host, vm.metadata.uid!, { cache: d.cache }));
@@ -61,10 +63,10 @@ export async function changeBoundVm(
  * failed or is gone): removes the agent's finalizer, then releases the VM's placement. The
  * agent, if it ever comes back, removes its own orphan domain. True when the finalizer was removed.
  */
-export async function finishDeletion(d: UnbindDeps, vm: CachedObject, host: string): Promise<boolean> {
+export async function finishDeletion(d: UnbindDeps, vm: CachedObject<VirtualMachineObject>, host: string): Promise<boolean> {
   let removed = false;
   try {
-    await d.store.guaranteedUpdate(vmKey(vm), (cur) => {
+    await d.store.guaranteedUpdate<VirtualMachineObject>(vmKey(vm), (cur) => {
       removed = false;
       const fin = cur.metadata.finalizers ?? [];
       if (cur.metadata.uid !== vm.metadata.uid || cur.status?.host !== host || !fin.includes(VM_FINALIZER)) return undefined;
@@ -73,7 +75,7 @@ export async function finishDeletion(d: UnbindDeps, vm: CachedObject, host: stri
       return cur;
     });
   } catch (err) {
-    if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+    if (!hasCode(err, ErrorCode.NotFound)) throw err;
   }
   if (removed) await releasePlacement(d.store, host, vm.metadata.uid!, { cache: d.cache });
   return removed;

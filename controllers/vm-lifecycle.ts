@@ -4,14 +4,14 @@
 // writes, so the two never race on a VM being placed.
 
 import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../store';
+import type { ObjectStore, VirtualMachineObject } from '../store';
 import type { PlacementMetrics } from './metrics';
 import { Controller, systemClock, type Clock, type Informer, type ReconcileResult } from '../runtime';
 import { derivePhase } from './vm-status';
 
 export interface VmLifecycleOptions {
   store: ObjectStore;
-  informers: { vms: Informer };
+  informers: { vms: Informer<VirtualMachineObject> };
   logger: Logger;
   metrics: PlacementMetrics;
   clock?: Clock;
@@ -39,13 +39,13 @@ export class VmLifecycle {
   async reconcile(key: string): Promise<ReconcileResult> {
     const vm = this.o.informers.vms.get(key);
     if (!vm) return {};
-    const runStrategy = (vm.spec as { runStrategy?: string }).runStrategy ?? 'Always';
+    const runStrategy = vm.spec.runStrategy ?? 'Always';
     if (!vm.status?.host && !vm.metadata.deletionTimestamp && runStrategy !== 'Halted') return {};
     const d = derivePhase(vm);
     const st = vm.status ?? {};
     const genOk = d.observedGeneration === undefined || d.observedGeneration === st.observedGeneration;
     if (d.phase === st.phase && genOk) return {};
-    const next = structuredClone(vm) as StoredObject;
+    const next: VirtualMachineObject = structuredClone(vm);
     next.status = { ...(next.status ?? {}), phase: d.phase };
     if (d.observedGeneration !== undefined) next.status.observedGeneration = d.observedGeneration;
     await this.o.store.updateStatus(next);

@@ -6,16 +6,18 @@
 // on its host, and reports Resized=True once its allocation matches its spec. The filters, the
 // audit and Host status.allocated all read the claims, so they agree on what a host holds.
 
-import type { StoredObject } from '../store';
+import type { VirtualMachineObject } from '../store';
 import { formatBytes, formatCpu } from '../schemas/quantity';
-import type { VirtualMachine } from '../schemas/types.gen';
 import { getCondition, setCondition } from '../kube/conditions';
+import { jsonEqual } from '../kube/equal';
 import { capacityFreed, claimsOf } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
 import { resizeClaim } from './placement/claims';
-import { RESOURCE_NAMES, sameSize, vmRequest, type ResourceName, type Resources } from './placement/resources';
+import { RESOURCE_NAMES, vmRequest, type ResourceName, type Resources } from '../kube/resources';
+import { sameSize } from './placement/resources';
 import { Controller, systemClock, type CachedObject, type Clock, type ReconcileContext, type ReconcileResult } from '../runtime';
 import type { PlacementDeps } from './placement-deps';
+import { ErrorCode, hasCode } from '../errors';
 
 export const RESIZED = 'Resized';
 export const INSUFFICIENT_CAPACITY = 'InsufficientCapacity';
@@ -30,8 +32,8 @@ export interface VmResizeOptions extends PlacementDeps {
   claimWaitMs?: number;
 }
 
-function boundHost(vm: CachedObject): string | undefined {
-  return vm.status?.host && !vm.metadata.deletionTimestamp ? String(vm.status.host) : undefined;
+function boundHost(vm: CachedObject<VirtualMachineObject>): string | undefined {
+  return vm.status?.host && !vm.metadata.deletionTimestamp ? vm.status.host : undefined;
 }
 
 const show: Record<ResourceName, (n: number) => string> = { cpu: formatCpu, memory: formatBytes, storage: formatBytes };
@@ -62,7 +64,7 @@ export class VmResize {
     });
     o.informers.hosts.addHandlers({
       onUpdate: (host, a, b) => {
-        if (JSON.stringify(a.status?.capacity) !== JSON.stringify(b.status?.capacity) || a.metadata.generation !== b.metadata.generation) this.retry(host);
+        if (!jsonEqual(a.status?.capacity, b.status?.capacity) || a.metadata.generation !== b.metadata.generation) this.retry(host);
       },
     });
   }
@@ -98,7 +100,7 @@ export class VmResize {
     }
     let request: Resources;
     try {
-      request = vmRequest(vm as unknown as VirtualMachine);
+      request = vmRequest(vm);
     } catch {
       return {}; // a malformed quantity: admission refuses it, nothing to size
     }
@@ -126,27 +128,27 @@ export class VmResize {
   }
 
   /** The allocation matches the spec (the spec went back, or another replica applied it): a refusal no longer holds. */
-  private async inStep(vm: CachedObject, host: string, key: string, request: Resources): Promise<ReconcileResult> {
+  private async inStep(vm: CachedObject<VirtualMachineObject>, host: string, key: string, request: Resources): Promise<ReconcileResult> {
     this.setWaiting(key, undefined);
-    if (getCondition(vm.status?.conditions as never, RESIZED)?.status === 'False') {
+    if (getCondition(vm.status?.conditions, RESIZED)?.status === 'False') {
       await this.writeResized(vm, host, 'True', `the allocation on ${host} matches the spec: ${describeSize(request)}`);
     }
     return {};
   }
 
   /** Writes the Resized condition (for the generation it judged) unless it already says the same. */
-  private async writeResized(vm: CachedObject, host: string, status: 'True' | 'False', message: string): Promise<void> {
+  private async writeResized(vm: CachedObject<VirtualMachineObject>, host: string, status: 'True' | 'False', message: string): Promise<void> {
     const reason = status === 'True' ? RESIZED : INSUFFICIENT_CAPACITY;
     const gen = vm.metadata.generation;
     const now = this.clock.now();
-    await this.o.store.guaranteedUpdate({ kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name }, (cur: StoredObject) => {
+    await this.o.store.guaranteedUpdate({ kind: 'VirtualMachine', namespace: vm.metadata.namespace ?? '', name: vm.metadata.name }, (cur: VirtualMachineObject) => {
       if (cur.metadata.uid !== vm.metadata.uid || cur.status?.host !== host) return undefined;
-      const prev = getCondition(cur.status.conditions as never, RESIZED);
+      const prev = getCondition(cur.status.conditions, RESIZED);
       if (prev && prev.status === status && prev.reason === reason && prev.message === message && prev.observedGeneration === gen) return undefined;
-      cur.status.conditions = setCondition(cur.status.conditions as never, { type: RESIZED, status, reason, message, observedGeneration: gen }, now);
+      cur.status.conditions = setCondition(cur.status.conditions, { type: RESIZED, status, reason, message, observedGeneration: gen }, now);
       return cur;
     }, { status: true }).catch((err: unknown) => {
-      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+      if (!hasCode(err, ErrorCode.NotFound)) throw err;
     });
   }
 }

@@ -5,8 +5,8 @@
 // while the domain runs; False with reason Starting, Stopped or Failed otherwise — with
 // observedGeneration = the generation its domain reflects, plus domainUUID and startTime.
 
-import type { StoredObject } from '../store';
-import type { Condition, VirtualMachineStatus } from '../schemas/types.gen';
+import type { VirtualMachineObject } from '../store';
+import type { VirtualMachineStatus } from '../schemas/types.gen';
 import { getCondition } from '../kube/conditions';
 
 export type Phase = NonNullable<VirtualMachineStatus['phase']>;
@@ -14,10 +14,13 @@ export type Phase = NonNullable<VirtualMachineStatus['phase']>;
 /** The Scheduled=False reason of VMs whose Host object was deleted (host-removal.ts). */
 export const HOST_DELETED = 'HostDeleted';
 
-const runStrategyOf = (vm: Pick<StoredObject, 'spec'>) => (vm.spec as { runStrategy?: string } | undefined)?.runStrategy ?? 'Always';
+/** What these rules read of a VM. */
+type VmView = Readonly<Pick<VirtualMachineObject, 'metadata' | 'spec' | 'status'>>;
+
+const runStrategyOf = (vm: Pick<VmView, 'spec'>) => vm.spec.runStrategy ?? 'Always';
 
 /** VMs of these run strategies are placed again elsewhere when their host is deleted. */
-export function restartsElsewhere(vm: Pick<StoredObject, 'spec'>): boolean {
+export function restartsElsewhere(vm: Pick<VmView, 'spec'>): boolean {
   const rs = runStrategyOf(vm);
   return rs === 'Always' || rs === 'RerunOnFailure';
 }
@@ -26,9 +29,9 @@ export function restartsElsewhere(vm: Pick<StoredObject, 'spec'>): boolean {
  * A VM its deleted host left without a host that is not restarted elsewhere by itself (runStrategy
  * Manual or Halted): Failed, and not placed again, until its spec changes.
  */
-export function strandedByHostDeletion(vm: Pick<StoredObject, 'metadata' | 'spec' | 'status'>): boolean {
+export function strandedByHostDeletion(vm: VmView): boolean {
   if (vm.status?.host || restartsElsewhere(vm)) return false;
-  const scheduled = getCondition(vm.status?.conditions as Condition[] | undefined, 'Scheduled');
+  const scheduled = getCondition(vm.status?.conditions, 'Scheduled');
   return scheduled?.status === 'False' && scheduled.reason === HOST_DELETED && scheduled.observedGeneration === vm.metadata.generation;
 }
 
@@ -37,9 +40,9 @@ export interface DerivedStatus {
   observedGeneration?: number;
 }
 
-export function derivePhase(vm: Pick<StoredObject, 'metadata' | 'spec' | 'status'>): DerivedStatus {
-  const status = (vm.status ?? {}) as VirtualMachineStatus;
-  const conds = status.conditions as Condition[] | undefined;
+export function derivePhase(vm: VmView): DerivedStatus {
+  const status: VirtualMachineStatus = vm.status ?? {};
+  const conds = status.conditions;
   const gen = vm.metadata.generation;
   const runStrategy = runStrategyOf(vm);
   if (vm.metadata.deletionTimestamp) return { phase: 'Terminating', observedGeneration: status.observedGeneration };

@@ -1,8 +1,9 @@
+import { ErrorCode } from './codes';
 import { StratusError } from './stratus-error';
 
 export class ForbiddenError extends StratusError {
   override readonly name = 'ForbiddenError';
-  readonly code = 'FORBIDDEN';
+  readonly code = ErrorCode.Forbidden;
   readonly status = 403;
   readonly reason = 'Forbidden';
 }

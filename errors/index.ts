@@ -1,3 +1,4 @@
+export * from './codes';
 export * from './stratus-error';
 export { NotFoundError } from './not-found';
 export { AlreadyExistsError } from './already-exists';

@@ -1,8 +1,9 @@
+import { ErrorCode } from './codes';
 import { StratusError } from './stratus-error';
 
 export class InvalidError extends StratusError {
   override readonly name = 'InvalidError';
-  readonly code = 'INVALID';
+  readonly code = ErrorCode.Invalid;
   readonly status = 422;
   readonly reason = 'Invalid';
 }

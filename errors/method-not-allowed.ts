@@ -1,8 +1,9 @@
+import { ErrorCode } from './codes';
 import { StratusError } from './stratus-error';
 
 export class MethodNotAllowedError extends StratusError {
   override readonly name = 'MethodNotAllowedError';
-  readonly code = 'METHOD_NOT_ALLOWED';
+  readonly code = ErrorCode.MethodNotAllowed;
   readonly status = 405;
   readonly reason = 'MethodNotAllowed';
 }

@@ -1,8 +1,9 @@
+import { ErrorCode } from './codes';
 import { StratusError } from './stratus-error';
 
 export class NotAcceptableError extends StratusError {
   override readonly name = 'NotAcceptableError';
-  readonly code = 'NOT_ACCEPTABLE';
+  readonly code = ErrorCode.NotAcceptable;
   readonly status = 406;
   readonly reason = 'NotAcceptable';
 }

@@ -1,8 +1,9 @@
+import { ErrorCode } from './codes';
 import { StratusError } from './stratus-error';
 
 export class RequestEntityTooLargeError extends StratusError {
   override readonly name = 'RequestEntityTooLargeError';
-  readonly code = 'REQUEST_ENTITY_TOO_LARGE';
+  readonly code = ErrorCode.RequestEntityTooLarge;
   readonly status = 413;
   readonly reason = 'RequestEntityTooLarge';
 }

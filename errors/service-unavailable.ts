@@ -1,8 +1,9 @@
+import { ErrorCode } from './codes';
 import { StratusError } from './stratus-error';
 
 export class ServiceUnavailableError extends StratusError {
   override readonly name = 'ServiceUnavailableError';
-  readonly code = 'SERVICE_UNAVAILABLE';
+  readonly code = ErrorCode.ServiceUnavailable;
   readonly status = 503;
   readonly reason = 'ServiceUnavailable';
 }

@@ -1,6 +1,8 @@
 // Base of every typed error: a stable `code`, an HTTP `status` and the Kubernetes Status `reason`.
 // One Koa middleware (api/middleware/errors.ts) turns these into Status objects; match on `code`.
 
+import type { ErrorCode } from './codes';
+
 export interface StatusCause {
   field?: string;
   reason?: string;
@@ -37,6 +39,10 @@ export function isStratusError(err: unknown): err is StratusError {
     && typeof (err as StratusError).status === 'number' && typeof (err as StratusError).reason === 'string';
 }
 
-export function hasCode(err: unknown, code: string): boolean {
-  return isStratusError(err) && err.code === code;
+/**
+ * True when `err` carries the stable `code` (an ErrorCode): any error object with that code, a
+ * StratusError or another layer's (TerminalError, a CLI error), also across jest realms.
+ */
+export function hasCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }

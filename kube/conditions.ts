@@ -3,6 +3,7 @@
 // condition is a no-op write.
 
 import type { Condition } from '../schemas/types.gen';
+import { isoSeconds } from './time';
 
 export type { Condition };
 
@@ -25,8 +26,4 @@ export function setCondition(conds: readonly Condition[] | undefined, next: Omit
 
 export function removeCondition(conds: readonly Condition[] | undefined, type: string): Condition[] {
   return (conds ?? []).filter((c) => c.type !== type);
-}
-
-export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }

@@ -118,7 +118,8 @@ export class LibvirtExecutor {
   private readonly depth: number;
   private readonly window: number;
   private readonly slots: Slot[] = [];
-  private queue: Job[] = [];
+  /** jobs not yet handed to a worker, from queueHead on (slots before it are cleared) */
+  private queue: (Job | undefined)[] = [];
   private queueHead = 0;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
@@ -176,7 +177,8 @@ export class LibvirtExecutor {
       const slot = this.pick(now);
       if (!slot) return;
       const job = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = undefined as unknown as Job;
+      this.queue[this.queueHead++] = undefined; // let the job be collected once done
+      if (!job) continue;
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.queueHead);
         this.queueHead = 0;

@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemClock, sleep, type Clock } from './clock';
 import type { CachedObject, Informer } from './informer';
+import { ErrorCode, hasCode } from '../errors';
 import { objectKey } from '../kube/keys';
+import type { StoredObject } from '../kube/types';
 import type { ControllerMetrics } from './metrics';
 import { isTerminalError } from './terminal-error';
 import { WorkQueue, type WorkQueueOptions } from './work-queue';
@@ -32,7 +34,7 @@ export interface Reconciler<K extends string = string> {
 }
 
 /** Maps a changed object to the keys to reconcile (default: the object's own key). */
-export type KeyMapper<K extends string> = (obj: CachedObject) => K | K[] | undefined;
+export type KeyMapper<K extends string, T extends StoredObject = StoredObject> = (obj: CachedObject<T>) => K | K[] | undefined;
 
 export interface ControllerOptions<K extends string = string> {
   name: string;
@@ -48,9 +50,11 @@ export interface ControllerOptions<K extends string = string> {
   metrics?: ControllerMetrics;
 }
 
-interface Source<K extends string> {
-  informer: Informer;
-  map: KeyMapper<K>;
+/** A watched informer, as start() and the resync loop use it. */
+interface Source {
+  waitForSync(signal: AbortSignal): Promise<boolean>;
+  /** enqueues the keys of every cached object */
+  resync(): void;
 }
 
 export class Controller<K extends string = string> {
@@ -59,7 +63,7 @@ export class Controller<K extends string = string> {
   private readonly o: ControllerOptions<K>;
   private readonly clock: Clock;
   private readonly reconcileFn: Reconciler<K>['reconcile'];
-  private readonly sources: Source<K>[] = [];
+  private readonly sources: Source[] = [];
 
   constructor(o: ControllerOptions<K>) {
     this.o = o;
@@ -74,10 +78,15 @@ export class Controller<K extends string = string> {
    * Enqueues keys for every add, update and delete of `informer`'s objects (mapped by `map`,
    * default the object's own key), and on resync. Call before start().
    */
-  watch(informer: Informer, map?: KeyMapper<K>): this {
-    const m: KeyMapper<K> = map ?? ((o) => objectKey(o) as K);
-    this.sources.push({ informer, map: m });
-    const enqueue = (obj: CachedObject) => this.enqueueMapped(m, obj);
+  watch<T extends StoredObject>(informer: Informer<T>, map?: KeyMapper<K, T>): this {
+    const m: KeyMapper<K, T> = map ?? ((o) => objectKey(o) as K);
+    const enqueue = (obj: CachedObject<T>) => this.enqueueMapped(m, obj);
+    this.sources.push({
+      waitForSync: (signal) => informer.waitForSync(signal),
+      resync: () => {
+        for (const obj of informer.list()) enqueue(obj);
+      },
+    });
     informer.addHandlers({
       onAdd: (_k, o) => enqueue(o),
       onUpdate: (_k, oldObj, newObj) => {
@@ -101,7 +110,7 @@ export class Controller<K extends string = string> {
   async start(signal: AbortSignal): Promise<void> {
     const log = this.o.logger.child({ controller: this.name });
     for (const s of this.sources) {
-      if (!(await s.informer.waitForSync(signal))) break;
+      if (!(await s.waitForSync(signal))) break;
     }
     if (signal.aborted) {
       this.queue.shutDown();
@@ -117,7 +126,7 @@ export class Controller<K extends string = string> {
     log.info('controller stopped');
   }
 
-  private enqueueMapped(map: KeyMapper<K>, obj: CachedObject): void {
+  private enqueueMapped<T extends StoredObject>(map: KeyMapper<K, T>, obj: CachedObject<T>): void {
     let keys: K | K[] | undefined;
     try {
       keys = map(obj);
@@ -135,7 +144,7 @@ export class Controller<K extends string = string> {
     while (!signal.aborted) {
       await sleep(this.clock, period, signal);
       if (signal.aborted) return;
-      for (const s of this.sources) for (const obj of s.informer.list()) this.enqueueMapped(s.map, obj);
+      for (const s of this.sources) s.resync();
     }
   }
 
@@ -165,9 +174,9 @@ export class Controller<K extends string = string> {
           this.queue.forget(key);
           logger.error({ err: String(err) }, 'reconcile failed; not retrying');
         } else {
-          result = code === 'CONFLICT' ? 'conflict' : 'error';
+          result = hasCode(err, ErrorCode.Conflict) ? 'conflict' : 'error';
           this.queue.addRateLimited(key);
-          const lvl = code === 'CONFLICT' || attempt < 3 ? 'debug' : 'warn';
+          const lvl = hasCode(err, ErrorCode.Conflict) || attempt < 3 ? 'debug' : 'warn';
           logger[lvl]({ err: String(err), code, attempt }, 'reconcile failed; retrying with backoff');
         }
       } finally {

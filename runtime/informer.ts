@@ -9,32 +9,39 @@ import { compareRv } from '../kube/rv';
 import { matchesFields, matchesLabels, type FieldRequirement, type LabelSelector } from '../kube/selectors';
 import type { ListOptions, ListResult, StoredObject, WatchEvent } from '../kube/types';
 import { sleep, systemClock, type Clock } from './clock';
-import { deepFreeze } from '../kube/freeze';
+import { deepFreeze } from '../schemas/freeze';
 import { objectKey } from '../kube/keys';
+import { ErrorCode, hasCode } from '../errors';
 
 /** Reads changes from a cursor onwards; throws an error with code 'EXPIRED' when the cursor is too old. */
-export interface ChangeFollower {
-  poll(): Promise<WatchEvent[]>;
+export interface ChangeFollower<T extends StoredObject = StoredObject> {
+  poll(): Promise<WatchEvent<T>[]>;
 }
 
-/** What an informer lists and follows: the object store (store/ObjectStore) or anything shaped like it. */
+/**
+ * What an informer lists and follows: the object store (store/ObjectStore) or anything shaped like
+ * it. `T` is the caller's word for the objects of `kind` (e.g. VirtualMachineObject); the store
+ * parses rows into it.
+ */
 export interface ObjectSource {
-  list(kind: string, namespace: string | undefined, opts: ListOptions): Promise<ListResult>;
-  follow(kind: string, from?: string): ChangeFollower;
+  list<T extends StoredObject = StoredObject>(kind: string, namespace: string | undefined, opts: ListOptions): Promise<ListResult<T>>;
+  follow<T extends StoredObject = StoredObject>(kind: string, from?: string): ChangeFollower<T>;
 }
 
-export type CachedObject = Readonly<StoredObject>;
+/** A cached object, shared by every reader: clone before changing. */
+export type CachedObject<T extends StoredObject = StoredObject> = Readonly<T>;
 
-export interface InformerHandlers {
-  onAdd?(key: string, obj: CachedObject): void;
+export interface InformerHandlers<T extends StoredObject = StoredObject> {
+  onAdd?(key: string, obj: CachedObject<T>): void;
   /** `oldObj` is the cached object before the change */
-  onUpdate?(key: string, oldObj: CachedObject, newObj: CachedObject): void;
+  onUpdate?(key: string, oldObj: CachedObject<T>, newObj: CachedObject<T>): void;
   /** `obj` is the last state known */
-  onDelete?(key: string, obj: CachedObject): void;
+  onDelete?(key: string, obj: CachedObject<T>): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends StoredObject = StoredObject> {
   store: ObjectSource;
+  /** the kind listed and followed; its objects are read as T */
   kind: string;
   /** only this namespace (project); default all */
   namespace?: string;
@@ -42,7 +49,7 @@ export interface InformerOptions {
   labelSelector?: LabelSelector;
   fieldSelector?: FieldRequirement[];
   /** any other in-memory filter; an object that stops matching is reported deleted */
-  filter?: (obj: StoredObject) => boolean;
+  filter?: (obj: T) => boolean;
   /** how often to read the change feed; default 250 ms */
   pollIntervalMs?: number;
   /** full re-list period (repairs anything missed); default 300 000 ms (5 min); 0 = never */
@@ -56,30 +63,31 @@ export interface InformerOptions {
 }
 
 /** A secondary index: names the values an object is filed under (e.g. its status.host). */
-export type IndexFunc = (obj: CachedObject) => string[];
+export type IndexFunc<T extends StoredObject = StoredObject> = (obj: CachedObject<T>) => string[];
 
-export class Informer {
+/** An informer of one kind whose objects are T, e.g. `new Informer<VirtualMachineObject>({ kind: 'VirtualMachine', ... })`. */
+export class Informer<T extends StoredObject = StoredObject> {
   readonly kind: string;
-  private readonly o: InformerOptions;
+  private readonly o: InformerOptions<T>;
   private readonly clock: Clock;
-  private readonly cache = new Map<string, CachedObject>();
+  private readonly cache = new Map<string, CachedObject<T>>();
   /** resourceVersion of recent deletions, so a replayed older event does not resurrect an object */
   private readonly tombstones = new Map<string, string>();
-  private readonly handlers: InformerHandlers[] = [];
-  private readonly indexFns = new Map<string, IndexFunc>();
+  private readonly handlers: InformerHandlers<T>[] = [];
+  private readonly indexFns = new Map<string, IndexFunc<T>>();
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
   private synced = false;
   private syncWaiters: (() => void)[] = [];
   private lastRv = '';
 
-  constructor(o: InformerOptions) {
+  constructor(o: InformerOptions<T>) {
     this.o = o;
     this.kind = o.kind;
     this.clock = o.clock ?? systemClock;
   }
 
   /** Registers handlers; objects already cached are replayed to them as adds. Returns an unsubscribe. */
-  addHandlers(h: InformerHandlers): () => void {
+  addHandlers(h: InformerHandlers<T>): () => void {
     this.handlers.push(h);
     if (h.onAdd) for (const [k, v] of this.cache) this.call(() => h.onAdd!(k, v));
     return () => {
@@ -89,7 +97,7 @@ export class Informer {
   }
 
   /** Adds a secondary index; call before start(). */
-  addIndex(name: string, fn: IndexFunc): void {
+  addIndex(name: string, fn: IndexFunc<T>): void {
     this.indexFns.set(name, fn);
     const idx = new Map<string, Set<string>>();
     this.indexes.set(name, idx);
@@ -97,10 +105,10 @@ export class Informer {
   }
 
   /** Cached objects filed under `value` in index `name`. */
-  byIndex(name: string, value: string): CachedObject[] {
+  byIndex(name: string, value: string): CachedObject<T>[] {
     const keys = this.indexes.get(name)?.get(value);
     if (!keys) return [];
-    const out: CachedObject[] = [];
+    const out: CachedObject<T>[] = [];
     for (const k of keys) {
       const o = this.cache.get(k);
       if (o) out.push(o);
@@ -113,11 +121,11 @@ export class Informer {
     return [...(this.indexes.get(name)?.keys() ?? [])];
   }
 
-  get(key: string): CachedObject | undefined {
+  get(key: string): CachedObject<T> | undefined {
     return this.cache.get(key);
   }
 
-  list(): CachedObject[] {
+  list(): CachedObject<T>[] {
     return [...this.cache.values()];
   }
 
@@ -137,6 +145,11 @@ export class Informer {
   /** True once the first full list has been applied. */
   hasSynced(): boolean {
     return this.synced;
+  }
+
+  /** For /readyz: undefined once the first list is in the cache. */
+  notReady(): string | undefined {
+    return this.synced ? undefined : 'syncing';
   }
 
   /** Resolves true once synced, false if `signal` aborts first. */
@@ -160,11 +173,11 @@ export class Informer {
     const retry = this.o.retryDelayMs ?? 1000;
     const log = this.o.logger?.child({ informer: this.kind });
     while (!signal.aborted) {
-      let follower: ChangeFollower;
+      let follower: ChangeFollower<T>;
       try {
         const rv = await this.relist(signal);
         if (signal.aborted) break;
-        follower = this.o.store.follow(this.kind, rv);
+        follower = this.o.store.follow<T>(this.kind, rv);
       } catch (err) {
         log?.warn({ err: String(err) }, 'list failed; retrying');
         await sleep(this.clock, retry, signal);
@@ -175,7 +188,7 @@ export class Informer {
         try {
           this.apply(await follower.poll());
         } catch (err) {
-          if ((err as { code?: string }).code === 'EXPIRED') {
+          if (hasCode(err, ErrorCode.Expired)) {
             log?.info('change feed cursor expired (410); re-listing');
             break;
           }
@@ -190,11 +203,11 @@ export class Informer {
 
   /** Reads every page, replaces the cache and reports the differences. Returns the list's rv. */
   private async relist(signal: AbortSignal): Promise<string> {
-    const fresh = new Map<string, StoredObject>();
+    const fresh = new Map<string, T>();
     let cont: string | undefined;
     let listRv: string | undefined;
     do {
-      const page = await this.o.store.list(this.kind, this.o.namespace, {
+      const page = await this.o.store.list<T>(this.kind, this.o.namespace, {
         limit: this.o.pageSize ?? 500, continue: cont, labelSelector: this.o.labelSelector, fieldSelector: this.o.fieldSelector,
       });
       listRv ??= page.resourceVersion;
@@ -217,7 +230,7 @@ export class Informer {
     return listRv!;
   }
 
-  private apply(events: WatchEvent[]): void {
+  private apply(events: WatchEvent<T>[]): void {
     for (const ev of events) {
       const obj = ev.object;
       const key = objectKey(obj);
@@ -238,7 +251,7 @@ export class Informer {
     if (this.tombstones.size > 10_000) this.tombstones.clear();
   }
 
-  private matches(obj: StoredObject): boolean {
+  private matches(obj: T): boolean {
     const o = this.o;
     if (o.namespace !== undefined && (obj.metadata.namespace ?? '') !== o.namespace) return false;
     if (o.labelSelector && !matchesLabels(o.labelSelector, obj.metadata.labels)) return false;
@@ -246,10 +259,11 @@ export class Informer {
     return o.filter ? o.filter(obj) : true;
   }
 
-  private upsert(key: string, obj: StoredObject): void {
+  private upsert(key: string, obj: T): void {
     const old = this.cache.get(key);
     if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return;
-    const frozen = deepFreeze(obj) as CachedObject;
+    deepFreeze(obj);
+    const frozen: CachedObject<T> = obj;
     this.cache.set(key, frozen);
     this.tombstones.delete(key);
     this.reindex(key, old, frozen);
@@ -260,14 +274,14 @@ export class Informer {
     }
   }
 
-  private remove(key: string, old: CachedObject, rv: string): void {
+  private remove(key: string, old: CachedObject<T>, rv: string): void {
     this.cache.delete(key);
     this.tombstones.set(key, rv);
     this.reindex(key, old, undefined);
     for (const h of this.handlers) if (h.onDelete) this.call(() => h.onDelete!(key, old));
   }
 
-  private reindex(key: string, old: CachedObject | undefined, next: CachedObject | undefined): void {
+  private reindex(key: string, old: CachedObject<T> | undefined, next: CachedObject<T> | undefined): void {
     for (const [name, fn] of this.indexFns) {
       const idx = this.indexes.get(name)!;
       if (old) {

@@ -1,74 +1,153 @@
-// The runner of a process: starts runnables in the order added (informers first, then
-// controllers), and when the signal aborts or any runnable fails, stops them one by one in the
-// reverse order, waiting for each to return (bounded by stopTimeoutMs). STYLE 9.
+// The one runner of a process (STYLE 9): named runnables started one after the other in the order
+// added (each optionally after a start-up step, e.g. "the lease is held"), and, when the signal
+// aborts or any runnable fails, stopped one by one in reverse order, each awaited up to
+// stopTimeoutMs. Reports readiness for /readyz. A Manager is itself a Runnable.
 
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-
-export interface Runnable {
-  readonly name?: string;
-  /** runs until `signal` aborts, then resolves; rejects on a fatal error */
-  start(signal: AbortSignal): Promise<void>;
-}
+import { sleep, systemClock, type Clock } from './clock';
+import type { Runnable } from './runnable';
 
 export interface ManagerOptions {
   logger: Logger;
+  /** names the manager when it runs inside another one */
+  name?: string;
   /** how long to wait for one runnable to stop; default 30 000 ms */
   stopTimeoutMs?: number;
+  clock?: Clock;
 }
 
-export class Manager {
-  private readonly runnables: { name: string; r: Runnable }[] = [];
+export interface AddOptions {
+  name?: string;
+  /**
+   * a start-up step awaited (in order) before this runnable starts, e.g. "connected" or "synced";
+   * false, or the manager stopping meanwhile, ends the start-up: nothing after it starts
+   */
+  after?: (signal: AbortSignal) => Promise<boolean | void>;
+}
 
-  constructor(private readonly o: ManagerOptions) {}
+interface Entry {
+  name: string;
+  r: Runnable;
+  after?: AddOptions['after'];
+}
 
-  add(r: Runnable, name?: string): this {
-    this.runnables.push({ name: name ?? r.name ?? `runnable-${this.runnables.length}`, r });
+export class Manager implements Runnable {
+  readonly name?: string;
+  private readonly entries: Entry[] = [];
+  private startedCount = 0;
+  private allStarted = false;
+  private stopped = false;
+  private resolveStarted!: () => void;
+  /** resolves once every runnable has started (never, if the manager stopped first) */
+  readonly started = new Promise<void>((resolve) => (this.resolveStarted = resolve));
+
+  constructor(private readonly o: ManagerOptions) {
+    this.name = o.name;
+  }
+
+  /** Adds a runnable, started after those added before it. `opts` may be just its name. */
+  add(r: Runnable, opts?: string | AddOptions): this {
+    const o = typeof opts === 'string' ? { name: opts } : opts ?? {};
+    this.entries.push({ name: o.name ?? r.name ?? `runnable-${this.entries.length}`, r, after: o.after });
     return this;
+  }
+
+  /** The names of the runnables, in start order. */
+  names(): string[] {
+    return this.entries.map((e) => e.name);
+  }
+
+  /** 'starting' until every runnable started, 'stopping' once stopping; else the first runnable's reason, if any. */
+  notReady(): string | undefined {
+    if (this.stopped) return 'stopping';
+    if (!this.allStarted) {
+      const next = this.entries[this.startedCount];
+      return next ? `starting (waiting for ${next.name})` : 'starting';
+    }
+    for (const e of this.entries) {
+      const why = e.r.notReady?.();
+      if (why) return `${e.name}: ${why}`;
+    }
+    return undefined;
   }
 
   /** Resolves once everything stopped after `signal` aborted; rejects with the first failure. */
   async start(signal: AbortSignal): Promise<void> {
     const log = this.o.logger;
+    const clock = this.o.clock ?? systemClock;
     const running: { name: string; ac: AbortController; done: Promise<void> }[] = [];
     let firstError: unknown;
-    let stopping!: () => void;
-    const stop = new Promise<void>((resolve) => (stopping = resolve));
-    if (signal.aborted) stopping();
-    signal.addEventListener('abort', () => stopping(), { once: true });
+    // Aborted when the manager stops: by `signal`, or because a runnable failed or returned.
+    const stopping = new AbortController();
+    const stop = () => stopping.abort();
+    if (signal.aborted) stop();
+    signal.addEventListener('abort', stop, { once: true });
+    const fail = (name: string, err: unknown) => {
+      log.error({ runnable: name, err: String(err) }, 'runnable failed');
+      if (firstError === undefined) firstError = err;
+      stop();
+    };
 
-    for (const { name, r } of this.runnables) {
-      if (signal.aborted || firstError !== undefined) break;
+    for (const { name, r, after } of this.entries) {
+      if (stopping.signal.aborted) break;
+      if (after) {
+        let go: boolean | void;
+        try {
+          go = await after(stopping.signal);
+        } catch (err) {
+          fail(name, err);
+          break;
+        }
+        if (go === false || stopping.signal.aborted) break;
+      }
       const ac = new AbortController();
+      setMaxListeners(64, ac.signal); // a controller's workers each wait on it
       const done = Promise.resolve()
         .then(() => r.start(ac.signal))
         .then(
           () => {
             if (!ac.signal.aborted) {
               log.warn({ runnable: name }, 'runnable returned before being stopped');
-              stopping();
+              stop();
             }
           },
-          (err) => {
-            log.error({ runnable: name, err: String(err) }, 'runnable failed');
-            if (firstError === undefined) firstError = err;
-            stopping();
-          },
+          (err) => fail(name, err),
         );
       running.push({ name, ac, done });
+      this.startedCount++;
+    }
+    if (!stopping.signal.aborted && this.startedCount === this.entries.length) {
+      this.allStarted = true;
+      this.resolveStarted();
     }
 
-    await stop;
+    await new Promise<void>((resolve) => (stopping.signal.aborted ? resolve() : stopping.signal.addEventListener('abort', () => resolve(), { once: true })));
+    signal.removeEventListener('abort', stop);
+    this.stopped = true;
     const timeout = this.o.stopTimeoutMs ?? 30_000;
     for (const { name, ac, done } of running.reverse()) {
       ac.abort();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        done.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeout))),
-      ]);
-      clearTimeout(timer);
+      const timer = new AbortController();
+      const timedOut = await Promise.race([done.then(() => false), sleep(clock, timeout, timer.signal).then(() => !timer.signal.aborted)]);
+      timer.abort();
       if (timedOut) log.warn({ runnable: name, timeoutMs: timeout }, 'runnable did not stop in time');
     }
     if (firstError !== undefined) throw firstError;
   }
+}
+
+/**
+ * For a main: a signal that aborts on the first SIGINT or SIGTERM (then the manager stops
+ * everything in reverse order). `onSignal` hears which one came.
+ */
+export function abortOnSignals(onSignal?: (signal: NodeJS.Signals) => void): AbortSignal {
+  const ac = new AbortController();
+  for (const s of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(s, () => {
+      onSignal?.(s);
+      ac.abort();
+    });
+  }
+  return ac.signal;
 }

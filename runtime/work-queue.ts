@@ -28,7 +28,7 @@ export interface WorkQueueOptions {
    */
   order?: 'fifo' | 'random';
   /** random source for order: random; default Math.random */
-  rng?: () => number;
+  random?: () => number;
 }
 
 export class WorkQueue<K extends string = string> {
@@ -54,7 +54,7 @@ export class WorkQueue<K extends string = string> {
     this.backoff = new ExponentialBackoff<K>({ baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs });
     this.bucket = new TokenBucket({ qps: o.qps, burst: o.burst, clock: this.clock });
     this.random = o.order === 'random';
-    this.rng = o.rng ?? Math.random;
+    this.rng = o.random ?? Math.random;
   }
 
   /** Queues `key` unless it is already waiting; a key in flight is queued again after done(). */

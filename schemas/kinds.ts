@@ -10,7 +10,7 @@ export interface PrinterColumn {
   name: string;
   /** date columns print as an age (e.g. "5m") */
   type: 'string' | 'integer' | 'number' | 'date';
-  /** a dotted path such as .spec.cpu, or .status.conditions[?(@.type=="Ready")].status (see schemas/printer.ts) */
+  /** a dotted path such as .spec.cpu, or .status.conditions[?(@.type=="Ready")].status (kubectl's JSONPath, see kube/jsonpath.ts) */
   jsonPath: string;
   /** 0: always shown; 1: only with -o wide */
   priority?: 0 | 1;
@@ -31,7 +31,7 @@ export interface KindInfo {
   schemaFile: string;
   /** whether `kubectl get all` includes it */
   categories: string[];
-  /** columns of `kubectl get` besides Name (and Namespace), in order; printed by schemas/printer.ts */
+  /** columns of `kubectl get` besides Name (and Namespace), in order; printed by kube/printer.ts */
   printerColumns?: PrinterColumn[];
 }
 
@@ -99,6 +99,21 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1, description: 'What the project is for.' },
     ],
   },
+];
+
+/** A kind the control plane stores for itself: never served by the API, typed from its schema all the same. */
+export interface InternalKindInfo {
+  kind: string;
+  namespaced: boolean;
+  /** schemas/<schemaFile> holds the JSON Schema of the whole object (types only: nothing validates against it) */
+  schemaFile: string;
+}
+
+export const INTERNAL_KINDS: readonly InternalKindInfo[] = [
+  /** a Host's allocation record (controllers/placement/allocation-record.ts) */
+  { kind: 'HostAllocation', namespaced: false, schemaFile: 'hostallocation.json' },
+  /** a topology domain held by an anti-affinity group member (controllers/placement/topology-claims.ts) */
+  { kind: 'TopologyClaim', namespaced: true, schemaFile: 'topologyclaim.json' },
 ];
 
 const byAnyName = new Map<string, KindInfo>();

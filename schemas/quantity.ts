@@ -1,9 +1,11 @@
 // Kubernetes quantities ("2Gi", "512Mi", "10G", "100m", "1e3"): parsing to numbers and formatting back.
 // Used by placement, quota admission and the agents; the accepted syntax is the `quantity` pattern of common.json.
 
+import { ErrorCode } from '../errors';
+
 /** Thrown for a string or number that is not a non-negative Kubernetes quantity. */
 export class QuantityError extends Error {
-  readonly code = 'InvalidQuantity';
+  readonly code = ErrorCode.InvalidQuantity;
   readonly input: unknown;
 
   constructor(input: unknown, reason = 'is not a quantity (e.g. 2Gi, 512Mi, 10G, 100m) or a non-negative number') {

@@ -15,26 +15,21 @@ export type Timestamp = string;
  */
 export type LabelValue = string;
 /**
- * A Kubernetes quantity: a non-negative integer, or a string such as 2Gi, 512Mi, 10G, 1.5Gi or 100m (binary suffixes Ki Mi Gi Ti Pi Ei, decimal suffixes n u m k M G T P E, or an exponent such as 1e3).
+ * A label or annotation key: an optional DNS subdomain prefix of at most 253 characters and '/', then a name of at most 63 characters of [A-Za-z0-9._-] starting and ending with an alphanumeric character.
  */
-export type Quantity = string | number;
-/**
- * A disk: a copy-on-write clone of an Image, an existing Volume, or (with neither) a blank disk of the given size.
- */
-export type Disk = {
-  name: DNSLabel;
-  image?: DNSLabel;
-  volume?: DNSLabel;
-  size?: Quantity;
-  /**
-   * The bus the disk is attached with. Absent means virtio.
-   */
-  bus?: 'virtio' | 'sata' | 'scsi';
-};
+export type QualifiedName = string;
 /**
  * What a taint does to VMs that do not tolerate it: NoSchedule (never placed there), PreferNoSchedule (avoided), NoExecute (also evicted).
  */
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+/**
+ * A Kubernetes quantity: a non-negative integer, or a string such as 2Gi, 512Mi, 10G, 1.5Gi or 100m (binary suffixes Ki Mi Gi Ti Pi Ei, decimal suffixes n u m k M G T P E, or an exponent such as 1e3).
+ */
+export type Quantity = string | number;
+/**
+ * The object's conditions, at most one per type.
+ */
+export type Conditions = Condition[];
 /**
  * A selector requirement: a key, an operator and values.
  */
@@ -49,14 +44,6 @@ export type LabelSelectorRequirement = {
    */
   values?: LabelValue[];
 };
-/**
- * A label or annotation key: an optional DNS subdomain prefix of at most 253 characters and '/', then a name of at most 63 characters of [A-Za-z0-9._-] starting and ending with an alphanumeric character.
- */
-export type QualifiedName = string;
-/**
- * The object's conditions, at most one per type.
- */
-export type Conditions = Condition[];
 /**
  * A user or a group, and its role.
  */
@@ -74,27 +61,40 @@ export type ProjectMember = {
    */
   role: 'viewer' | 'editor' | 'admin';
 };
+/**
+ * A disk: a copy-on-write clone of an Image, an existing Volume, or (with neither) a blank disk of the given size.
+ */
+export type Disk = {
+  name: DNSLabel;
+  image?: DNSLabel;
+  volume?: DNSLabel;
+  size?: Quantity;
+  /**
+   * The bus the disk is attached with. Absent means virtio.
+   */
+  bus?: 'virtio' | 'sata' | 'scsi';
+};
 
 /**
- * A virtual machine: cpu, memory, disks cloned from Images or backed by Volumes, networks, placement rules and a run strategy.
+ * A hypervisor, registered by its agent. Placement reads its labels (metadata.labels), taints, capacity and allocations.
  */
-export interface VirtualMachine {
+export type Host = {
   /**
    * The API group and version: stratuslab.eu/v1alpha1.
    */
   apiVersion: 'stratuslab.eu/v1alpha1';
   /**
-   * The kind: VirtualMachine.
+   * The kind: Host.
    */
-  kind: 'VirtualMachine';
+  kind: 'Host';
   metadata: ObjectMeta;
-  spec: VirtualMachineSpec;
-  status?: VirtualMachineStatus;
-}
+  spec?: HostSpec;
+  status?: HostStatus;
+};
 /**
  * Standard object metadata, as in Kubernetes.
  */
-export interface ObjectMeta {
+export type ObjectMeta = {
   name?: DNSLabel;
   /**
    * A prefix from which the server generates a unique name when name is not set.
@@ -124,7 +124,7 @@ export interface ObjectMeta {
    * Key/value pairs of non-identifying information for tools and people.
    */
   annotations?: {
-    [k: string]: string | undefined;
+    [k: string]: string;
   };
   /**
    * Names of parties that must clean up before the object is removed, e.g. stratuslab.eu/domain.
@@ -138,17 +138,17 @@ export interface ObjectMeta {
    * Which manager (kubectl, a controller) owns which fields, maintained by server-side apply.
    */
   managedFields?: ManagedFieldsEntry[];
-}
+};
 /**
  * A map of label keys to label values.
  */
-export interface Labels {
-  [k: string]: LabelValue | undefined;
-}
+export type Labels = {
+  [k: string]: LabelValue;
+};
 /**
  * A reference to an owning object.
  */
-export interface OwnerReference {
+export type OwnerReference = {
   /**
    * API version of the owner.
    */
@@ -173,12 +173,12 @@ export interface OwnerReference {
    * Whether the owner cannot be deleted before this object.
    */
   blockOwnerDeletion?: boolean;
-  [k: string]: unknown | undefined;
-}
+  [k: string]: unknown;
+};
 /**
  * The fields one manager owns, in one operation.
  */
-export interface ManagedFieldsEntry {
+export type ManagedFieldsEntry = {
   /**
    * The manager's name.
    */
@@ -203,174 +203,89 @@ export interface ManagedFieldsEntry {
    * The set of owned fields.
    */
   fieldsV1?: {
-    [k: string]: unknown | undefined;
+    [k: string]: unknown;
   };
   /**
    * The subresource written (e.g. status), empty for the main resource.
    */
   subresource?: string;
-  [k: string]: unknown | undefined;
-}
+  [k: string]: unknown;
+};
 /**
- * The desired state of the VM, written by users.
+ * How the host may be used, written by operators.
  */
-export interface VirtualMachineSpec {
+export type HostSpec = {
   /**
-   * Whether the VM should run: Always (restarted whenever it stops, rescheduled if its host fails), RerunOnFailure (restarted only after a failure), Halted (stopped), Manual (started and stopped by the user only).
+   * true: cordoned, no new VMs are placed here.
    */
-  runStrategy?: 'Always' | 'RerunOnFailure' | 'Halted' | 'Manual';
+  unschedulable?: boolean;
   /**
-   * Number of vCPUs.
+   * Taints repelling VMs that do not tolerate them.
    */
-  cpu: number;
-  memory: Quantity;
-  /**
-   * The VM's disks in boot order; names are unique.
-   */
-  disks?: Disk[];
-  /**
-   * The VM's network interfaces; names are unique. Defaults to one interface on the default network.
-   */
-  networks?: Network[];
-  placement?: Placement;
-  cloudInit?: CloudInit;
-  console?: Console;
-}
+  taints?: Taint[];
+  reserved?: ResourceList;
+  overcommit?: Overcommit;
+};
 /**
- * A network interface.
+ * A mark on a Host that repels VMs that do not tolerate it.
  */
-export interface Network {
-  name: DNSLabel;
-  /**
-   * The emulated NIC model. Absent means virtio.
-   */
-  model?: 'virtio' | 'e1000' | 'rtl8139';
-}
+export type Taint = {
+  key: QualifiedName;
+  value?: LabelValue;
+  effect: TaintEffect;
+};
 /**
- * Where the VM may run and how to choose among the candidate hosts.
+ * Amounts of cpu (vCPUs, e.g. 8 or 500m), memory and storage (bytes, e.g. 64Gi, 2Ti).
  */
-export interface Placement {
-  hostSelector?: Labels;
-  /**
-   * Host taints this VM tolerates.
-   */
-  tolerations?: Toleration[];
-  /**
-   * Co-locate the VM with VMs matching a selector (same topology domain).
-   */
-  affinity?: AffinityTerm[];
-  /**
-   * Keep the VM apart from VMs matching a selector (different topology domain).
-   */
-  antiAffinity?: AffinityTerm[];
-  /**
-   * How to score candidate hosts: pack (fill hosts up), spread (even out), load-aware (prefer hosts with low measured load). The cluster default when unset.
-   */
-  policy?: 'pack' | 'spread' | 'load-aware';
-}
+export type ResourceList = {
+  cpu?: Quantity;
+  memory?: Quantity;
+  storage?: Quantity;
+};
 /**
- * Lets a VM be placed on (or stay on) Hosts with a matching taint.
+ * Overcommit ratios: allocatable = (capacity - reserved) x ratio.
  */
-export interface Toleration {
+export type Overcommit = {
   /**
-   * The taint key to tolerate; empty with operator Exists tolerates every taint.
+   * vCPUs per physical CPU.
    */
-  key?: string;
+  cpu?: number;
   /**
-   * Equal matches key and value; Exists matches any value of the key. Absent means Equal.
+   * Memory overcommit ratio.
    */
-  operator?: 'Equal' | 'Exists';
+  memory?: number;
   /**
-   * The taint value to match with operator Equal.
+   * Storage overcommit ratio (thin provisioning).
    */
-  value?: string;
-  effect?: TaintEffect;
-}
+  storage?: number;
+};
 /**
- * A rule relating this VM to other VMs of the same project selected by label.
+ * The observed host, written by its agent and the host-health controller.
  */
-export interface AffinityTerm {
-  labelSelector: LabelSelector;
+export type HostStatus = {
+  capacity?: ResourceList;
+  allocatable?: ResourceList;
+  allocated?: ResourceList;
+  conditions?: Conditions;
+  heartbeatTime?: Timestamp;
   /**
-   * The host label whose value defines a topology domain (e.g. rack); host (the default when absent) means the host itself.
+   * The libvirt connection URI the agent uses, e.g. qemu:///system.
    */
-  topologyKey?: string;
+  libvirtURI?: string;
   /**
-   * true (the default when absent): a hard rule (filter); false: a preference (score) weighted by weight.
+   * The version of the agent.
    */
-  required?: boolean;
-  /**
-   * The weight of a preference (required: false), 1 to 100.
-   */
-  weight?: number;
-}
-/**
- * Selects objects by label. matchLabels and matchExpressions are ANDed; an empty selector matches everything.
- */
-export interface LabelSelector {
-  matchLabels?: Labels;
-  /**
-   * Requirements that must all hold.
-   */
-  matchExpressions?: LabelSelectorRequirement[];
-}
-/**
- * cloud-init configuration handed to the guest on a NoCloud seed disk.
- */
-export interface CloudInit {
-  /**
-   * cloud-init user data, e.g. a #cloud-config document.
-   */
-  userData?: string;
-}
-/**
- * Console access to the guest.
- */
-export interface Console {
-  /**
-   * serial: a serial console whose output is logged to status.consoleLog; vnc: a graphical console as well.
-   */
-  type?: 'serial' | 'vnc';
-}
-/**
- * The observed state of the VM, written by controllers and agents only.
- */
-export interface VirtualMachineStatus {
-  /**
-   * A one-word summary for people.
-   */
-  phase?: 'Pending' | 'Scheduled' | 'Starting' | 'Running' | 'Stopped' | 'Failed' | 'Terminating';
-  /**
-   * The Host the VM is bound to.
-   */
-  host?: string;
+  agentVersion?: string;
   /**
    * The metadata.generation this status describes.
    */
   observedGeneration?: number;
-  conditions?: Conditions;
-  /**
-   * The UUID of the libvirt domain.
-   */
-  domainUUID?: string;
-  /**
-   * The tail of the serial console output.
-   */
-  consoleLog?: string;
-  startTime?: Timestamp;
-  /**
-   * The storage backing each disk on the host.
-   */
-  volumes?: DiskStatus[];
-  /**
-   * The guest's primary IP address, when known.
-   */
-  ip?: string;
-}
+  nodeInfo?: NodeInfo;
+};
 /**
  * One aspect of an object's observed state (e.g. Ready, Scheduled).
  */
-export interface Condition {
+export type Condition = {
   /**
    * The condition type in CamelCase, e.g. Ready or Scheduled.
    */
@@ -392,267 +307,11 @@ export interface Condition {
    * The metadata.generation the condition was set from.
    */
   observedGeneration?: number;
-}
-/**
- * The storage backing one disk.
- */
-export interface DiskStatus {
-  /**
-   * The disk's name in spec.disks.
-   */
-  name: string;
-  /**
-   * The Volume backing the disk, if any.
-   */
-  volume?: string;
-  /**
-   * The path of the disk's file on the host.
-   */
-  path?: string;
-}
-/**
- * A disk in a hypervisor's storage pool: blank, or cloned copy-on-write from an Image.
- */
-export interface Volume {
-  /**
-   * The API group and version: stratuslab.eu/v1alpha1.
-   */
-  apiVersion: 'stratuslab.eu/v1alpha1';
-  /**
-   * The kind: Volume.
-   */
-  kind: 'Volume';
-  metadata: ObjectMeta;
-  spec: VolumeSpec;
-  status?: VolumeStatus;
-}
-/**
- * The desired volume, written by users.
- */
-export interface VolumeSpec {
-  size?: Quantity;
-  image?: DNSLabel;
-  /**
-   * The libvirt storage pool on the host.
-   */
-  pool?: string;
-  /**
-   * Pin the volume to this Host; otherwise it is created on the host of the first VM that uses it.
-   */
-  host?: string;
-}
-/**
- * The observed volume, written by controllers and agents only.
- */
-export interface VolumeStatus {
-  /**
-   * A one-word summary for people: Pending (no storage yet: it is created on the host of the first VM that uses it, or at once on spec.host), Available (created, no VM uses it), InUse (VMs on its host use it), Failed (it cannot be created as specified), Terminating (deleted; it goes once no VM uses it).
-   */
-  phase?: 'Pending' | 'Available' | 'InUse' | 'Failed' | 'Terminating';
-  /**
-   * The Host whose pool holds the volume.
-   */
-  host?: string;
-  /**
-   * The libvirt storage pool on the host that holds the volume.
-   */
-  pool?: string;
-  /**
-   * The volume's path on the host.
-   */
-  path?: string;
-  capacity?: Quantity;
-  allocation?: Quantity;
-  /**
-   * Names of the VirtualMachines of the project, on the volume's host, that use it.
-   */
-  usedBy?: string[];
-  conditions?: Conditions;
-  /**
-   * The metadata.generation this status describes.
-   */
-  observedGeneration?: number;
-}
-/**
- * A bootable disk image (or a kernel and initrd) that Volumes and VM disks are cloned from.
- */
-export interface Image {
-  /**
-   * The API group and version: stratuslab.eu/v1alpha1.
-   */
-  apiVersion: 'stratuslab.eu/v1alpha1';
-  /**
-   * The kind: Image.
-   */
-  kind: 'Image';
-  metadata: ObjectMeta;
-  spec: ImageSpec;
-  status?: ImageStatus;
-}
-/**
- * The desired image, written by users.
- */
-export interface ImageSpec {
-  source?: ImageSource;
-  /**
-   * The disk format of the image.
-   */
-  format?: 'qcow2' | 'raw';
-  /**
-   * Path on the hosts of a kernel for direct kernel boot.
-   */
-  kernel?: string;
-  /**
-   * Path on the hosts of an initrd for direct kernel boot (needs kernel).
-   */
-  initrd?: string;
-  /**
-   * Kernel command line for direct kernel boot (needs kernel).
-   */
-  cmdline?: string;
-  size?: Quantity;
-}
-/**
- * Where the image's content comes from: exactly one of url, path or volume.
- */
-export interface ImageSource {
-  /**
-   * An http(s) URL the hosts download the image from.
-   */
-  url?: string;
-  /**
-   * A path on the hosts where the image file already is.
-   */
-  path?: string;
-  volume?: DNSLabel;
-}
-/**
- * The observed image, written by controllers and agents only.
- */
-export interface ImageStatus {
-  /**
-   * A one-word summary for people.
-   */
-  phase?: 'Pending' | 'Ready' | 'Failed' | 'Terminating';
-  /**
-   * The Hosts holding a copy of the image.
-   */
-  hosts?: ImageHostCopy[];
-  size?: Quantity;
-  conditions?: Conditions;
-  /**
-   * The metadata.generation this status describes.
-   */
-  observedGeneration?: number;
-}
-/**
- * A copy of the image on one Host.
- */
-export interface ImageHostCopy {
-  /**
-   * The Host's name.
-   */
-  name: string;
-  /**
-   * The copy's path on the host.
-   */
-  path?: string;
-  /**
-   * Whether the copy is complete.
-   */
-  ready?: boolean;
-}
-/**
- * A hypervisor, registered by its agent. Placement reads its labels (metadata.labels), taints, capacity and allocations.
- */
-export interface Host {
-  /**
-   * The API group and version: stratuslab.eu/v1alpha1.
-   */
-  apiVersion: 'stratuslab.eu/v1alpha1';
-  /**
-   * The kind: Host.
-   */
-  kind: 'Host';
-  metadata: ObjectMeta;
-  spec?: HostSpec;
-  status?: HostStatus;
-}
-/**
- * How the host may be used, written by operators.
- */
-export interface HostSpec {
-  /**
-   * true: cordoned, no new VMs are placed here.
-   */
-  unschedulable?: boolean;
-  /**
-   * Taints repelling VMs that do not tolerate them.
-   */
-  taints?: Taint[];
-  reserved?: ResourceList;
-  overcommit?: Overcommit;
-}
-/**
- * A mark on a Host that repels VMs that do not tolerate it.
- */
-export interface Taint {
-  key: QualifiedName;
-  value?: LabelValue;
-  effect: TaintEffect;
-}
-/**
- * Amounts of cpu (vCPUs, e.g. 8 or 500m), memory and storage (bytes, e.g. 64Gi, 2Ti).
- */
-export interface ResourceList {
-  cpu?: Quantity;
-  memory?: Quantity;
-  storage?: Quantity;
-}
-/**
- * Overcommit ratios: allocatable = (capacity - reserved) x ratio.
- */
-export interface Overcommit {
-  /**
-   * vCPUs per physical CPU.
-   */
-  cpu?: number;
-  /**
-   * Memory overcommit ratio.
-   */
-  memory?: number;
-  /**
-   * Storage overcommit ratio (thin provisioning).
-   */
-  storage?: number;
-}
-/**
- * The observed host, written by its agent and the host-health controller.
- */
-export interface HostStatus {
-  capacity?: ResourceList;
-  allocatable?: ResourceList;
-  allocated?: ResourceList;
-  conditions?: Conditions;
-  heartbeatTime?: Timestamp;
-  /**
-   * The libvirt connection URI the agent uses, e.g. qemu:///system.
-   */
-  libvirtURI?: string;
-  /**
-   * The version of the agent.
-   */
-  agentVersion?: string;
-  /**
-   * The metadata.generation this status describes.
-   */
-  observedGeneration?: number;
-  nodeInfo?: NodeInfo;
-}
+};
 /**
  * Facts about the hypervisor, as libvirt reports them.
  */
-export interface NodeInfo {
+export type NodeInfo = {
   /**
    * The host's name as the system knows it.
    */
@@ -706,11 +365,193 @@ export interface NodeInfo {
    * Whether hardware virtualization (/dev/kvm) is available.
    */
   kvm?: boolean;
-}
+};
+/**
+ * Internal (not served by the API): the allocation record of one Host, cluster-scoped and named after it. One claim per VM placed there, keyed by the VM's uid; schedulers add a claim by compare-and-set before binding (controllers/placement/allocation-record.ts).
+ */
+export type HostAllocation = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: HostAllocation.
+   */
+  kind: 'HostAllocation';
+  metadata: ObjectMeta;
+  spec: HostAllocationSpec;
+};
+/**
+ * The claims on the host's capacity.
+ */
+export type HostAllocationSpec = {
+  /**
+   * The Host's name.
+   */
+  host: string;
+  /**
+   * One claim per VM placed on the host, keyed by the VM's uid.
+   */
+  claims: {
+    [k: string]: AllocationClaim;
+  };
+};
+/**
+ * What one VM placed on the host holds: its resources, and what its (anti-)affinity rules need checked against in-flight placements.
+ */
+export type AllocationClaim = {
+  /**
+   * The VM's namespace/name.
+   */
+  vm: string;
+  /**
+   * vCPUs.
+   */
+  cpu: number;
+  /**
+   * Memory in bytes.
+   */
+  memory: number;
+  /**
+   * Storage in bytes.
+   */
+  storage: number;
+  /**
+   * The VM's labels, so host-level (anti-)affinity is checked against in-flight claims too.
+   */
+  labels?: {
+    [k: string]: string;
+  };
+  /**
+   * The VM's required anti-affinity terms, so the symmetric rule (other VMs must keep out of its domain) holds against in-flight claims too: exactly on this host, from the cache elsewhere.
+   */
+  antiAffinity?: HeldTerm[];
+  /**
+   * Names of the TopologyClaim records (in the VM's project) the VM holds; released with this claim.
+   */
+  topologyClaims?: string[];
+  /**
+   * Who claimed: "<scheduler identity>/<attempt id>", or "audit".
+   */
+  by: string;
+  /**
+   * When, in ms since the epoch (the claimant's clock).
+   */
+  at: number;
+};
+/**
+ * A required anti-affinity term, with its topology key filled in.
+ */
+export type HeldTerm = {
+  labelSelector: LabelSelector;
+  /**
+   * The host label whose value defines a topology domain; host means the host itself.
+   */
+  topologyKey: string;
+};
+/**
+ * Selects objects by label. matchLabels and matchExpressions are ANDed; an empty selector matches everything.
+ */
+export type LabelSelector = {
+  matchLabels?: Labels;
+  /**
+   * Requirements that must all hold.
+   */
+  matchExpressions?: LabelSelectorRequirement[];
+};
+/**
+ * A bootable disk image (or a kernel and initrd) that Volumes and VM disks are cloned from.
+ */
+export type Image = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: Image.
+   */
+  kind: 'Image';
+  metadata: ObjectMeta;
+  spec: ImageSpec;
+  status?: ImageStatus;
+};
+/**
+ * The desired image, written by users.
+ */
+export type ImageSpec = {
+  source?: ImageSource;
+  /**
+   * The disk format of the image.
+   */
+  format?: 'qcow2' | 'raw';
+  /**
+   * Path on the hosts of a kernel for direct kernel boot.
+   */
+  kernel?: string;
+  /**
+   * Path on the hosts of an initrd for direct kernel boot (needs kernel).
+   */
+  initrd?: string;
+  /**
+   * Kernel command line for direct kernel boot (needs kernel).
+   */
+  cmdline?: string;
+  size?: Quantity;
+};
+/**
+ * Where the image's content comes from: exactly one of url, path or volume.
+ */
+export type ImageSource = {
+  /**
+   * An http(s) URL the hosts download the image from.
+   */
+  url?: string;
+  /**
+   * A path on the hosts where the image file already is.
+   */
+  path?: string;
+  volume?: DNSLabel;
+};
+/**
+ * The observed image, written by controllers and agents only.
+ */
+export type ImageStatus = {
+  /**
+   * A one-word summary for people.
+   */
+  phase?: 'Pending' | 'Ready' | 'Failed' | 'Terminating';
+  /**
+   * The Hosts holding a copy of the image.
+   */
+  hosts?: ImageHostCopy[];
+  size?: Quantity;
+  conditions?: Conditions;
+  /**
+   * The metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+};
+/**
+ * A copy of the image on one Host.
+ */
+export type ImageHostCopy = {
+  /**
+   * The Host's name.
+   */
+  name: string;
+  /**
+   * The copy's path on the host.
+   */
+  path?: string;
+  /**
+   * Whether the copy is complete.
+   */
+  ready?: boolean;
+};
 /**
  * A tenant: members with roles and a quota. Its name is the namespace of the VMs, Volumes and Images it owns.
  */
-export interface Project {
+export type Project = {
   /**
    * The API group and version: stratuslab.eu/v1alpha1.
    */
@@ -722,11 +563,11 @@ export interface Project {
   metadata: ObjectMeta;
   spec?: ProjectSpec;
   status?: ProjectStatus;
-}
+};
 /**
  * Who may use the project and how much, written by administrators.
  */
-export interface ProjectSpec {
+export type ProjectSpec = {
   /**
    * What the project is for.
    */
@@ -736,11 +577,11 @@ export interface ProjectSpec {
    */
   members?: ProjectMember[];
   quota?: ProjectQuota;
-}
+};
 /**
  * Upper bounds on what the project's VMs and Volumes may use; unset means unlimited.
  */
-export interface ProjectQuota {
+export type ProjectQuota = {
   /**
    * Number of VirtualMachines.
    */
@@ -751,11 +592,11 @@ export interface ProjectQuota {
   cpu?: number;
   memory?: Quantity;
   storage?: Quantity;
-}
+};
 /**
  * The observed project, written by controllers only.
  */
-export interface ProjectStatus {
+export type ProjectStatus = {
   /**
    * Active, or Terminating while its objects are being deleted (as for a Namespace).
    */
@@ -766,11 +607,11 @@ export interface ProjectStatus {
    * The metadata.generation this status describes.
    */
   observedGeneration?: number;
-}
+};
 /**
  * What the project's objects use, counted against the quota.
  */
-export interface ProjectUsage {
+export type ProjectUsage = {
   /**
    * Number of VirtualMachines.
    */
@@ -781,4 +622,309 @@ export interface ProjectUsage {
   cpu?: number;
   memory?: Quantity;
   storage?: Quantity;
-}
+};
+/**
+ * Internal (not served by the API): one topology domain (a rack, a zone) held by one member of an anti-affinity group, in the VM's project, named after a hash of the term and the value; created if not exists by a placement attempt (controllers/placement/topology-claims.ts).
+ */
+export type TopologyClaim = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: TopologyClaim.
+   */
+  kind: 'TopologyClaim';
+  metadata: ObjectMeta;
+  spec: TopologyClaimSpec;
+};
+/**
+ * The domain held, and the placement attempt that holds it.
+ */
+export type TopologyClaimSpec = {
+  /**
+   * The identity of the anti-affinity term (it includes the topology key).
+   */
+  term: string;
+  /**
+   * The host label whose value defines the domain.
+   */
+  topologyKey: string;
+  /**
+   * The domain: the value of the topology key.
+   */
+  value: string;
+  /**
+   * The owning VM's uid.
+   */
+  uid: string;
+  /**
+   * The owning VM's namespace/name.
+   */
+  vm: string;
+  /**
+   * The host the VM is being placed on.
+   */
+  host: string;
+  /**
+   * The placement attempt: "<scheduler identity>/<attempt id>", or "audit".
+   */
+  by: string;
+  /**
+   * When, in ms since the epoch (the claimant's clock).
+   */
+  at: number;
+};
+/**
+ * A virtual machine: cpu, memory, disks cloned from Images or backed by Volumes, networks, placement rules and a run strategy.
+ */
+export type VirtualMachine = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: VirtualMachine.
+   */
+  kind: 'VirtualMachine';
+  metadata: ObjectMeta;
+  spec: VirtualMachineSpec;
+  status?: VirtualMachineStatus;
+};
+/**
+ * The desired state of the VM, written by users.
+ */
+export type VirtualMachineSpec = {
+  /**
+   * Whether the VM should run: Always (restarted whenever it stops, rescheduled if its host fails), RerunOnFailure (restarted only after a failure), Halted (stopped), Manual (started and stopped by the user only).
+   */
+  runStrategy?: 'Always' | 'RerunOnFailure' | 'Halted' | 'Manual';
+  /**
+   * Number of vCPUs.
+   */
+  cpu: number;
+  memory: Quantity;
+  /**
+   * The VM's disks in boot order; names are unique.
+   */
+  disks?: Disk[];
+  /**
+   * The VM's network interfaces; names are unique. Defaults to one interface on the default network.
+   */
+  networks?: Network[];
+  placement?: Placement;
+  cloudInit?: CloudInit;
+  console?: Console;
+};
+/**
+ * A network interface.
+ */
+export type Network = {
+  name: DNSLabel;
+  /**
+   * The emulated NIC model. Absent means virtio.
+   */
+  model?: 'virtio' | 'e1000' | 'rtl8139';
+};
+/**
+ * Where the VM may run and how to choose among the candidate hosts.
+ */
+export type Placement = {
+  hostSelector?: Labels;
+  /**
+   * Host taints this VM tolerates.
+   */
+  tolerations?: Toleration[];
+  /**
+   * Co-locate the VM with VMs matching a selector (same topology domain).
+   */
+  affinity?: AffinityTerm[];
+  /**
+   * Keep the VM apart from VMs matching a selector (different topology domain).
+   */
+  antiAffinity?: AffinityTerm[];
+  /**
+   * How to score candidate hosts: pack (fill hosts up), spread (even out), load-aware (prefer hosts with low measured load). The cluster default when unset.
+   */
+  policy?: 'pack' | 'spread' | 'load-aware';
+};
+/**
+ * Lets a VM be placed on (or stay on) Hosts with a matching taint.
+ */
+export type Toleration = {
+  /**
+   * The taint key to tolerate; empty with operator Exists tolerates every taint.
+   */
+  key?: string;
+  /**
+   * Equal matches key and value; Exists matches any value of the key. Absent means Equal.
+   */
+  operator?: 'Equal' | 'Exists';
+  /**
+   * The taint value to match with operator Equal.
+   */
+  value?: string;
+  effect?: TaintEffect;
+};
+/**
+ * A rule relating this VM to other VMs of the same project selected by label.
+ */
+export type AffinityTerm = {
+  labelSelector: LabelSelector;
+  /**
+   * The host label whose value defines a topology domain (e.g. rack); host (the default when absent) means the host itself.
+   */
+  topologyKey?: string;
+  /**
+   * true (the default when absent): a hard rule (filter); false: a preference (score) weighted by weight.
+   */
+  required?: boolean;
+  /**
+   * The weight of a preference (required: false), 1 to 100.
+   */
+  weight?: number;
+};
+/**
+ * cloud-init configuration handed to the guest on a NoCloud seed disk.
+ */
+export type CloudInit = {
+  /**
+   * cloud-init user data, e.g. a #cloud-config document.
+   */
+  userData?: string;
+};
+/**
+ * Console access to the guest.
+ */
+export type Console = {
+  /**
+   * serial: a serial console whose output is logged to status.consoleLog; vnc: a graphical console as well.
+   */
+  type?: 'serial' | 'vnc';
+};
+/**
+ * The observed state of the VM, written by controllers and agents only.
+ */
+export type VirtualMachineStatus = {
+  /**
+   * A one-word summary for people.
+   */
+  phase?: 'Pending' | 'Scheduled' | 'Starting' | 'Running' | 'Stopped' | 'Failed' | 'Terminating';
+  /**
+   * The Host the VM is bound to.
+   */
+  host?: string;
+  /**
+   * The metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+  conditions?: Conditions;
+  /**
+   * The UUID of the libvirt domain.
+   */
+  domainUUID?: string;
+  /**
+   * The tail of the serial console output.
+   */
+  consoleLog?: string;
+  startTime?: Timestamp;
+  /**
+   * The storage backing each disk on the host.
+   */
+  volumes?: DiskStatus[];
+  /**
+   * The guest's primary IP address, when known.
+   */
+  ip?: string;
+};
+/**
+ * The storage backing one disk.
+ */
+export type DiskStatus = {
+  /**
+   * The disk's name in spec.disks.
+   */
+  name: string;
+  /**
+   * The Volume backing the disk, if any.
+   */
+  volume?: string;
+  /**
+   * The path of the disk's file on the host.
+   */
+  path?: string;
+};
+/**
+ * A disk in a hypervisor's storage pool: blank, or cloned copy-on-write from an Image.
+ */
+export type Volume = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: Volume.
+   */
+  kind: 'Volume';
+  metadata: ObjectMeta;
+  spec: VolumeSpec;
+  status?: VolumeStatus;
+};
+/**
+ * The desired volume, written by users.
+ */
+export type VolumeSpec = {
+  size?: Quantity;
+  image?: DNSLabel;
+  /**
+   * The libvirt storage pool on the host.
+   */
+  pool?: string;
+  /**
+   * Pin the volume to this Host; otherwise it is created on the host of the first VM that uses it.
+   */
+  host?: string;
+};
+/**
+ * The observed volume, written by controllers and agents only.
+ */
+export type VolumeStatus = {
+  /**
+   * A one-word summary for people: Pending (no storage yet: it is created on the host of the first VM that uses it, or at once on spec.host), Available (created, no VM uses it), InUse (VMs on its host use it), Failed (it cannot be created as specified), Terminating (deleted; it goes once no VM uses it).
+   */
+  phase?: 'Pending' | 'Available' | 'InUse' | 'Failed' | 'Terminating';
+  /**
+   * The Host whose pool holds the volume.
+   */
+  host?: string;
+  /**
+   * The libvirt storage pool on the host that holds the volume.
+   */
+  pool?: string;
+  /**
+   * The volume's path on the host.
+   */
+  path?: string;
+  capacity?: Quantity;
+  allocation?: Quantity;
+  /**
+   * Names of the VirtualMachines of the project, on the volume's host, that use it.
+   */
+  usedBy?: string[];
+  conditions?: Conditions;
+  /**
+   * The metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+};
+
+/** Every kind (served or internal) by name, to its object type; kube/types.ts ObjectOf<K> builds on it. */
+export type KindTypes = {
+  Host: Host;
+  HostAllocation: HostAllocation;
+  Image: Image;
+  Project: Project;
+  TopologyClaim: TopologyClaim;
+  VirtualMachine: VirtualMachine;
+  Volume: Volume;
+};

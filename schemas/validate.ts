@@ -5,6 +5,8 @@ import Ajv from 'ajv';
 import type { AnySchemaObject, ErrorObject, SchemaValidateFunction, ValidateFunction } from 'ajv';
 import type { DataValidationCxt } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
+import { ErrorCode } from '../errors';
+import { deepFreeze } from './freeze';
 import { KINDS, resolveKind } from './kinds';
 import commonSchema from './common.json';
 import objectMetaSchema from './objectmeta.json';
@@ -62,7 +64,7 @@ export interface ValidateOptions {
 
 /** Thrown when asked about a kind that schemas/kinds.ts does not know: a bug in the caller. */
 export class UnknownKindError extends Error {
-  readonly code = 'UnknownKind';
+  readonly code = ErrorCode.UnknownKind;
 
   constructor(readonly kindName: string) {
     super(`unknown kind ${JSON.stringify(kindName)}; known kinds: ${KINDS.map((k) => k.kind).join(', ')}`);
@@ -423,12 +425,4 @@ function resolvePointer(doc: SchemaNode, fragment: string, ref: string): unknown
     cur = cur[seg];
   }
   return cur;
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const child of Object.values(v as object)) deepFreeze(child);
-  }
-  return v;
 }

@@ -10,8 +10,20 @@ const { compile } = require('json-schema-to-typescript');
 const SCHEMAS_DIR = path.join(__dirname, '..', 'schemas');
 const OUT = path.join(SCHEMAS_DIR, 'types.gen.ts');
 
-/** One file per kind, in a fixed order, so the output does not depend on the directory listing. */
-const KIND_FILES = ['virtualmachine.json', 'volume.json', 'image.json', 'host.json', 'project.json'];
+/**
+ * The schema files of kinds: every schemas/*.json whose `kind` property is a constant (served
+ * kinds and internal ones such as HostAllocation), sorted by file name so the output does not
+ * depend on the directory listing. A new kind's schema is picked up without a change here.
+ */
+function kindFiles() {
+  return fs.readdirSync(SCHEMAS_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .filter((f) => {
+      const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, f), 'utf8'));
+      return typeof schema.properties?.kind?.const === 'string';
+    });
+}
 
 const BANNER = [
   '/* eslint-disable */',
@@ -23,10 +35,10 @@ const BANNER = [
  * A single root schema that references every kind, so that shared definitions (ObjectMeta,
  * Condition, Quantity...) are declared once instead of once per kind.
  */
-function rootSchema() {
+function rootSchema(files) {
   const common = JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, 'common.json'), 'utf8'));
   const properties = {};
-  for (const file of KIND_FILES) {
+  for (const file of files) {
     const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, file), 'utf8'));
     properties[schema.title] = { $ref: file };
   }
@@ -56,13 +68,42 @@ function strip(node) {
   return out;
 }
 
+/**
+ * Declares every object type as a type alias instead of an interface. Only a type alias gets an
+ * implicit index signature, so only then is e.g. a VirtualMachineSpec assignable to the
+ * `Record<string, unknown>` of an untyped StoredObject (kube/types.ts): typed objects go
+ * wherever any object goes, without a cast.
+ */
+function interfacesToTypeAliases(ts) {
+  return ts.replace(/^export interface (\w+) \{\n([\s\S]*?)^\}$/gm, 'export type $1 = {\n$2};');
+}
+
+/** The kind-to-type map: each kind's name (its `kind` constant) to its generated object type. */
+function kindTypes(files) {
+  const lines = files.map((file) => {
+    const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, file), 'utf8'));
+    return `  ${schema.properties.kind.const}: ${schema.title};`;
+  });
+  return [
+    '',
+    '/** Every kind (served or internal) by name, to its object type; kube/types.ts ObjectOf<K> builds on it. */',
+    'export type KindTypes = {',
+    ...lines,
+    '};',
+    '',
+  ].join('\n');
+}
+
 async function main() {
-  const ts = await compile(rootSchema(), 'StratusSchemas', {
+  const files = kindFiles();
+  const ts = await compile(rootSchema(files), 'StratusSchemas', {
     cwd: SCHEMAS_DIR,
     bannerComment: BANNER,
     declareExternallyReferenced: true,
     additionalProperties: false,
-    strictIndexSignatures: true,
+    // Maps read as `Record<string, T>` does (T, not T | undefined), like kube/types.ts's labels:
+    // the project does not use noUncheckedIndexedAccess, and a map's values are then one type.
+    strictIndexSignatures: false,
     unreachableDefinitions: false,
     unknownAny: true,
     format: true,
@@ -80,8 +121,10 @@ async function main() {
   });
   // The aggregate root exists only to share declarations; drop it from the output.
   const withoutRoot = ts.replace(/export interface StratusSchemas \{[\s\S]*?\n\}\n\n?/, '');
+  const out = interfacesToTypeAliases(withoutRoot) + kindTypes(files);
+  if (/^export interface /m.test(out)) throw new Error('an interface was left in the output (see interfacesToTypeAliases)');
   const previous = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : undefined;
-  if (previous !== withoutRoot) fs.writeFileSync(OUT, withoutRoot);
+  if (previous !== out) fs.writeFileSync(OUT, out);
 }
 
 main().catch((err) => {

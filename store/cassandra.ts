@@ -39,3 +39,8 @@ export function createCassandraClient(opts: CassandraOptions = {}): Client {
 export function parseContactPoints(s: string | undefined): string[] {
   return (s ?? '127.0.0.1:9042').split(',').map((x) => x.trim()).filter(Boolean);
 }
+
+/** One trivial query: resolves when the cluster answers (readiness probes). */
+export async function pingCassandra(client: Client): Promise<void> {
+  await client.execute('SELECT now() FROM system.local');
+}

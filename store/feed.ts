@@ -7,9 +7,11 @@
 
 import type { Client } from 'cassandra-driver';
 import { PartitionBatcher } from './batcher';
+import { rowsOf } from './paging';
 import { GoneError } from '../errors';
 import { compareRv, minTimeUuidAtTicks, rvTicks } from './rv';
 import type { StoredObject, WatchEvent, WatchEventType } from '../kube/types';
+import { systemClock, type Clock } from '../runtime/clock';
 
 export interface FeedSettings {
   /** partitions per kind and bucket, so no single partition takes every write */
@@ -117,24 +119,18 @@ export class Feed {
 
   private async readPartition(kind: string, bucket: number, shard: number, from: string): Promise<FeedEntry[]> {
     const out: FeedEntry[] = [];
-    let pageState: string | undefined;
-    do {
-      const rs = await this.client.execute(
-        `SELECT ts, namespace, name, uid, type, body, committed, prev_labels FROM ${this.ks}.feed
-         WHERE kind = ? AND bucket = ? AND shard = ? AND ts > ?`,
-        [kind, bucket, shard, from],
-        { fetchSize: 1000, pageState },
-      );
-      for (const r of rs.rows) {
-        const ts = String(r['ts']);
-        out.push({
-          ts, ticks: rvTicks(ts), kind, namespace: r['namespace'], name: r['name'], uid: r['uid'],
-          type: r['type'] as WatchEventType, body: r['body'], committed: r['committed'] === true,
-          ...(r['prev_labels'] != null ? { prevLabels: String(r['prev_labels']) } : {}),
-        });
-      }
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    const rows = rowsOf(this.client,
+      `SELECT ts, namespace, name, uid, type, body, committed, prev_labels FROM ${this.ks}.feed
+       WHERE kind = ? AND bucket = ? AND shard = ? AND ts > ?`,
+      [kind, bucket, shard, from], { fetchSize: 1000 });
+    for await (const r of rows) {
+      const ts = String(r['ts']);
+      out.push({
+        ts, ticks: rvTicks(ts), kind, namespace: r['namespace'], name: r['name'], uid: r['uid'],
+        type: r['type'] as WatchEventType, body: r['body'], committed: r['committed'] === true,
+        ...(r['prev_labels'] != null ? { prevLabels: String(r['prev_labels']) } : {}),
+      });
+    }
     return out;
   }
 }
@@ -149,7 +145,7 @@ export interface FollowerOptions {
   from?: string;
   /** checks an uncommitted entry against the object (read at SERIAL) */
   resolve: (e: FeedEntry) => Promise<Resolution>;
-  clock?: () => number;
+  clock?: Clock;
   /** re-read window for clock skew and write latency; default 1000 ms */
   overlapMs?: number;
   /** how long an uncommitted entry is left to its writer before a follower checks it; default 1500 ms */
@@ -158,18 +154,21 @@ export interface FollowerOptions {
   abandonMs?: number;
 }
 
-/** Follows one kind's feed from a cursor. Call `poll()` repeatedly; `cursor()` is a safe resume point. */
-export class FeedFollower {
+/**
+ * Follows one kind's feed from a cursor. Call `poll()` repeatedly; `cursor()` is a safe resume
+ * point. `T` is the caller's type for the kind's objects (store.follow<T>()).
+ */
+export class FeedFollower<T extends StoredObject = StoredObject> {
   private position: bigint;
   private readonly seen = new Map<string, bigint>();
   private readonly pending = new Map<string, FeedEntry>();
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private readonly overlap: bigint;
   private readonly grace: bigint;
   private readonly abandon: bigint;
 
   constructor(private readonly o: FollowerOptions) {
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
     this.overlap = BigInt(o.overlapMs ?? 1000) * 10000n;
     this.grace = BigInt(o.graceMs ?? 1500) * 10000n;
     this.abandon = BigInt(o.abandonMs ?? 15000) * 10000n;
@@ -185,7 +184,7 @@ export class FeedFollower {
   }
 
   private nowTicks(): bigint {
-    return BigInt(Math.floor(this.clock())) * 10000n;
+    return BigInt(Math.floor(this.clock.now())) * 10000n;
   }
 
   /** Nothing to release: a follower holds no connection of its own. */
@@ -196,7 +195,7 @@ export class FeedFollower {
     return minTimeUuidAtTicks(this.position);
   }
 
-  async poll(): Promise<WatchEvent[]> {
+  async poll(): Promise<WatchEvent<T>[]> {
     const now = this.nowTicks();
     const entries = await this.o.feed.read(this.o.kind, this.position - this.overlap, now);
     const ready: FeedEntry[] = [];
@@ -231,11 +230,12 @@ export class FeedFollower {
     const forget = this.position - this.overlap * 2n;
     for (const [ts, t] of this.seen) if (t < forget) this.seen.delete(ts);
     ready.sort((a, b) => compareRv(a.ts, b.ts));
-    return ready.map(toEvent);
+    return ready.map((e) => toEvent<T>(e));
   }
 }
 
-export function toEvent(e: FeedEntry): WatchEvent {
-  const object = JSON.parse(e.body) as StoredObject;
+/** The event of a feed entry: its body parsed into the caller's type for the kind (the one boundary). */
+export function toEvent<T extends StoredObject = StoredObject>(e: FeedEntry): WatchEvent<T> {
+  const object = JSON.parse(e.body) as T;
   return e.prevLabels === undefined ? { type: e.type, object } : { type: e.type, object, prevLabels: JSON.parse(e.prevLabels) as Record<string, string> };
 }

@@ -4,6 +4,7 @@
 import type { Client } from 'cassandra-driver';
 import { types } from 'cassandra-driver';
 import type { Logger } from 'pino';
+import { sleep, systemClock } from '../runtime/clock';
 
 export interface Migration {
   id: number;
@@ -136,6 +137,11 @@ export const MIGRATIONS: Migration[] = [
     description: 'feed entries carry the labels an object had before a change of its labels (label-selector watches)',
     statements: () => [`ALTER TABLE feed ADD prev_labels text`],
   },
+  {
+    id: 6,
+    description: 'quota leases are renewable leases like host leases (one lease repository, store/leases.ts)',
+    statements: () => [`ALTER TABLE quota_leases ADD (renew_time timestamp, acquire_time timestamp, duration_ms int, transitions int)`],
+  },
 ];
 
 export interface MigrateOptions {
@@ -149,7 +155,7 @@ export interface MigrateOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const defaultSleep = (ms: number) => sleep(systemClock, ms);
 
 /** Creates the keyspace if needed and applies pending migrations exactly once cluster-wide. */
 export async function migrate(o: MigrateOptions): Promise<number[]> {

@@ -3,26 +3,31 @@
 // (compare-and-set on resourceVersion); listing pages through a name index; every change is
 // announced on the change feed (feed.ts) before it is made.
 
-import stableStringify from 'fast-json-stable-stringify';
 import { types, type Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import {
-  AlreadyExistsError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError,
+  AlreadyExistsError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError, ErrorCode, hasCode,
 } from '../errors';
 import { DEFAULT_FEED_SETTINGS, Feed, FeedFollower, type FeedEntry, type FeedSettings, type Resolution } from './feed';
 import { PartitionBatcher } from './batcher';
+import { isCasTimeout } from './cas';
 import { RvClock, isTimeUuid, minTimeUuidAtTicks, rvMicros, rvTicks } from './rv';
 import { matchesFields, matchesLabels, pinnedField } from '../kube/selectors';
 import type { ListOptions, ListResult, ObjectKey, StoredObject, WatchEventType } from '../kube/types';
+import { isoSeconds } from '../kube/time';
+import { jsonEqual } from '../kube/equal';
 import { GROUP, kindByKind } from '../schemas/kinds';
+import { sleep, systemClock, type Clock } from '../runtime/clock';
 
 export interface ObjectStoreOptions {
   client: Client;
   keyspace: string;
   /** feed layout used when the keyspace has none recorded yet; the recorded one wins */
   feed?: Partial<FeedSettings>;
-  /** wall clock in ms; injectable for tests */
-  clock?: () => number;
+  /** wall clock and timers; injectable for tests */
+  clock?: Clock;
+  /** random source of the conflict-retry backoff; default Math.random */
+  random?: () => number;
   logger?: Logger;
   /** follower tuning (see FeedFollower) */
   followerOverlapMs?: number;
@@ -34,28 +39,23 @@ export interface DeleteOptions {
   dryRun?: boolean;
 }
 
-export interface WriteOptions {
+export interface WriteOptions<T extends StoredObject = StoredObject> {
   dryRun?: boolean;
   /**
    * The object exactly as the store returned it at the input's resourceVersion (a watch cache
    * copy), for internal writers: saves the read before the compare-and-set. A stale copy costs
    * nothing but the usual conflict, since the compare-and-set is on its resourceVersion.
    */
-  current?: StoredObject;
+  current?: T;
 }
 
 /** Options of update() only. */
-export interface UpdateOptions extends WriteOptions {
+export interface UpdateOptions<T extends StoredObject = StoredObject> extends WriteOptions<T> {
   /**
    * Write the input's status too, in the same compare-and-set (internal writers that own both
    * a finalizer and status fields, e.g. the agent's first status). The API never sets this.
    */
   withStatus?: boolean;
-}
-
-/** Structural equality of JSON values (key order ignored; safe across realms). */
-function jsonEqual(a: unknown, b: unknown): boolean {
-  return stableStringify(a ?? null) === stableStringify(b ?? null);
 }
 
 /** Fields with a secondary index, so a fieldSelector pinning them reads only the matching objects. */
@@ -87,14 +87,11 @@ function describeKey(k: ObjectKey): string {
   return `${resourceOf(k.kind)} "${k.name}"`;
 }
 
-function nowIso(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 export class ObjectStore {
   private readonly client: Client;
   private readonly ks: string;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private readonly rvClock: RvClock;
   private feedImpl?: Feed;
   private readonly batcher: PartitionBatcher;
@@ -104,7 +101,7 @@ export class ObjectStore {
   constructor(private readonly o: ObjectStoreOptions) {
     this.client = o.client;
     this.ks = o.keyspace;
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
     this.rvClock = new RvClock(this.clock);
     this.batcher = new PartitionBatcher(this.client);
   }
@@ -128,14 +125,18 @@ export class ObjectStore {
     return minTimeUuidAtTicks(this.rvClock.nowTicks());
   }
 
-  async get(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<StoredObject | undefined> {
+  /**
+   * Reads one object. `T` is the caller's type for objects of `key.kind` (e.g.
+   * VirtualMachineObject): the stored body is parsed into it, the one place rows become objects.
+   */
+  async get<T extends StoredObject = StoredObject>(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<T | undefined> {
     const rs = await this.client.execute(
       `SELECT body FROM ${this.ks}.objects WHERE kind = ? AND namespace = ? AND name = ?`,
       [key.kind, key.namespace, key.name],
       { consistency: opts.serial ? ROW.serial : ROW.quorum },
     );
     const row = rs.first();
-    return row ? (JSON.parse(row['body']) as StoredObject) : undefined;
+    return row ? (JSON.parse(row['body']) as T) : undefined;
   }
 
   /**
@@ -143,8 +144,8 @@ export class ObjectStore {
    * the last partition-key column: the coordinator fans out, the client sends one message).
    * Returns them in the order of `names`, undefined where missing.
    */
-  async getMany(kind: string, namespace: string, names: string[]): Promise<(StoredObject | undefined)[]> {
-    const found = new Map<string, StoredObject>();
+  async getMany<T extends StoredObject = StoredObject>(kind: string, namespace: string, names: string[]): Promise<(T | undefined)[]> {
+    const found = new Map<string, T>();
     const chunks: string[][] = [];
     for (let i = 0; i < names.length; i += 100) chunks.push(names.slice(i, i + 100));
     await Promise.all(chunks.map(async (chunk) => {
@@ -152,27 +153,27 @@ export class ObjectStore {
         `SELECT name, body FROM ${this.ks}.objects WHERE kind = ? AND namespace = ? AND name IN ?`,
         [kind, namespace, chunk], { consistency: ROW.quorum },
       );
-      for (const r of rs.rows) found.set(r['name'] as string, JSON.parse(r['body']) as StoredObject);
+      for (const r of rs.rows) found.set(r['name'] as string, JSON.parse(r['body']) as T);
     }));
     return names.map((n) => found.get(n));
   }
 
   /** The object an update builds on: the caller's `current` when it is at the input's version, else read. */
-  private async currentFor(key: ObjectKey, input: StoredObject, opts: WriteOptions): Promise<StoredObject> {
+  private async currentFor<T extends StoredObject>(key: ObjectKey, input: T, opts: WriteOptions<T>): Promise<T> {
     const c = opts.current;
     const rv = input.metadata.resourceVersion;
     if (c && rv && c.metadata.resourceVersion === rv && c.kind === key.kind && c.metadata.name === key.name && (c.metadata.namespace ?? '') === key.namespace) return c;
-    return this.mustGet(key, { serial: !rv });
+    return this.mustGet<T>(key, { serial: !rv });
   }
 
-  async mustGet(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<StoredObject> {
-    const obj = await this.get(key, opts);
+  async mustGet<T extends StoredObject = StoredObject>(key: ObjectKey, opts: { serial?: boolean } = {}): Promise<T> {
+    const obj = await this.get<T>(key, opts);
     if (!obj) throw new NotFoundError(`${describeKey(key)} not found`, { name: key.name, kind: kindByKind(key.kind)?.plural ?? key.kind });
     return obj;
   }
 
   /** Creates an object: uid, resourceVersion, generation 1 and creationTimestamp are set here. */
-  async create(input: StoredObject, opts: WriteOptions = {}): Promise<StoredObject> {
+  async create<T extends StoredObject = StoredObject>(input: NoInfer<T>, opts: WriteOptions<T> = {}): Promise<T> {
     const key = keyOf(input);
     const rv = this.rvClock.next();
     const obj = structuredClone(input);
@@ -182,7 +183,7 @@ export class ObjectStore {
     meta.uid = rv;
     meta.resourceVersion = rv;
     meta.generation = 1;
-    meta.creationTimestamp = nowIso(this.clock());
+    meta.creationTimestamp = isoSeconds(this.clock.now());
     delete meta.deletionTimestamp;
     if (opts.dryRun) return obj;
     const body = JSON.stringify(obj);
@@ -210,7 +211,7 @@ export class ObjectStore {
    * metadata are kept. `generation` increases only when spec changed; an update that changes
    * nothing writes nothing. Removing the last finalizer of an object being deleted deletes it.
    */
-  async update(input: StoredObject, opts: UpdateOptions = {}): Promise<StoredObject> {
+  async update<T extends StoredObject>(input: T, opts: UpdateOptions<T> = {}): Promise<T> {
     const key = keyOf(input);
     const cur = await this.currentFor(key, input, opts);
     const expected = input.metadata.resourceVersion ?? cur.metadata.resourceVersion!;
@@ -238,7 +239,7 @@ export class ObjectStore {
   }
 
   /** Replaces status only; spec, metadata and generation are never touched. */
-  async updateStatus(input: StoredObject, opts: WriteOptions = {}): Promise<StoredObject> {
+  async updateStatus<T extends StoredObject>(input: T, opts: WriteOptions<T> = {}): Promise<T> {
     const key = keyOf(input);
     const cur = await this.currentFor(key, input, opts);
     const expected = input.metadata.resourceVersion ?? cur.metadata.resourceVersion!;
@@ -253,8 +254,8 @@ export class ObjectStore {
    * Deletes an object: with finalizers, sets deletionTimestamp (the owners clean up and remove
    * them); without, removes it. Returns the object as last seen and whether it is gone.
    */
-  async delete(key: ObjectKey, opts: DeleteOptions = {}): Promise<{ object: StoredObject; deleted: boolean }> {
-    const cur = await this.mustGet(key, { serial: true });
+  async delete<T extends StoredObject = StoredObject>(key: ObjectKey, opts: DeleteOptions = {}): Promise<{ object: T; deleted: boolean }> {
+    const cur = await this.mustGet<T>(key, { serial: true });
     const pre = opts.preconditions;
     if (pre?.uid && pre.uid !== cur.metadata.uid) {
       throw new ConflictError(`Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
@@ -265,7 +266,7 @@ export class ObjectStore {
     if ((cur.metadata.finalizers ?? []).length > 0) {
       if (cur.metadata.deletionTimestamp) return { object: cur, deleted: false };
       const next = structuredClone(cur);
-      next.metadata.deletionTimestamp = nowIso(this.clock());
+      next.metadata.deletionTimestamp = isoSeconds(this.clock.now());
       return { object: await this.write(key, cur, next, opts), deleted: false };
     }
     return { object: await this.write(key, cur, null, opts), deleted: true };
@@ -273,29 +274,32 @@ export class ObjectStore {
 
   /**
    * Read-modify-write with retries on conflict: `mutate` gets a private copy of the current object
-   * (read at SERIAL) and returns the object to write, or undefined to write nothing.
+   * (read at SERIAL) and returns the object to write, or undefined to write nothing. With `cached`
+   * (a watch cache copy), the first attempt starts from it instead of reading; a stale copy costs
+   * one conflict, then the object is read. `withStatus` as in update().
    */
-  async guaranteedUpdate(
+  async guaranteedUpdate<T extends StoredObject = StoredObject>(
     key: ObjectKey,
-    mutate: (cur: StoredObject) => StoredObject | undefined | Promise<StoredObject | undefined>,
-    opts: { status?: boolean; maxRetries?: number; dryRun?: boolean } = {},
-  ): Promise<StoredObject> {
+    mutate: (cur: T) => T | undefined | Promise<T | undefined>,
+    opts: { status?: boolean; withStatus?: boolean; maxRetries?: number; dryRun?: boolean; cached?: T } = {},
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const cur = await this.mustGet(key, { serial: true });
+      const cur = attempt === 0 && opts.cached ? opts.cached : await this.mustGet<T>(key, { serial: true });
       const next = await mutate(structuredClone(cur));
       if (!next) return cur;
       next.metadata.resourceVersion = cur.metadata.resourceVersion;
+      const write: UpdateOptions<T> = { dryRun: opts.dryRun, withStatus: opts.withStatus, current: cur };
       try {
-        return opts.status ? await this.updateStatus(next, opts) : await this.update(next, opts);
+        return opts.status ? await this.updateStatus(next, write) : await this.update(next, write);
       } catch (err) {
-        if ((err as { code?: string }).code !== 'CONFLICT' || attempt >= (opts.maxRetries ?? 20)) throw err;
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+        if (!hasCode(err, ErrorCode.Conflict) || attempt >= (opts.maxRetries ?? 20)) throw err;
+        await sleep(this.clock, (this.o.random ?? Math.random)() * Math.min(100, 5 * 2 ** attempt));
       }
     }
   }
 
   /** One page of a kind, in (namespace, name) order; cost per page is bounded by `limit`. */
-  async list(kind: string, namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+  async list<T extends StoredObject = StoredObject>(kind: string, namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult<T>> {
     const limit = Math.min(Math.max(1, opts.limit ?? DEFAULT_LIST_LIMIT), MAX_LIST_LIMIT);
     const token = opts.continue ? this.parseContinue(opts.continue) : undefined;
     const resourceVersion = token?.rv ?? this.currentResourceVersion();
@@ -306,16 +310,16 @@ export class ObjectStore {
     const pinnedName = pinnedField(fields, 'metadata.name');
     const pinnedNs = namespace ?? pinnedField(fields, 'metadata.namespace');
     if (pinnedName !== undefined && pinnedNs !== undefined && !token) {
-      const obj = await this.get({ kind, namespace: pinnedNs, name: pinnedName });
+      const obj = await this.get<T>({ kind, namespace: pinnedNs, name: pinnedName });
       return { items: obj && keep(obj) ? [obj] : [], resourceVersion };
     }
 
     for (const field of INDEXED_FIELDS[kind] ?? []) {
       const value = pinnedField(fields, field);
-      if (value !== undefined) return this.listIndexed(kind, namespace, field, value, limit, token, resourceVersion, keep);
+      if (value !== undefined) return this.listIndexed<T>(kind, namespace, field, value, limit, token, resourceVersion, keep);
     }
 
-    const items: StoredObject[] = [];
+    const items: T[] = [];
     let ns = namespace ?? token?.ns ?? '';
     let after = token?.name;
     if (namespace === undefined && token === undefined) {
@@ -336,7 +340,7 @@ export class ObjectStore {
       );
       const names = rs.rows.map((r) => r['name'] as string);
       budget -= names.length;
-      const objs = await this.getMany(kind, ns, names);
+      const objs = await this.getMany<T>(kind, ns, names);
       for (let i = 0; i < names.length; i++) {
         const o = objs[i];
         if (items.length === limit) {
@@ -360,8 +364,8 @@ export class ObjectStore {
   }
 
   /** Follows changes of one kind from a resourceVersion (or from now). */
-  follow(kind: string, from?: string): FeedFollower {
-    return new FeedFollower({
+  follow<T extends StoredObject = StoredObject>(kind: string, from?: string): FeedFollower<T> {
+    return new FeedFollower<T>({
       feed: this.feed,
       kind,
       from,
@@ -410,7 +414,7 @@ export class ObjectStore {
   }
 
   /** Writes `next` (or deletes, when null) over `cur` by compare-and-set on its resourceVersion. */
-  private async write(key: ObjectKey, cur: StoredObject, next: StoredObject | null, opts: WriteOptions): Promise<StoredObject> {
+  private async write<T extends StoredObject>(key: ObjectKey, cur: T, next: T | null, opts: WriteOptions<T>): Promise<T> {
     const curRv = cur.metadata.resourceVersion!;
     if (next && jsonEqual(cur, { ...next, metadata: { ...next.metadata, resourceVersion: curRv } })) return cur;
     const finalizing = next && next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0;
@@ -495,8 +499,8 @@ export class ObjectStore {
   }
 
   /** A page of objects whose indexed `field` equals `value`, read through field_index. */
-  private async listIndexed(kind: string, namespace: string | undefined, field: string, value: string, limit: number,
-    token: ContinueToken | undefined, resourceVersion: string, keep: (o: StoredObject) => boolean): Promise<ListResult> {
+  private async listIndexed<T extends StoredObject>(kind: string, namespace: string | undefined, field: string, value: string, limit: number,
+    token: ContinueToken | undefined, resourceVersion: string, keep: (o: StoredObject) => boolean): Promise<ListResult<T>> {
     const where = ['kind = ?', 'field = ?', 'value = ?'];
     const params: unknown[] = [kind, field, value];
     if (namespace !== undefined) { where.push('namespace = ?'); params.push(namespace); }
@@ -509,13 +513,13 @@ export class ObjectStore {
     const page = rows.slice(0, limit);
     const byNs = new Map<string, string[]>();
     for (const r of page) byNs.set(r.ns, [...(byNs.get(r.ns) ?? []), r.name]);
-    const fetched = new Map<string, StoredObject | undefined>();
+    const fetched = new Map<string, T | undefined>();
     await Promise.all([...byNs].map(async ([ns, names]) => {
-      const objs = await this.getMany(kind, ns, names);
+      const objs = await this.getMany<T>(kind, ns, names);
       names.forEach((n, i) => fetched.set(`${ns}/${n}`, objs[i]));
     }));
     const objs = page.map((r) => fetched.get(`${r.ns}/${r.name}`));
-    const items = objs.filter((o): o is StoredObject => !!o && keep(o));
+    const items = objs.filter((o): o is T => !!o && keep(o));
     const last = page[page.length - 1];
     return rows.length > limit
       ? { items, resourceVersion, continue: this.makeContinue({ v: 1, ns: last.ns, name: last.name, rv: resourceVersion }) }
@@ -529,9 +533,4 @@ export class ObjectStore {
     if (real) await this.feed.markCommitted(e).catch(() => undefined);
     return real ? 'real' : 'not-yet';
   }
-}
-
-function isCasTimeout(err: unknown): boolean {
-  const e = err as { name?: string; writeType?: string; code?: number };
-  return (e?.name === 'ResponseError' && (e.code === 0x1100 || e.code === 0x1200)) || e?.writeType === 'CAS' || e?.name === 'OperationTimedOutError';
 }

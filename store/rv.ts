@@ -3,8 +3,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { types } from 'cassandra-driver';
-
 import { UUID_EPOCH_OFFSET, rvTicks } from '../kube/rv';
+import { systemClock, type Clock } from '../runtime/clock';
 
 export { compareRv, isTimeUuid, rvMicros, rvMillis, rvTicks } from '../kube/rv';
 
@@ -42,11 +42,11 @@ export function minTimeUuidAtTicks(ticks: bigint): string {
  */
 export class RvClock {
   private last = 0n;
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly clock: Clock = systemClock) {}
 
   next(after?: string): string {
     // Whole microseconds, so successive versions of an object also have distinct write timestamps.
-    let t = BigInt(Math.floor(this.now())) * 10000n;
+    let t = BigInt(Math.floor(this.clock.now())) * 10000n;
     if (t <= this.last) t = this.last + 10n;
     if (after) {
       const floor = rvTicks(after) - (rvTicks(after) % 10n);
@@ -58,6 +58,6 @@ export class RvClock {
 
   /** A cursor for "now" that does not move the issued sequence. */
   nowTicks(): bigint {
-    return BigInt(Math.floor(this.now())) * 10000n;
+    return BigInt(Math.floor(this.clock.now())) * 10000n;
   }
 }

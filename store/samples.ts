@@ -9,6 +9,7 @@
  *   usage_hourly        ((namespace, day), hour, name, uid, host)  running totals per VM per hour
  */
 import { types, type Client } from 'cassandra-driver';
+import { allRows } from './paging';
 
 export const DAY_MS = 86_400_000;
 export const HOUR_MS = 3_600_000;
@@ -186,28 +187,16 @@ export class MetricsStore {
 
   /** The newest sample of every host that reported in the last hour (`stratus top hosts`). */
   async topHosts(): Promise<HostSample[]> {
-    const out: HostSample[] = [];
-    let pageState: string | undefined;
-    do {
-      const rs = await this.client.execute(`SELECT host, ts, ${HOST_COLS} FROM ${this.ks}.host_samples_latest`, [], { fetchSize: 1000, pageState });
-      out.push(...rs.rows.map(hostRow));
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
-    return out.sort((a, b) => a.host.localeCompare(b.host));
+    const rows = await allRows(this.client, `SELECT host, ts, ${HOST_COLS} FROM ${this.ks}.host_samples_latest`, [], { fetchSize: 1000 });
+    return rows.map(hostRow).sort((a, b) => a.host.localeCompare(b.host));
   }
 
   /** The newest sample of every VM of a project, or of every project (`stratus top vms`). */
   async topVms(namespace?: string): Promise<VmSample[]> {
-    const out: VmSample[] = [];
-    let pageState: string | undefined;
-    do {
-      const rs = namespace === undefined
-        ? await this.client.execute(`SELECT namespace, name, ts, ${VM_COLS} FROM ${this.ks}.vm_samples_latest`, [], { fetchSize: 1000, pageState })
-        : await this.client.execute(`SELECT namespace, name, ts, ${VM_COLS} FROM ${this.ks}.vm_samples_latest WHERE namespace = ?`, [namespace], { fetchSize: 1000, pageState });
-      out.push(...rs.rows.map(vmRow));
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
-    return out.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    const rows = namespace === undefined
+      ? await allRows(this.client, `SELECT namespace, name, ts, ${VM_COLS} FROM ${this.ks}.vm_samples_latest`, [], { fetchSize: 1000 })
+      : await allRows(this.client, `SELECT namespace, name, ts, ${VM_COLS} FROM ${this.ks}.vm_samples_latest WHERE namespace = ?`, [namespace], { fetchSize: 1000 });
+    return rows.map(vmRow).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
   }
 
   /** A host's samples in [fromMs, toMs], newest first. */
@@ -247,20 +236,11 @@ export class MetricsStore {
     if (days.length > 3660) throw new RangeError('usage range too long (at most 10 years)');
     const rows: types.Row[] = [];
     for (let i = 0; i < days.length; i += 16) {
-      const part = await Promise.all(days.slice(i, i + 16).map(async (day) => {
-        const got: types.Row[] = [];
-        let pageState: string | undefined;
-        do {
-          const rs = await this.client.execute(
-            `SELECT hour, name, uid, host, cpu_seconds, memory_mib_seconds, disk_gib_seconds, running_seconds FROM ${this.ks}.usage_hourly
-             WHERE namespace = ? AND day = ? AND hour >= ? AND hour < ?`,
-            [o.namespace, day, new Date(from), new Date(o.toMs)], { fetchSize: 5000, pageState },
-          );
-          got.push(...rs.rows);
-          pageState = rs.pageState ?? undefined;
-        } while (pageState);
-        return got;
-      }));
+      const part = await Promise.all(days.slice(i, i + 16).map((day) => allRows(this.client,
+        `SELECT hour, name, uid, host, cpu_seconds, memory_mib_seconds, disk_gib_seconds, running_seconds FROM ${this.ks}.usage_hourly
+         WHERE namespace = ? AND day = ? AND hour >= ? AND hour < ?`,
+        [o.namespace, day, new Date(from), new Date(o.toMs)], { fetchSize: 5000 },
+      )));
       rows.push(...part.flat());
     }
     const acc = new Map<string, UsageReportRow>();

@@ -3,6 +3,7 @@
  * definition libvirt holds can be compared with the one the spec asks for (libvirt adds defaults,
  * reorders attributes and quotes, so the documents themselves never compare equal). Pure.
  */
+import { jsonEqual } from '../../kube/equal';
 import { attrOf, unesc } from './xml';
 import { parseOwner } from './metadata';
 
@@ -74,7 +75,7 @@ export function fingerprintDiff(want: DomainFingerprint, have: DomainFingerprint
   const out: string[] = [];
   const keys = Object.keys(want) as (keyof DomainFingerprint)[];
   for (const k of keys) {
-    if (JSON.stringify(want[k]) !== JSON.stringify(have[k])) out.push(k);
+    if (!jsonEqual(want[k], have[k])) out.push(k);
   }
   return out;
 }

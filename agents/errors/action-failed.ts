@@ -1,7 +1,9 @@
+import { ErrorCode, hasCode } from '../../errors';
+
 /** A libvirt action of a plan failed; `reason` is the CamelCase reason reported in status. */
 export class ActionFailedError extends Error {
   override readonly name = 'ActionFailedError';
-  readonly code = 'ACTION_FAILED';
+  readonly code = ErrorCode.ActionFailed;
   readonly reason: string;
   readonly action: string;
   /** the libvirt error code, e.g. VIR_ERR_NO_STORAGE_POOL, when there is one */
@@ -16,5 +18,5 @@ export class ActionFailedError extends Error {
 }
 
 export function isActionFailedError(err: unknown): err is ActionFailedError {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ACTION_FAILED';
+  return hasCode(err, ErrorCode.ActionFailed);
 }

@@ -1,12 +1,11 @@
 /**
  * What a Host's status says about its hardware, from what libvirt reports: capacity, allocatable
- * ((capacity - reserved) x overcommit, the formula placement uses) and nodeInfo. Pure.
+ * (kube/capacity.ts: (capacity - reserved) x overcommit rounded down, the rule placement uses) and nodeInfo. Pure.
  */
 import type { HostSpec, NodeInfo as NodeInfoStatus, ResourceList } from '../../schemas/types.gen';
-import { formatBytes, formatCpu, parseQuantity } from '../../schemas/quantity';
+import { formatBytes, formatCpu } from '../../schemas/quantity';
+import { allocatableOf } from '../../kube/capacity';
 import type { NodeInfo } from '../../libvirt';
-
-export const DEFAULT_OVERCOMMIT = { cpu: 4.0, memory: 1.0, storage: 1.0 } as const;
 
 export interface StorageFacts {
   /** bytes the agent may use in its pool: capacity minus what others' volumes take */
@@ -19,16 +18,11 @@ export function hostCapacity(node: NodeInfo, storage: StorageFacts | undefined):
   return out;
 }
 
+/** status.allocatable as the agent publishes it: allocatableOf() in Kubernetes quantities. */
 export function hostAllocatable(capacity: ResourceList, spec: HostSpec | undefined): ResourceList {
-  const q = (v: string | number | undefined) => (v === undefined ? 0 : parseQuantity(v));
-  const reserved = spec?.reserved ?? {};
-  const oc = { ...DEFAULT_OVERCOMMIT, ...(spec?.overcommit ?? {}) };
-  const one = (c: string | number | undefined, r: string | number | undefined, ratio: number) => Math.max(0, q(c) - q(r)) * ratio;
-  const out: ResourceList = {
-    cpu: formatCpu(one(capacity.cpu, reserved.cpu, oc.cpu)),
-    memory: formatBytes(Math.floor(one(capacity.memory, reserved.memory, oc.memory))),
-  };
-  if (capacity.storage !== undefined) out.storage = formatBytes(Math.floor(one(capacity.storage, reserved.storage, oc.storage)));
+  const a = allocatableOf(capacity, spec);
+  const out: ResourceList = { cpu: formatCpu(a.cpu), memory: formatBytes(a.memory) };
+  if (a.storage !== undefined) out.storage = formatBytes(a.storage);
   return out;
 }
 

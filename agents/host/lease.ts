@@ -9,7 +9,10 @@
  */
 import type { Logger } from 'pino';
 import { sleep, systemClock, type Clock } from '../../runtime';
-import type { LeaseBackend } from './lease-store';
+import type { LeaseRepository } from '../../store/leases';
+
+/** What LeaseKeeper needs from storage (store/leases.ts; tests may wrap it to simulate failures). */
+export type LeaseBackend = Pick<LeaseRepository, 'acquire' | 'renew'>;
 
 export type LeaseState = 'acquiring' | 'held' | 'fenced';
 

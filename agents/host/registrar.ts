@@ -9,17 +9,19 @@
  * last ones are reported again, so an unreachable libvirt cannot make the host fence itself.
  */
 import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../../store';
-import type { Condition, HostSpec, HostStatus } from '../../schemas/types.gen';
+import type { HostObject, ObjectStore } from '../../store';
+import type { Condition, HostStatus } from '../../schemas/types.gen';
 import { systemClock, type Clock } from '../../runtime';
 import type { LibvirtConnection, NodeInfo } from '../../libvirt';
 import { parseVmVolumeName } from '../names';
-import { jsonEqual, writeObject, writeStatus } from '../status-writer';
-import { setCondition } from '../vm/status';
+import { jsonEqual } from '../../kube/equal';
+import { writeObject, writeStatus } from '../status-writer';
+import { setCondition } from '../../kube/conditions';
 import { Alarm } from './alarm';
 import { hostAllocatable, hostCapacity, nodeInfoStatus, type StorageFacts } from './capacity';
 import type { LeaseKeeper } from './lease';
 import type { PoolCache } from './pools';
+import { ErrorCode, hasCode } from '../../errors';
 
 export const AGENT_LABELS_ANNOTATION = 'stratuslab.eu/agent-labels';
 
@@ -34,9 +36,8 @@ export interface HostRegistrarOptions {
   labels: Record<string, string>;
   libvirtUri: string;
   agentVersion: string;
-  /** 'Test' or 'QEMU' */
-  hypervisor: string;
-  kvm: boolean;
+  /** the hypervisor, known once libvirt is connected: 'Test' or 'QEMU', and whether it runs KVM */
+  hypervisor: () => { name: string; kvm: boolean };
   /** default: what libvirt reports */
   hostname?: string;
   keeper: LeaseKeeper;
@@ -52,7 +53,7 @@ export interface HostRegistrarOptions {
 
 export class HostRegistrar {
   private readonly clock: Clock;
-  private cached?: StoredObject;
+  private cached?: HostObject;
   private facts?: { node: NodeInfo; storage?: StorageFacts; hostname: string; libvirtVersion?: number; at: number };
   private readonly alarm: Alarm;
   /** callers of requestBeat() waiting for the next heartbeat */
@@ -97,44 +98,45 @@ export class HostRegistrar {
     return { usableBytes: info.capacityBytes - foreign };
   }
 
-  private status(cur: StoredObject, heartbeatAt: number): HostStatus {
+  private status(cur: HostObject, heartbeatAt: number): HostStatus {
     const f = this.facts!;
-    const prev = (cur.status ?? {}) as HostStatus;
+    const hv = this.o.hypervisor();
+    const prev: HostStatus = cur.status ?? {};
     const capacity = hostCapacity(f.node, f.storage);
     const fenced = this.o.keeper.state === 'fenced';
-    let conditions = setCondition(prev.conditions ?? [], fenced
+    let conditions = setCondition(structuredClone(prev.conditions), fenced
       ? { type: 'Fenced', status: 'True', reason: 'LeaseLost', message: 'the agent could not renew its lease for T_fence and stopped every domain' }
       : { type: 'Fenced', status: 'False', reason: 'LeaseHeld', message: 'the agent holds its lease' }, heartbeatAt);
     for (const c of this.o.conditions?.() ?? []) conditions = setCondition(conditions, c, heartbeatAt);
     return {
       ...structuredClone(prev),
       capacity,
-      allocatable: hostAllocatable(capacity, cur.spec as HostSpec | undefined),
+      allocatable: hostAllocatable(capacity, cur.spec),
       heartbeatTime: new Date(heartbeatAt).toISOString(),
       libvirtURI: this.o.libvirtUri,
       agentVersion: this.o.agentVersion,
       observedGeneration: cur.metadata.generation ?? 0,
-      nodeInfo: nodeInfoStatus(f.node, { hostname: f.hostname, hypervisor: this.o.hypervisor, libvirtVersion: f.libvirtVersion, kvm: this.o.kvm }),
+      nodeInfo: nodeInfoStatus(f.node, { hostname: f.hostname, hypervisor: hv.name, libvirtVersion: f.libvirtVersion, kvm: hv.kvm }),
       conditions,
     };
   }
 
   /** Creates the Host or brings its agent-managed labels up to date. Idempotent. */
-  async register(): Promise<StoredObject> {
+  async register(): Promise<HostObject> {
     await this.readFacts();
     const labels = this.o.labels;
     const managed = Object.keys(labels).sort().join(',');
-    let cur = await this.o.store.get(this.key, { serial: true });
+    let cur = await this.o.store.get<HostObject>(this.key, { serial: true });
     if (!cur) {
       try {
-        cur = await this.o.store.create({
+        cur = await this.o.store.create<HostObject>({
           apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Host',
           metadata: { name: this.o.host, labels: { ...labels }, annotations: { [AGENT_LABELS_ANNOTATION]: managed } },
           spec: {},
         });
       } catch (err) {
-        if ((err as { code?: string }).code !== 'ALREADY_EXISTS') throw err;
-        cur = await this.o.store.mustGet(this.key, { serial: true });
+        if (!hasCode(err, ErrorCode.AlreadyExists)) throw err;
+        cur = await this.o.store.mustGet<HostObject>(this.key, { serial: true });
       }
     }
     cur = (await writeObject(this.o.store, this.key, cur, (h) => {
@@ -163,7 +165,7 @@ export class HostRegistrar {
           this.o.logger?.debug({ err: String(err) }, 'reading host facts from libvirt failed; reporting the last ones');
         });
       }
-      const out = await writeStatus(this.o.store, this.key, this.cached, (cur) => this.status(cur, sentAt) as Record<string, unknown>);
+      const out = await writeStatus(this.o.store, this.key, this.cached, (cur) => this.status(cur, sentAt));
       if (!out) {
         // Deleted by an operator: register again.
         this.cached = undefined;

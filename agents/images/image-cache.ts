@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Image } from '../../schemas/types.gen';
+import type { ImageObject } from '../../store';
+import { systemClock, type Clock } from '../../runtime';
 
 export type ImageState =
   | { state: 'ready'; path: string }
@@ -30,7 +31,7 @@ export interface ImageCacheOptions {
   onSettled?: (uid: string) => void;
   /** first retry delay after a failure; default 5000 ms, doubling to 300 000 */
   retryMs?: number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 interface Entry {
@@ -41,10 +42,10 @@ interface Entry {
 export class ImageCache {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<(uid: string) => void>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly o: ImageCacheOptions) {
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? systemClock;
     if (o.onSettled) this.listeners.add(o.onSettled);
   }
 
@@ -55,7 +56,7 @@ export class ImageCache {
   }
 
   /** The file of an Image downloaded here. */
-  fileOf(img: Pick<Image, 'metadata' | 'spec'>): string {
+  fileOf(img: Pick<ImageObject, 'metadata' | 'spec'>): string {
     return join(this.o.dir, `${img.metadata.uid}.${img.spec.format ?? 'qcow2'}`);
   }
 
@@ -63,17 +64,17 @@ export class ImageCache {
    * Where the Image's content is on this host, or how its download goes; starts the download
    * (or the retry, once due) when there is none.
    */
-  state(img: Pick<Image, 'metadata' | 'spec'>): ImageState {
+  state(img: Pick<ImageObject, 'metadata' | 'spec'>): ImageState {
     const uid = img.metadata.uid ?? '';
     const e = this.entries.get(uid);
-    if (e && (e.state.state !== 'failed' || this.now() < e.state.retryAt)) return e.state;
+    if (e && (e.state.state !== 'failed' || this.clock.now() < e.state.retryAt)) return e.state;
     const entry: Entry = { state: { state: 'downloading', receivedBytes: 0 }, failures: e?.failures ?? 0 };
     this.entries.set(uid, entry);
     void this.fetch(img, entry);
     return entry.state;
   }
 
-  private async fetch(img: Pick<Image, 'metadata' | 'spec'>, entry: Entry): Promise<void> {
+  private async fetch(img: Pick<ImageObject, 'metadata' | 'spec'>, entry: Entry): Promise<void> {
     const uid = img.metadata.uid ?? '';
     const url = img.spec.source?.url ?? '';
     const file = this.fileOf(img);
@@ -117,7 +118,7 @@ export class ImageCache {
       await rm(part, { force: true }).catch(() => undefined);
       entry.failures++;
       const delay = Math.min(300_000, (this.o.retryMs ?? 5000) * 2 ** (entry.failures - 1));
-      entry.state = { state: 'failed', message: (err as Error).message, retryAt: this.now() + delay };
+      entry.state = { state: 'failed', message: (err as Error).message, retryAt: this.clock.now() + delay };
       log?.warn({ err: (err as Error).message, retryInMs: delay }, 'downloading an image failed');
     } finally {
       for (const fn of this.listeners) fn(uid);

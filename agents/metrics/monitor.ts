@@ -5,7 +5,7 @@
  * state in bulk stats: cpu time and memory then come from virDomainGetInfo.
  */
 import type { Logger } from 'pino';
-import { sleep, systemClock, type Clock } from '../../runtime';
+import { Periodic, systemClock, type Clock } from '../../runtime';
 import type { LibvirtConnection, TypedValue } from '../../libvirt';
 import { domainStateName } from '../../libvirt/constants';
 import type { PoolCache } from '../host/pools';
@@ -25,6 +25,8 @@ export interface MonitorOptions {
   registry: DomainRegistry;
   metrics: MetricsStore;
   clock?: Clock;
+  /** random source spreading the first sample; default Math.random */
+  random?: () => number;
   /** default 10 000 ms */
   intervalMs?: number;
   /** default 60 000 ms */
@@ -57,25 +59,25 @@ export class Monitor {
   private lastFlush: number;
   samples = 0;
 
+  private readonly periodic: Periodic;
+
   constructor(private readonly o: MonitorOptions) {
     this.clock = o.clock ?? systemClock;
     this.lastFlush = this.clock.now();
-  }
-
-  async start(signal: AbortSignal): Promise<void> {
-    const every = this.o.intervalMs ?? 10_000;
-    // Spread the hosts of one process over the interval.
-    await sleep(this.clock, Math.random() * every, signal);
-    while (!signal.aborted) {
-      const t0 = this.clock.now();
-      try {
+    this.periodic = new Periodic({
+      // the first sample at a random point of the interval spreads the hosts of one process
+      name: 'monitor', periodMs: o.intervalMs ?? 10_000, first: { min: 0, max: 1 }, schedule: 'rate',
+      clock: this.clock, random: o.random, logger: o.logger, errorMessage: 'monitoring sample failed',
+      run: async () => {
         await this.sample();
         if (this.clock.now() - this.lastFlush >= (this.o.accountingFlushMs ?? 60_000)) await this.flush();
-      } catch (err) {
-        this.o.logger?.warn({ err: String(err) }, 'monitoring sample failed');
-      }
-      await sleep(this.clock, Math.max(0, every - (this.clock.now() - t0)), signal);
-    }
+      },
+    });
+  }
+
+  /** Samples every intervalMs until `signal` aborts, then flushes the accounting. */
+  async start(signal: AbortSignal): Promise<void> {
+    await this.periodic.start(signal);
     await this.flush().catch(() => undefined);
   }
 

@@ -3,11 +3,12 @@
  * pure builders) and the volumes to create. Pure: Images and Volumes are looked up beforehand
  * (refs.ts) and passed in.
  */
-import type { StoredObject } from '../../store';
-import type { Image, Volume, VirtualMachineSpec, VirtualMachineStatus } from '../../schemas/types.gen';
-import { parseQuantity } from '../../schemas/quantity';
+import type { ImageObject, VirtualMachineObject, VolumeObject } from '../../store';
+import type { VirtualMachineSpec, VirtualMachineStatus } from '../../schemas/types.gen';
+import { quantityBytes } from '../../kube/resources';
 import { buildDomainXml, buildVolumeXml, macFor, type DomainBoot, type DomainDisk, type DomainSpec, type VirtType } from '../domain';
 import { consoleLogName, domainName, vmVolumeName, volumeObjectVolumeName } from '../names';
+import { EVICTING_CONDITION } from '../../kube/names';
 import type { ImageState } from '../images/image-cache';
 
 export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Halted' | 'Manual';
@@ -28,13 +29,13 @@ export interface HostContext {
    * The local copy of an Image with a `source.url` (ImageCache.state: asking starts the download
    * when there is none). Without it, such Images are not available on this host.
    */
-  images?: (img: Image) => ImageState;
+  images?: (img: ImageObject) => ImageState;
 }
 
 /** Images and Volumes of the VM's project that its disks name (undefined: not found). */
 export interface ResolvedRefs {
-  images: Readonly<Record<string, Image | undefined>>;
-  volumes: Readonly<Record<string, Volume | undefined>>;
+  images: Readonly<Record<string, ImageObject | undefined>>;
+  volumes: Readonly<Record<string, VolumeObject | undefined>>;
 }
 
 export interface DesiredVolume {
@@ -60,6 +61,8 @@ export interface DesiredVm {
   runStrategy: RunStrategy;
   /** status says this host already started this incarnation once */
   everStarted: boolean;
+  /** the drain controller asks this host to stop it (condition Evicting=True) so that it can move */
+  evicting: boolean;
   domain: DomainSpec;
   xml: string;
   volumes: DesiredVolume[];
@@ -96,12 +99,13 @@ function problem(reason: string, message: string, terminal = false): DesiredResu
   return { problem: { reason, message, terminal } };
 }
 
+/** A size in bytes, rounded up as every request is (kube/resources.ts). */
 function bytes(q: string | number | undefined): number | undefined {
-  return q === undefined ? undefined : Math.ceil(parseQuantity(q));
+  return q === undefined ? undefined : quantityBytes(q);
 }
 
 /** The backing file of a clone of `img`, or a Problem when the agent cannot use the image. */
-function imageBacking(name: string, img: Image, ctx: HostContext): { path: string; format: 'qcow2' | 'raw' } | Problem {
+function imageBacking(name: string, img: ImageObject, ctx: HostContext): { path: string; format: 'qcow2' | 'raw' } | Problem {
   const src = img.spec.source;
   const format = img.spec.format ?? 'qcow2';
   if (src?.path) return { path: src.path, format };
@@ -131,7 +135,7 @@ export interface VolumeStorage {
 }
 
 /** The host that holds (status.host) or is to hold (spec.host) a Volume's storage, if decided. */
-export function volumeHost(v: Pick<Volume, 'spec' | 'status'>): string | undefined {
+export function volumeHost(v: Readonly<Pick<VolumeObject, 'spec' | 'status'>>): string | undefined {
   return v.status?.host || v.spec.host || undefined;
 }
 
@@ -153,7 +157,7 @@ function placeVolume<X extends object>(
  * its Image), or why it cannot be made here. Shared by the VMs that attach the Volume and by the
  * Volume's own reconciler, so both create the same thing. Pure.
  */
-export function resolveVolumeStorage(namespace: string, name: string, v: Volume, images: ResolvedRefs['images'], ctx: HostContext): VolumeStorage | Problem {
+export function resolveVolumeStorage(namespace: string, name: string, v: VolumeObject, images: ResolvedRefs['images'], ctx: HostContext): VolumeStorage | Problem {
   let backing: { path: string; format: 'qcow2' | 'raw' } | undefined;
   let capacityBytes: number | undefined;
   try {
@@ -175,15 +179,15 @@ export function resolveVolumeStorage(namespace: string, name: string, v: Volume,
   return placeVolume({ pool, name: volumeObjectVolumeName(namespace, name), capacityBytes, backing }, ctx, `Volume ${name}`, {});
 }
 
-export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostContext): DesiredResult {
+export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx: HostContext): DesiredResult {
   const meta = vm.metadata;
   const namespace = meta.namespace ?? '';
-  const spec = vm.spec as unknown as VirtualMachineSpec;
-  const status = (vm.status ?? {}) as VirtualMachineStatus;
+  const spec: VirtualMachineSpec = vm.spec;
+  const status: VirtualMachineStatus = vm.status ?? {};
   const uid = meta.uid ?? '';
   let memoryBytes: number;
   try {
-    memoryBytes = parseQuantity(spec.memory);
+    memoryBytes = quantityBytes(spec.memory);
   } catch (err) {
     return problem('InvalidSpec', `spec.memory: ${(err as Error).message}`, true);
   }
@@ -268,6 +272,7 @@ export function resolveDesired(vm: StoredObject, refs: ResolvedRefs, ctx: HostCo
       generation: meta.generation ?? 0,
       runStrategy: spec.runStrategy ?? 'Always',
       everStarted: Boolean(status.startTime) && status.domainUUID === uid && status.host === ctx.host,
+      evicting: (status.conditions ?? []).some((c) => c.type === EVICTING_CONDITION && c.status === 'True'),
       domain,
       xml,
       volumes,

@@ -101,6 +101,7 @@ function removal(domain: ObservedDomain | undefined, volumes: ObservedVolume[]):
 
 /** Whether the VM should be running now, or be left as it is (Manual after its first start). */
 function runIntent(d: DesiredVm, domain: ObservedDomain | undefined): 'run' | 'stop' | 'leave' {
+  if (d.evicting) return 'stop'; // a drain moves it: stopped here first, whatever its runStrategy
   switch (d.runStrategy) {
     case 'Always':
       return 'run';

@@ -7,8 +7,7 @@
  * is created only after the Volume was claimed for this host (claimVolume), never removed here.
  */
 import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../../store';
-import type { VirtualMachineSpec, VirtualMachineStatus, Volume } from '../../schemas/types.gen';
+import type { ObjectStore, VirtualMachineObject, VolumeObject } from '../../store';
 import { TerminalError, splitKey, systemClock, type Clock, type ReconcileContext, type ReconcileResult } from '../../runtime';
 import type { LibvirtConnection } from '../../libvirt';
 import { domainName, vmVolumeName, VM_FINALIZER } from '../names';
@@ -61,7 +60,7 @@ export interface VmReconcilerOptions {
    */
   claimVolume?: (namespace: string, name: string) => Promise<Problem | undefined>;
   /** the newest state of a Volume held here, fresher than the look-up cache (undefined: ask the cache) */
-  freshVolume?: (namespace: string, name: string) => Volume | undefined;
+  freshVolume?: (namespace: string, name: string) => VolumeObject | undefined;
   logger?: Logger;
 }
 
@@ -80,7 +79,7 @@ export class VmReconciler {
   /** per key: when the agent asked the guest to shut down */
   private readonly shutdownAt = new Map<string, number>();
   /** the VMs as this agent last wrote them (newer than the cache until the feed catches up) */
-  private readonly own = new OwnWrites();
+  private readonly own = new OwnWrites<VirtualMachineObject>();
   readonly leftovers: Leftovers = new Map();
   /** status (and finalizer) writes, off the reconcile path */
   readonly statusJobs: KeyedJobs;
@@ -91,6 +90,7 @@ export class VmReconciler {
     this.statusJobs = new KeyedJobs({
       concurrency: o.statusWriters ?? 8,
       holdWhile: o.busy,
+      clock: this.clock,
       onError: (key, err) => {
         o.logger?.debug({ key, err: String(err) }, 'writing status failed; reconciling again');
         o.requeue?.(key);
@@ -110,8 +110,8 @@ export class VmReconciler {
     this.statusJobs.submit(key, async () => {
       const cur = this.own.current(key, this.o.source.boundTo(host, key));
       if (!cur || cur.metadata.uid !== uid) return;
-      const status = (o: StoredObject) => mergeStatus((o.status ?? {}) as VirtualMachineStatus, s, now) as Record<string, unknown>;
-      let written: StoredObject | undefined;
+      const status = (o: VirtualMachineObject) => mergeStatus(o.status ?? {}, s, now);
+      let written: VirtualMachineObject | undefined;
       if (!cur.metadata.deletionTimestamp && !(cur.metadata.finalizers ?? []).includes(VM_FINALIZER)) {
         // The finalizer and the first status in one compare-and-set.
         written = await writeObject(store, storeKey, cur, (o) => {
@@ -193,7 +193,7 @@ export class VmReconciler {
     const fenced = this.o.fenced();
 
     const deleting = vm?.metadata.deletionTimestamp !== undefined;
-    const spec = vm?.spec as unknown as VirtualMachineSpec | undefined;
+    const spec = vm?.spec;
 
     let desired: DesiredVm | undefined;
     let problem: Problem | undefined;
@@ -230,7 +230,7 @@ export class VmReconciler {
     // rebinding only if the host was fenced (T_resched > T_fence): until the change feed has been
     // read since the lease came back, confirm the binding against the store first.
     if (p.starts && !(this.o.cacheFresh?.() ?? false)) {
-      const fresh = await store.get(storeKey);
+      const fresh = await store.get<VirtualMachineObject>(storeKey);
       if (!fresh || fresh.status?.host !== host || fresh.metadata.uid !== vm?.metadata.uid || fresh.metadata.deletionTimestamp) {
         log?.info('binding changed since the cache was filled; waiting for the change feed');
         return { requeueAfterMs: 200 };
@@ -298,7 +298,7 @@ export class VmReconciler {
     const agentStatus = computeStatus({
       host,
       generation: vm.metadata.generation ?? 0,
-      previous: (vm.status ?? {}) as VirtualMachineStatus,
+      previous: vm.status ?? {},
       desired,
       deleting,
       fenced,
@@ -318,9 +318,8 @@ export class VmReconciler {
 }
 
 /** The placement controllers refused the VM's new size on this host (Resized=False). */
-function resizeRefused(vm: Pick<StoredObject, 'status'>): boolean {
-  const conds = (vm.status?.conditions ?? []) as { type: string; status: string }[];
-  return conds.some((c) => c.type === 'Resized' && c.status === 'False');
+function resizeRefused(vm: Pick<VirtualMachineObject, 'status'>): boolean {
+  return (vm.status?.conditions ?? []).some((c) => c.type === 'Resized' && c.status === 'False');
 }
 
 /**

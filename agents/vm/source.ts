@@ -4,9 +4,8 @@
  * (the binding check before a start relies on it) and which bound VMs use a given Volume.
  */
 import type { Logger } from 'pino';
-import type { FieldRequirement, ObjectStore } from '../../store';
-import type { VirtualMachineSpec } from '../../schemas/types.gen';
-import type { CachedObject, Clock } from '../../runtime';
+import type { FieldRequirement, ObjectStore, StoredObject, VirtualMachineObject } from '../../store';
+import { systemClock, type CachedObject, type ChangeFollower, type Clock, type ObjectSource } from '../../runtime';
 import { HostSource } from '../host-source';
 
 export const VOLUME_INDEX = 'volume';
@@ -23,14 +22,14 @@ export interface VmSourceOptions {
   relistPeriodMs?: number;
 }
 
-function hostOf(o: CachedObject): string | undefined {
-  const h = (o.status as { host?: unknown } | undefined)?.host;
+function hostOf(o: CachedObject<VirtualMachineObject>): string | undefined {
+  const h = o.status?.host;
   return typeof h === 'string' && h ? h : undefined;
 }
 
 /** "namespace/volume" of each Volume a VM's disks name. */
-function volumesOf(o: CachedObject): string[] {
-  const disks = (o.spec as Partial<VirtualMachineSpec> | undefined)?.disks ?? [];
+function volumesOf(o: CachedObject<VirtualMachineObject>): string[] {
+  const disks = o.spec.disks ?? [];
   return [...new Set(disks.flatMap((d) => (d.volume ? [`${o.metadata.namespace ?? ''}/${d.volume}`] : [])))];
 }
 
@@ -43,25 +42,25 @@ interface Freshness {
  * The store as the informer sees it: a change-feed read that succeeded notes when it started,
  * since everything committed before then is in the cache.
  */
-function noteFreshReads(store: ObjectStore, fresh: Freshness, clock?: Clock): ObjectStore {
-  const now = () => (clock ? clock.now() : Date.now());
+function noteFreshReads(store: ObjectStore, fresh: Freshness, clock?: Clock): ObjectSource {
+  const now = () => (clock ?? systemClock).now();
   return {
-    list: (...args: Parameters<ObjectStore['list']>) => store.list(...args),
-    follow: (kind: string, from?: string) => {
-      const follower = store.follow(kind, from);
-      const poll = follower.poll.bind(follower);
-      follower.poll = async () => {
-        const startedAt = now();
-        const events = await poll();
-        if (startedAt > fresh.at) fresh.at = startedAt;
-        return events;
+    list: (kind, namespace, opts) => store.list(kind, namespace, opts),
+    follow<T extends StoredObject>(kind: string, from?: string): ChangeFollower<T> {
+      const follower = store.follow<T>(kind, from);
+      return {
+        poll: async () => {
+          const startedAt = now();
+          const events = await follower.poll();
+          if (startedAt > fresh.at) fresh.at = startedAt;
+          return events;
+        },
       };
-      return follower;
     },
-  } as unknown as ObjectStore;
+  };
 }
 
-export class VmSource extends HostSource {
+export class VmSource extends HostSource<VirtualMachineObject> {
   private readonly fresh: Freshness;
 
   constructor(o: VmSourceOptions) {
@@ -78,17 +77,17 @@ export class VmSource extends HostSource {
   }
 
   /** The cached VM `key` if it is bound to `host`. Frozen: clone before changing. */
-  boundTo(host: string, key: string): CachedObject | undefined {
+  boundTo(host: string, key: string): CachedObject<VirtualMachineObject> | undefined {
     return this.of(host, key);
   }
 
   /** The VMs bound to `host` whose disks name Volume `namespace/volume` (deleting ones included). */
-  usersOf(host: string, namespace: string, volume: string): CachedObject[] {
+  usersOf(host: string, namespace: string, volume: string): CachedObject<VirtualMachineObject>[] {
     return this.informer.byIndex(VOLUME_INDEX, `${namespace}/${volume}`).filter((o) => hostOf(o) === host);
   }
 
   /** "namespace/volume" of each Volume VM `obj` names. */
-  static volumeKeys(obj: CachedObject): string[] {
+  static volumeKeys(obj: CachedObject<VirtualMachineObject>): string[] {
     return volumesOf(obj);
   }
 

@@ -4,6 +4,8 @@
  * a pending one). So a slow database delays status, never libvirt work. A failed job is handed
  * to onError (the agent re-queues the key: the next reconcile recomputes and resubmits).
  */
+import { systemClock, type Clock } from '../../runtime';
+
 export interface KeyedJobsOptions {
   /** jobs running at once; default 8 */
   concurrency?: number;
@@ -15,24 +17,27 @@ export interface KeyedJobsOptions {
    */
   holdWhile?: () => boolean;
   maxHoldMs?: number;
+  clock?: Clock;
 }
 
 export class KeyedJobs {
   private readonly pending = new Map<string, () => Promise<void>>();
   /** when the oldest pending job was submitted (undefined: none pending) */
   private oldestAt: number | undefined;
-  private holdTimer: NodeJS.Timeout | undefined;
+  private holdTimer: unknown;
   private readonly running = new Set<string>();
   private readonly idleWaiters: (() => void)[] = [];
   private readonly limit: number;
+  private readonly clock: Clock;
 
   constructor(private readonly o: KeyedJobsOptions = {}) {
     this.limit = Math.max(1, o.concurrency ?? 8);
+    this.clock = o.clock ?? systemClock;
   }
 
   submit(key: string, job: () => Promise<void>): void {
     this.pending.set(key, job);
-    this.oldestAt ??= Date.now();
+    this.oldestAt ??= this.clock.now();
     this.pump();
   }
 
@@ -52,12 +57,11 @@ export class KeyedJobs {
       this.oldestAt = undefined;
       return;
     }
-    if (this.o.holdWhile?.() && Date.now() - (this.oldestAt ?? 0) < (this.o.maxHoldMs ?? 2000)) {
-      this.holdTimer ??= setTimeout(() => {
+    if (this.o.holdWhile?.() && this.clock.now() - (this.oldestAt ?? 0) < (this.o.maxHoldMs ?? 2000)) {
+      this.holdTimer ??= this.clock.setTimeout(() => {
         this.holdTimer = undefined;
         this.pump();
       }, 20);
-      this.holdTimer.unref?.();
       return;
     }
     for (const [key, job] of this.pending) {

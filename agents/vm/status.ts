@@ -3,7 +3,10 @@
  * the status others write too (the placement controller owns host and the Scheduled condition).
  * Pure. Written even when the sync failed: the failure becomes the Ready condition's reason.
  */
-import type { Condition, VirtualMachineStatus } from '../../schemas/types.gen';
+import type { VirtualMachineStatus } from '../../schemas/types.gen';
+import { setCondition } from '../../kube/conditions';
+import { isoSeconds } from '../../kube/time';
+import { EVICTED_REASON } from '../../kube/names';
 import type { DomainStateName } from '../../libvirt';
 import type { DesiredVm, Problem } from './desired';
 import type { Plan } from './plan';
@@ -48,10 +51,6 @@ export interface StatusInput {
   now: number;
 }
 
-export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
 const RUNNING: ReadonlySet<DomainStateName> = new Set(['running', 'blocked']);
 
 export function computeStatus(i: StatusInput): AgentStatus {
@@ -83,7 +82,8 @@ export function computeStatus(i: StatusInput): AgentStatus {
   const intent = i.plan?.intent ?? 'run';
   if (running) {
     if (intent === 'stop') {
-      return { ...out, phase: 'Running', ready: ready('False', 'Stopping', 'runStrategy is Halted: the guest is shutting down') };
+      const why = i.desired?.evicting ? `host ${i.host} is being drained` : 'runStrategy is Halted';
+      return { ...out, phase: 'Running', ready: ready('False', 'Stopping', `${why}: the guest is shutting down`) };
     }
     const note = i.plan?.restartPending ? ` (its definition changed: ${i.plan.drift.join(', ')}; effective at the next restart)` : '';
     return { ...out, phase: 'Running', ready: ready('True', 'Running', `the domain runs on host ${i.host}${note}`) };
@@ -91,6 +91,9 @@ export function computeStatus(i: StatusInput): AgentStatus {
   const state = after?.state ?? 'shutoff';
   const why = after ? `${after.state}${after.reason && after.reason !== 'unknown' ? ` (${after.reason})` : ''}` : 'not defined';
   if (state === 'paused') return { ...out, phase: 'Running', ready: ready('False', 'Paused', `the domain is paused (${after?.reason ?? 'unknown'})`) };
+  if (intent === 'stop' && i.desired?.evicting) {
+    return { ...out, phase: 'Stopped', ready: ready('False', EVICTED_REASON, `host ${i.host} is being drained: the domain is stopped, the VM may move`) };
+  }
   if (intent === 'stop') return { ...out, phase: 'Stopped', ready: ready('False', 'Halted', 'runStrategy is Halted: the domain is stopped') };
   if (intent === 'leave') {
     const strategy = i.desired?.runStrategy ?? 'Manual';
@@ -113,18 +116,6 @@ export function mergeStatus(previous: VirtualMachineStatus, s: AgentStatus, now:
     if (v === undefined) delete next[f];
     else (next as Record<string, unknown>)[f] = structuredClone(v);
   }
-  next.conditions = setCondition(previous.conditions ?? [], { type: 'Ready', ...s.ready, observedGeneration: s.observedGeneration }, now);
+  next.conditions = setCondition(next.conditions, { type: 'Ready', ...s.ready, observedGeneration: s.observedGeneration }, now);
   return next;
-}
-
-/** Sets one condition in a list (by type), keeping lastTransitionTime when status did not change. */
-export function setCondition(list: Condition[], c: Condition, now: number): Condition[] {
-  const old = list.find((x) => x.type === c.type);
-  const lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : isoSeconds(now);
-  const next: Condition = { ...c, lastTransitionTime };
-  const out = list.filter((x) => x.type !== c.type).map((x) => structuredClone(x));
-  const at = list.findIndex((x) => x.type === c.type);
-  if (at < 0) out.push(next);
-  else out.splice(at, 0, next);
-  return out;
 }

@@ -15,8 +15,7 @@
  * finalizer and is deleted by the API at once.
  */
 import type { Logger } from 'pino';
-import type { ObjectStore, StoredObject } from '../../store';
-import type { Volume, VolumeStatus } from '../../schemas/types.gen';
+import type { ObjectStore, VolumeObject } from '../../store';
 import { splitKey, systemClock, type Clock, type ReconcileContext, type ReconcileResult } from '../../runtime';
 import type { PoolCache } from '../host/pools';
 import type { HostSource } from '../host-source';
@@ -34,7 +33,7 @@ export interface VolumeReconcilerOptions {
   store: ObjectStore;
   pools: PoolCache;
   /** the Volumes held by (or pinned to) the process's hosts */
-  volumes: HostSource;
+  volumes: HostSource<VolumeObject>;
   /** the VMs bound here: who uses a Volume */
   vms: VmSource;
   /** the Images Volumes are cloned from */
@@ -52,7 +51,7 @@ const KIND = 'Volume';
 
 export class VolumeReconciler {
   private readonly clock: Clock;
-  private readonly own = new OwnWrites();
+  private readonly own = new OwnWrites<VolumeObject>();
   /** per Volume: claiming it, and deciding to delete its storage, never interleave */
   private readonly locks = new KeyedMutex();
 
@@ -61,13 +60,13 @@ export class VolumeReconciler {
   }
 
   /** True if this host holds Volume `v`'s storage (or is about to: claimed, not yet created). */
-  private holds(v: StoredObject): boolean {
+  private holds(v: Readonly<VolumeObject>): boolean {
     return v.status?.host === this.o.host && (v.metadata.finalizers ?? []).includes(VOLUME_FINALIZER);
   }
 
   /** The newest Volume `key` this agent knows of, if it concerns this host (cache or own write). */
-  latest(key: string): Volume | undefined {
-    return this.own.current(key, this.o.volumes.of(this.o.host, key)) as unknown as Volume | undefined;
+  latest(key: string): VolumeObject | undefined {
+    return this.own.current(key, this.o.volumes.of(this.o.host, key));
   }
 
   /** True if `obj` is this agent's own write coming back through the change feed. */
@@ -84,17 +83,17 @@ export class VolumeReconciler {
     const key = `${namespace}/${name}`;
     const storeKey = { kind: KIND, namespace, name };
     return this.locks.run(key, async () => {
-      const known = this.latest(key) as unknown as StoredObject | undefined;
+      const known = this.latest(key);
       if (known && this.holds(known) && !known.metadata.deletionTimestamp) return undefined;
       let refused: Problem | undefined;
       let wrote = false;
-      const out = await writeObject(this.o.store, storeKey, undefined, (cur) => {
+      const out = await writeObject<VolumeObject>(this.o.store, storeKey, undefined, (cur) => {
         refused = this.refusal(namespace, name, cur);
         wrote = false;
         if (refused || this.holds(cur)) return undefined;
         wrote = true;
         cur.metadata.finalizers = [...(cur.metadata.finalizers ?? []), VOLUME_FINALIZER];
-        cur.status = volumeStatus((cur.status ?? {}) as VolumeStatus, this.facts(namespace, cur, this.poolOf(cur), undefined, []), this.clock.now()) as Record<string, unknown>;
+        cur.status = volumeStatus(cur.status ?? {}, this.facts(namespace, cur, this.poolOf(cur), undefined, []), this.clock.now());
         return cur;
       }, { withStatus: true });
       if (!out) return { reason: 'VolumeNotFound', message: `Volume ${namespace}/${name} not found`, terminal: false };
@@ -108,8 +107,8 @@ export class VolumeReconciler {
   }
 
   /** Why this host may not claim Volume `cur`, if it may not. */
-  private refusal(namespace: string, name: string, cur: StoredObject): Problem | undefined {
-    const elsewhere = volumeHost(cur as unknown as Volume);
+  private refusal(namespace: string, name: string, cur: VolumeObject): Problem | undefined {
+    const elsewhere = volumeHost(cur);
     if (elsewhere && elsewhere !== this.o.host) {
       return { reason: 'VolumeOnOtherHost', message: `Volume ${namespace}/${name} is on host ${elsewhere}, not ${this.o.host}`, terminal: true };
     }
@@ -119,7 +118,7 @@ export class VolumeReconciler {
     return undefined;
   }
 
-  private facts(namespace: string, v: StoredObject, pool: string, storage: VolumeFacts['storage'], users: string[], problem?: Problem): VolumeFacts {
+  private facts(namespace: string, v: VolumeObject, pool: string, storage: VolumeFacts['storage'], users: string[], problem?: Problem): VolumeFacts {
     return {
       namespace, host: this.o.host, pool, generation: v.metadata.generation ?? 0,
       deleting: v.metadata.deletionTimestamp !== undefined, storage, users, problem,
@@ -127,8 +126,7 @@ export class VolumeReconciler {
   }
 
   /** The pool of a Volume's storage: where it was created (status.pool), else where it is to be. */
-  private poolOf(obj: StoredObject): string {
-    const v = obj as unknown as Volume;
+  private poolOf(v: VolumeObject): string {
     return v.status?.pool ?? v.spec.pool ?? this.o.hostContext().pool;
   }
 
@@ -140,7 +138,7 @@ export class VolumeReconciler {
   async reconcile(key: string, ctx?: Pick<ReconcileContext, 'logger'>): Promise<ReconcileResult> {
     const log = ctx?.logger ?? this.o.logger;
     const { namespace, name } = splitKey(key);
-    let vol = this.latest(key) as unknown as StoredObject | undefined;
+    let vol = this.latest(key);
     if (!vol) {
       this.own.forget(key);
       return {};
@@ -148,13 +146,13 @@ export class VolumeReconciler {
     if (!this.holds(vol)) {
       // Pinned here (spec.host) and not materialised yet, or ours without our finalizer (an
       // operator removed it): claim it now, then go on with the claimed object.
-      if (vol.metadata.deletionTimestamp || volumeHost(vol as unknown as Volume) !== this.o.host || this.o.fenced()) return {};
+      if (vol.metadata.deletionTimestamp || volumeHost(vol) !== this.o.host || this.o.fenced()) return {};
       const refused = await this.claim(namespace, name);
       if (refused) {
         log?.warn({ reason: refused.reason }, refused.message);
         return {};
       }
-      vol = this.latest(key) as unknown as StoredObject | undefined;
+      vol = this.latest(key);
       if (!vol) return {};
     }
 
@@ -167,9 +165,9 @@ export class VolumeReconciler {
     if (!storage && !this.o.fenced()) {
       // Pinned Volumes are created here; one a VM claimed is normally created by that VM's
       // reconcile, and whichever comes first creates it (the other finds it there).
-      const spec = vol.spec as Volume['spec'];
+      const spec = vol.spec;
       const images = await this.o.refs.images(namespace, spec.image ? [spec.image] : []);
-      const s = resolveVolumeStorage(namespace, name, vol as unknown as Volume, images, this.o.hostContext());
+      const s = resolveVolumeStorage(namespace, name, vol, images, this.o.hostContext());
       if (isProblem(s)) {
         problem = s;
       } else {
@@ -192,7 +190,7 @@ export class VolumeReconciler {
    * storage and release the finalizer (the object then goes). Under the Volume's lock, so no
    * claim for a new VM slips in between the check and the deletion.
    */
-  private finish(key: string, vol: StoredObject, pool: string, log: Logger | undefined): Promise<ReconcileResult> {
+  private finish(key: string, vol: VolumeObject, pool: string, log: Logger | undefined): Promise<ReconcileResult> {
     const { namespace, name } = splitKey(key);
     return this.locks.run(key, async () => {
       const users = this.users(namespace, name);
@@ -214,12 +212,12 @@ export class VolumeReconciler {
     });
   }
 
-  private async writeStatus(key: string, vol: StoredObject, facts: VolumeFacts): Promise<void> {
+  private async writeStatus(key: string, vol: VolumeObject, facts: VolumeFacts): Promise<void> {
     const uid = vol.metadata.uid;
     const out = await writeStatus(this.o.store, { kind: KIND, namespace: facts.namespace, name: vol.metadata.name }, vol, (cur) => {
       if (cur.metadata.uid !== uid || !this.holds(cur)) return undefined; // another incarnation, or no longer ours
       // Deleted meanwhile: never report it Available.
-      return volumeStatus((cur.status ?? {}) as VolumeStatus, { ...facts, deleting: facts.deleting || cur.metadata.deletionTimestamp !== undefined }, this.clock.now()) as Record<string, unknown>;
+      return volumeStatus(cur.status ?? {}, { ...facts, deleting: facts.deleting || cur.metadata.deletionTimestamp !== undefined }, this.clock.now());
     });
     if (out && out !== vol) this.own.remember(key, out);
   }

@@ -6,7 +6,7 @@
  */
 import type { VolumeStatus } from '../../schemas/types.gen';
 import { formatBytes } from '../../schemas/quantity';
-import { setCondition } from '../vm/status';
+import { setCondition } from '../../kube/conditions';
 
 export interface VolumeFacts {
   namespace: string;
@@ -55,6 +55,6 @@ export function volumeStatus(previous: VolumeStatus, f: VolumeFacts, now: number
   }
   if (f.users.length > 0) next.usedBy = [...f.users];
   else delete next.usedBy;
-  next.conditions = setCondition(previous.conditions ?? [], { type: 'Ready', ...ready, observedGeneration: f.generation }, now);
+  next.conditions = setCondition(next.conditions, { type: 'Ready', ...ready, observedGeneration: f.generation }, now);
   return next;
 }

@@ -4,15 +4,16 @@
 //
 //   node dist/api/auth/bootstrap.js [--user admin] [--group stratus:admins]... [--ttl 720h]
 
-import type { Client } from 'cassandra-driver';
 import { loadApiConfig } from '../../config';
 import { createCassandraClient, migrate } from '../../store';
+import { TokenRepository } from '../../store/tokens';
 import { parseTtl } from './routes';
 import { TokenStore, type IssuedToken } from './token-store';
+import { ErrorCode, hasCode } from '../../errors';
 
 export interface BootstrapOptions {
-  client: Client;
-  keyspace: string;
+  /** the users and tokens tables */
+  tokens: TokenRepository;
   user?: string;
   groups?: string[];
   ttlSec?: number;
@@ -21,13 +22,13 @@ export interface BootstrapOptions {
 
 /** Ensures the user exists with the groups (added to what it has) and issues a token. */
 export async function bootstrapAdmin(o: BootstrapOptions): Promise<IssuedToken> {
-  const tokens = new TokenStore({ client: o.client, keyspace: o.keyspace });
+  const tokens = new TokenStore({ repository: o.tokens });
   const user = o.user ?? 'admin';
   const groups = o.groups ?? ['stratus:admins'];
   const existing = await tokens.getUser(user, { serial: true });
   if (!existing) {
     await tokens.createUser({ name: user, groups, description: 'created by stratus-bootstrap', createdBy: 'stratus-bootstrap' }).catch((err) => {
-      if (err.code !== 'ALREADY_EXISTS') throw err;
+      if (!hasCode(err, ErrorCode.AlreadyExists)) throw err;
     });
   }
   const cur = await tokens.getUser(user, { serial: true });
@@ -58,7 +59,7 @@ export async function main(): Promise<void> {
     await client.connect();
     try {
       await migrate({ client, keyspace: cfg.cassandra.keyspace, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec });
-      const issued = await bootstrapAdmin({ client, keyspace: cfg.cassandra.keyspace, user: args.user, groups: args.groups.length ? args.groups : undefined, ttlSec: args.ttlSec });
+      const issued = await bootstrapAdmin({ tokens: new TokenRepository({ client, keyspace: cfg.cassandra.keyspace }), user: args.user, groups: args.groups.length ? args.groups : undefined, ttlSec: args.ttlSec });
       process.stderr.write(`stratus-bootstrap: token ${issued.id} for user "${issued.user}" expires ${issued.expiresAt}\n`);
       process.stdout.write(`${issued.token}\n`);
     } finally {

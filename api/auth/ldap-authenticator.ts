@@ -12,6 +12,7 @@ import { AuthUnavailableError, UnauthorizedError } from '../../errors';
 import type { Authenticator } from './authenticator';
 import type { Credentials } from './credentials';
 import { NAME_RE, withAuthenticatedGroup, type UserInfo } from './identity';
+import { systemClock, type Clock } from '../../runtime';
 
 /** What may be typed as an LDAP user name: no filter or DN metacharacters at all. */
 const USERNAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -20,7 +21,7 @@ const MAX_PASSWORD = 1024;
 export interface LdapAuthenticatorOptions {
   config: LdapConfig;
   logger?: Logger;
-  clock?: () => number;
+  clock?: Clock;
 }
 
 /** RFC 4515: escapes a value inside a search filter. */
@@ -42,11 +43,11 @@ export class LdapAuthenticator implements Authenticator {
   readonly name = 'ldap';
   private readonly cache = new Map<string, { user: UserInfo; until: number }>();
   private readonly key = randomBytes(32);
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private readonly ca?: Buffer;
 
   constructor(private readonly o: LdapAuthenticatorOptions) {
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
     if (o.config.caFile) this.ca = readFileSync(o.config.caFile);
   }
 
@@ -54,7 +55,7 @@ export class LdapAuthenticator implements Authenticator {
     if (c.type !== 'basic') return undefined;
     // An empty password would be an anonymous ("unauthenticated") bind, which succeeds: refuse it.
     if (!USERNAME_RE.test(c.username) || c.password === '' || c.password.length > MAX_PASSWORD) throw new UnauthorizedError('Unauthorized');
-    const now = this.clock();
+    const now = this.clock.now();
     const cacheKey = createHmac('sha256', this.key).update(`${c.username}\0${c.password}`).digest('hex');
     const hit = this.cache.get(cacheKey);
     if (hit && hit.until > now) return hit.user;

@@ -3,12 +3,13 @@
 
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { TooManyRequestsError } from '../../errors';
+import { TooManyRequestsError, ErrorCode, hasCode } from '../../errors';
 import type { AuthenticatorChain } from './authenticator';
 import type { AuditLog } from './audit-log';
 import { parseAuthorization } from './credentials';
 import type { UserInfo } from './identity';
 import type { RateLimiter } from './rate-limiter';
+import { systemClock, type Clock } from '../../runtime';
 
 /** Paths anyone may read: liveness, readiness and the version (as Kubernetes' public-info-viewer). */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/livez', '/readyz', '/version']);
@@ -42,7 +43,7 @@ export function authenticationMiddleware(o: AuthenticationMiddlewareOptions) {
     try {
       user = await o.chain.authenticate(parseAuthorization(ctx.get('Authorization') || undefined));
     } catch (err) {
-      if ((err as { code?: string }).code === 'UNAUTHORIZED') {
+      if (hasCode(err, ErrorCode.Unauthorized)) {
         o.failures.take(addr);
         ctx.set('WWW-Authenticate', 'Bearer realm="stratus"');
         ctx.state.log?.info({ addr }, 'authentication refused');
@@ -67,10 +68,10 @@ export function describePath(path: string): { resource?: string; namespace?: str
 }
 
 /** Audit records: outside the error middleware, so the final status code is known. */
-export function auditMiddleware(audit: AuditLog, clock: () => number = Date.now) {
+export function auditMiddleware(audit: AuditLog, clock: Clock = systemClock) {
   return async (ctx: Context, next: Next) => {
     if (!audit.enabled || !MUTATING.has(ctx.method)) return next();
-    const start = clock();
+    const start = clock.now();
     try {
       await next();
     } finally {
@@ -98,7 +99,7 @@ export function auditMiddleware(audit: AuditLog, clock: () => number = Date.now)
         dryRun: dry === 'All' || (Array.isArray(dry) && dry.includes('All')),
         sourceIp: clientAddress(ctx),
         userAgent: ctx.get('User-Agent') || undefined,
-        latencyMs: clock() - start,
+        latencyMs: clock.now() - start,
       });
     }
   };

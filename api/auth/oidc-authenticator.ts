@@ -10,6 +10,7 @@ import { AuthUnavailableError, UnauthorizedError } from '../../errors';
 import type { Authenticator } from './authenticator';
 import type { Credentials } from './credentials';
 import { NAME_RE, withAuthenticatedGroup, type UserInfo } from './identity';
+import type { Clock } from '../../runtime';
 
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -17,7 +18,7 @@ export interface OidcAuthenticatorOptions {
   config: OidcConfig;
   logger?: Logger;
   /** wall clock in ms (expiry checks); injectable for tests */
-  clock?: () => number;
+  clock?: Clock;
 }
 
 export class OidcAuthenticator implements Authenticator {
@@ -41,7 +42,7 @@ export class OidcAuthenticator implements Authenticator {
         audience: cfg.audiences,
         algorithms: cfg.algorithms,
         clockTolerance: cfg.clockToleranceSec,
-        currentDate: this.o.clock ? new Date(this.o.clock()) : undefined,
+        currentDate: this.o.clock ? new Date(this.o.clock.now()) : undefined,
         requiredClaims: ['exp'],
       }));
     } catch (err) {

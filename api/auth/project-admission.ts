@@ -3,8 +3,8 @@
 // cluster administrators. Every Project write through this frontend also refreshes its cache, so
 // a membership change applies at once here (other frontends within STRATUS_PROJECT_CACHE_MS).
 
-import stableStringify from 'fast-json-stable-stringify';
 import { ForbiddenError } from '../../errors';
+import { jsonEqual } from '../../kube/equal';
 import type { StoredObject } from '../../store';
 import type { Admission, AdmissionRequest, Admitted, DeletionRequest } from '../admission';
 import type { Authorizer } from './authorizer';
@@ -15,10 +15,10 @@ export interface ProjectAdmissionOptions {
   projects: { forget(name: string): void };
 }
 
-function beyondMembers(o: StoredObject): string {
+function beyondMembers(o: StoredObject): unknown {
   const { members: _members, ...spec } = (o.spec ?? {}) as Record<string, unknown>;
   const m = o.metadata;
-  return stableStringify({ spec, labels: m.labels ?? {}, annotations: m.annotations ?? {}, finalizers: m.finalizers ?? [], owners: m['ownerReferences'] ?? [] });
+  return { spec, labels: m.labels ?? {}, annotations: m.annotations ?? {}, finalizers: m.finalizers ?? [], owners: m['ownerReferences'] ?? [] };
 }
 
 export class ProjectAdmission implements Admission {
@@ -28,7 +28,7 @@ export class ProjectAdmission implements Admission {
     const { ctx, target, old, next } = req;
     if (target.kind.kind !== 'Project') return undefined;
     const user = ctx.state.user as UserInfo | undefined;
-    if (old && user && !target.subresource && !this.o.authorizer.isAdmin(user) && beyondMembers(old) !== beyondMembers(next)) {
+    if (old && user && !target.subresource && !this.o.authorizer.isAdmin(user) && !jsonEqual(beyondMembers(old), beyondMembers(next))) {
       throw new ForbiddenError(
         `projects.stratuslab.eu "${next.metadata.name}" is forbidden: User "${user.name}" may change only spec.members of this project; its quota, description and metadata are changed by cluster administrators`,
         { name: next.metadata.name, group: 'stratuslab.eu', kind: 'projects' },

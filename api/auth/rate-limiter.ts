@@ -2,6 +2,8 @@
 // frontend: `rate` tokens per second up to `burst`. Idle buckets are dropped, so memory stays
 // bounded by the number of recently active keys.
 
+import { systemClock, type Clock } from '../../runtime';
+
 export interface RateLimiterOptions {
   /** tokens per second; 0 disables the limiter */
   rate: number;
@@ -9,17 +11,17 @@ export interface RateLimiterOptions {
   burst: number;
   /** at most this many buckets (the least recently used go first); default 100,000 */
   maxKeys?: number;
-  clock?: () => number;
+  clock?: Clock;
 }
 
 interface Bucket { tokens: number; at: number }
 
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly clock: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly o: RateLimiterOptions) {
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
   }
 
   get enabled(): boolean {
@@ -45,7 +47,7 @@ export class RateLimiter {
   }
 
   private peek(key: string): Bucket {
-    const now = this.clock();
+    const now = this.clock.now();
     let b = this.buckets.get(key);
     if (b) {
       this.buckets.delete(key); // re-inserted below: Map order is recency

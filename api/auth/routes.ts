@@ -9,12 +9,15 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../errors';
+import { isoSeconds } from '../../kube/time';
 import { JSON_TYPES, readBody, sendObject, type BodyLimits } from '../negotiate';
+import { successStatus } from '../status';
 import type { AuditLog } from './audit-log';
 import type { Authorizer } from './authorizer';
 import type { UserInfo } from './identity';
 import type { TokenAuthenticator } from './token-authenticator';
 import { checkName, type TokenRecord, type TokenStore, type UserRecord } from './token-store';
+import { systemClock, type Clock } from '../../runtime';
 
 const API_VERSION = 'auth.stratuslab.eu/v1alpha1';
 
@@ -26,7 +29,7 @@ export interface AuthRoutesOptions {
   /** default and maximum lifetimes of issued tokens, seconds */
   defaultTtlSec: number;
   maxTtlSec: number;
-  clock?: () => number;
+  clock?: Clock;
 }
 
 const SMALL: BodyLimits = { maxBytes: 64 * 1024, maxDepth: 8, maxAliases: 0 };
@@ -84,7 +87,7 @@ function optionalString(v: unknown, what: string, max = 1024): string | undefine
 }
 
 export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
-  const clock = o.clock ?? Date.now;
+  const clock = o.clock ?? systemClock;
   const ttlOf = (v: unknown): number => {
     const ttl = parseTtl(v) ?? o.defaultTtlSec;
     if (ttl > o.maxTtlSec) throw new BadRequestError(`a token may live at most ${o.maxTtlSec} seconds`);
@@ -111,7 +114,7 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     ctx.status = 201;
     sendObject(ctx, {
       kind: 'SelfSubjectReview', apiVersion: `authentication.k8s.io/${version}`,
-      metadata: { creationTimestamp: new Date(Math.floor(clock() / 1000) * 1000).toISOString().replace('.000Z', 'Z') },
+      metadata: { creationTimestamp: isoSeconds(clock.now()) },
       status: { userInfo: { username: u.name, groups: u.groups, extra: { 'stratuslab.eu/authenticator': [u.authenticator] } } },
     });
   });
@@ -141,7 +144,7 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     if (!u.tokenId) throw new BadRequestError('this request was not authenticated by a system token');
     await o.tokens.revoke(u.tokenId);
     o.tokenAuth.forget({ tokenId: u.tokenId });
-    sendObject(ctx, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200, details: { name: u.tokenId, kind: 'tokens' } });
+    sendObject(ctx, successStatus({ name: u.tokenId, kind: 'tokens' }));
   });
 
   // ---- administration ----
@@ -185,7 +188,7 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     ctx.state.audit = { verb: 'delete', resource: 'users', name };
     await o.tokens.deleteUser(name);
     o.tokenAuth.forget({ user: name });
-    sendObject(ctx, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200, details: { name, kind: 'users' } });
+    sendObject(ctx, successStatus({ name, kind: 'users' }));
   });
 
   router.get('/admin/v1/tokens', async (ctx) => {
@@ -214,7 +217,7 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     const t = await o.tokens.revoke(id);
     if (!t) throw new NotFoundError(`tokens "${id}" not found`, { name: id, kind: 'tokens' });
     o.tokenAuth.forget({ tokenId: id });
-    sendObject(ctx, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200, details: { name: id, kind: 'tokens' } });
+    sendObject(ctx, successStatus({ name: id, kind: 'tokens' }));
   });
 
   router.get('/admin/v1/audit', async (ctx) => {

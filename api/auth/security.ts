@@ -3,12 +3,15 @@
 // admission chain (project-admin rule, quota) and the quota ledger's background repair.
 
 import type Router from '@koa/router';
-import type { Client } from 'cassandra-driver';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../../config/auth';
 import { ForbiddenError } from '../../errors';
 import type { ObjectStore, StoredObject } from '../../store';
+import type { AuditRepository } from '../../store/audit';
+import type { LeaseRepository } from '../../store/leases';
+import type { QuotaRepository } from '../../store/quota';
+import type { TokenRepository } from '../../store/tokens';
 import { chainAdmission, type Admission } from '../admission';
 import { ProjectCache } from '../project-cache';
 import { QuotaAdmission } from '../quota/admission';
@@ -29,14 +32,23 @@ import { RateLimiter } from './rate-limiter';
 import { mountAuthRoutes } from './routes';
 import { TokenAuthenticator } from './token-authenticator';
 import { TokenStore } from './token-store';
+import { systemClock, type Clock } from '../../runtime';
+
+/** The tables a frontend's security reads and writes, each behind its store repository. */
+export interface SecurityRepositories {
+  tokens: TokenRepository;
+  audit: AuditRepository;
+  quota: QuotaRepository;
+  /** the 'quota' lease family */
+  quotaLeases: LeaseRepository;
+}
 
 export interface SecurityOptions {
-  client: Client;
-  keyspace: string;
+  repositories: SecurityRepositories;
   store: ObjectStore;
   config: AuthConfig;
   logger: Logger;
-  clock?: () => number;
+  clock?: Clock;
   /** extra authenticators tried after the configured ones (tests) */
   authenticators?: Authenticator[];
   /** counts audit records that could not be written */
@@ -56,14 +68,14 @@ export class Security {
   readonly admission: Admission;
   readonly userLimiter: RateLimiter;
   readonly failureLimiter: RateLimiter;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private snapshot?: { at: number; projects: Promise<StoredObject[]> };
 
   constructor(private readonly o: SecurityOptions) {
     const c = o.config;
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
     this.projects = new ProjectCache(o.store, c.projectCacheMs, this.clock);
-    this.tokens = new TokenStore({ client: o.client, keyspace: o.keyspace, clock: this.clock });
+    this.tokens = new TokenStore({ repository: o.repositories.tokens, clock: this.clock });
     this.tokenAuth = new TokenAuthenticator({ tokens: this.tokens, cacheMs: c.tokenCacheMs, clock: this.clock });
     const authenticators: Authenticator[] = [this.tokenAuth];
     if (c.oidc) authenticators.push(new OidcAuthenticator({ config: c.oidc, logger: o.logger, clock: o.clock }));
@@ -71,14 +83,14 @@ export class Security {
     authenticators.push(...(o.authenticators ?? []));
     this.chain = new AuthenticatorChain(authenticators);
     this.authorizer = new Authorizer({ projects: this.projects, adminGroups: c.adminGroups, monitoringGroups: c.monitoringGroups });
-    this.audit = new AuditLog({ client: o.client, keyspace: o.keyspace, ttlSec: c.auditTtlSec, logger: o.logger, clock: this.clock, onDropped: o.onAuditDropped });
+    this.audit = new AuditLog({ repository: o.repositories.audit, ttlSec: c.auditTtlSec, logger: o.logger, clock: this.clock, onDropped: o.onAuditDropped });
     this.userLimiter = new RateLimiter({ rate: c.rateLimitQps, burst: c.rateLimitBurst, clock: this.clock });
     this.failureLimiter = new RateLimiter({ rate: c.authFailureQps, burst: c.authFailureBurst, clock: this.clock });
     let usage: UsageStatusWriter | undefined;
-    this.ledger = new QuotaLedger({ client: o.client, keyspace: o.keyspace, logger: o.logger, clock: this.clock, onChange: (p) => usage?.schedule(p) });
-    this.usage = usage = new UsageStatusWriter({ store: o.store, ledger: this.ledger, logger: o.logger });
+    this.ledger = new QuotaLedger({ repository: o.repositories.quota, logger: o.logger, clock: this.clock, onChange: (p) => usage?.schedule(p) });
+    this.usage = usage = new UsageStatusWriter({ store: o.store, ledger: this.ledger, logger: o.logger, clock: this.clock });
     this.reconciler = new QuotaReconciler({
-      client: o.client, keyspace: o.keyspace, store: o.store, ledger: this.ledger, status: this.usage, logger: o.logger, clock: this.clock,
+      leases: o.repositories.quotaLeases, store: o.store, ledger: this.ledger, status: this.usage, logger: o.logger, clock: this.clock,
       resyncMs: c.quotaResyncMs, graceMs: c.quotaGraceMs,
     });
     this.admission = chainAdmission([
@@ -166,7 +178,7 @@ export class Security {
 
   /** Names of the projects a user has a role in (from a snapshot of all Projects, refreshed every few seconds). */
   async visibleProjects(user: UserInfo): Promise<string[]> {
-    const now = this.clock();
+    const now = this.clock.now();
     if (!this.snapshot || now - this.snapshot.at >= Math.max(1000, this.o.config.projectCacheMs)) {
       const load = (async () => {
         const all: StoredObject[] = [];

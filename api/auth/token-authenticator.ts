@@ -8,6 +8,7 @@ import type { Authenticator } from './authenticator';
 import type { Credentials } from './credentials';
 import { withAuthenticatedGroup, type UserInfo } from './identity';
 import { hashToken, isSystemToken, TOKEN_PREFIX, type TokenStore } from './token-store';
+import { systemClock, type Clock } from '../../runtime';
 
 export interface TokenAuthenticatorOptions {
   tokens: TokenStore;
@@ -15,7 +16,7 @@ export interface TokenAuthenticatorOptions {
   cacheMs?: number;
   /** at most this many cached tokens; default 10,000 */
   cacheMax?: number;
-  clock?: () => number;
+  clock?: Clock;
 }
 
 interface Cached { user: UserInfo; until: number; id: string; userName: string }
@@ -23,16 +24,16 @@ interface Cached { user: UserInfo; until: number; id: string; userName: string }
 export class TokenAuthenticator implements Authenticator {
   readonly name = 'token';
   private readonly cache = new Map<string, Cached>();
-  private readonly clock: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly o: TokenAuthenticatorOptions) {
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
   }
 
   async authenticate(c: Credentials): Promise<UserInfo | undefined> {
     if (c.type !== 'bearer' || !c.token.startsWith(TOKEN_PREFIX)) return undefined;
     if (!isSystemToken(c.token)) throw new UnauthorizedError('Unauthorized');
-    const now = this.clock();
+    const now = this.clock.now();
     const hash = hashToken(c.token);
     const hit = this.cache.get(hash);
     if (hit && hit.until > now) return hit.user;

@@ -1,7 +1,7 @@
 // The one place where thrown errors become HTTP responses (Kubernetes Status objects).
 
 import type { Context, Next } from 'koa';
-import { isStratusError } from '../../errors';
+import { ErrorCode, isStratusError } from '../../errors';
 import { statusFromError } from '../status';
 import { sendObject } from '../negotiate';
 
@@ -11,7 +11,7 @@ export function errorMiddleware() {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
-        sendObject(ctx, statusFromError({ code: 'NOT_FOUND', status: 404, reason: 'NotFound', expose: true, message: 'the server could not find the requested resource' }));
+        sendObject(ctx, statusFromError({ code: ErrorCode.NotFound, status: 404, reason: 'NotFound', expose: true, message: 'the server could not find the requested resource' }));
       }
     } catch (err) {
       const status = statusFromError(err);

@@ -1,10 +1,11 @@
 // What an object counts against its project's quota, and what a quota allows. Pure functions.
-//   VirtualMachine: 1 VM, spec.cpu vCPUs, spec.memory bytes, and the sizes of its disks that it
-//                   creates itself (blank disks and image clones with a size; a Volume disk is
-//                   counted by the Volume; an image clone without a size counts 0 until it has one)
+//   VirtualMachine: 1 VM and its request (kube/resources.ts vmRequest, as placement and the agent
+//                   count it: spec.cpu, spec.memory, and the disks it creates itself)
 //   Volume:         spec.size bytes of storage (a clone without a size counts 0)
+// Quantities round up to whole bytes; a malformed one counts 0 here (quota never fails on a stored object).
 
-import { formatBytes, parseQuantity } from '../../schemas/quantity';
+import { formatBytes } from '../../schemas/quantity';
+import { quantityBytes, vmRequest, type RequestSpec } from '../../kube/resources';
 import type { StoredObject } from '../../store';
 
 export interface Amounts {
@@ -25,7 +26,7 @@ export const CHARGED_KINDS: ReadonlySet<string> = new Set(['VirtualMachine', 'Vo
 function quantity(v: unknown): number {
   if (typeof v !== 'string' && typeof v !== 'number') return 0;
   try {
-    return Math.ceil(parseQuantity(v));
+    return quantityBytes(v);
   } catch {
     return 0;
   }
@@ -34,12 +35,8 @@ function quantity(v: unknown): number {
 export function amountsOf(obj: StoredObject): Amounts {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   if (obj.kind === 'VirtualMachine') {
-    let storage = 0;
-    for (const d of (Array.isArray(spec['disks']) ? spec['disks'] : []) as Record<string, unknown>[]) {
-      if (d && typeof d === 'object' && d['volume'] === undefined) storage += quantity(d['size']);
-    }
-    const cpu = typeof spec['cpu'] === 'number' && Number.isFinite(spec['cpu']) ? Math.max(0, spec['cpu']) : 0;
-    return { vms: 1, cpu, memory: quantity(spec['memory']), storage };
+    const r = vmRequest({ spec: spec as RequestSpec }, { invalid: 'zero' });
+    return { vms: 1, cpu: r.cpu, memory: r.memory, storage: r.storage };
   }
   if (obj.kind === 'Volume') return { vms: 0, cpu: 0, memory: 0, storage: quantity(spec['size']) };
   return { ...ZERO };

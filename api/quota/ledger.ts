@@ -14,12 +14,12 @@
 // SERIAL and one compare-and-set for many requests, so a burst of creates costs a few Paxos rounds.
 
 import { randomBytes } from 'node:crypto';
-import { types, type Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import { QuotaExceededError, ServiceUnavailableError } from '../../errors';
 import { compareRv } from '../../store';
+import type { QuotaRepository } from '../../store/quota';
 import { add, describeExcess, equal, exceeded, isZero, max, sub, ZERO, type Amounts, type Limits } from './amounts';
-import { rowsOf } from '../cql-paging';
+import { sleep, systemClock, type Clock } from '../../runtime';
 
 export interface ChargeState {
   /** confirmed: what the object (uid, rv) asks for */
@@ -52,17 +52,18 @@ interface Pending {
 }
 
 export interface QuotaLedgerOptions {
-  client: Client;
-  keyspace: string;
+  /** the quota_usage table */
+  repository: QuotaRepository;
   logger?: Logger;
-  clock?: () => number;
+  clock?: Clock;
+  /** random source of the retry backoff; default Math.random */
+  random?: () => number;
   /** called after a commit changed a project's totals */
   onChange?: (project: string) => void;
   /** operations committed together at most; default 64 */
   maxGroup?: number;
 }
 
-const SERIAL = { consistency: types.consistencies.localSerial, prepare: true };
 const MAX_GONE = 16;
 
 export function emptyCharge(): ChargeState {
@@ -95,21 +96,16 @@ function newer(rv: string, than: string): boolean {
   }
 }
 
-function isCasTimeout(err: unknown): boolean {
-  const e = err as { name?: string; writeType?: string; code?: number };
-  return (e?.name === 'ResponseError' && (e.code === 0x1100 || e.code === 0x1200)) || e?.writeType === 'CAS' || e?.name === 'OperationTimedOutError';
-}
-
 export class QuotaLedger {
-  private readonly client: Client;
-  private readonly ks: string;
-  private readonly clock: () => number;
+  private readonly repo: QuotaRepository;
+  private readonly clock: Clock;
+  private readonly random: () => number;
   private readonly queues = new Map<string, Pending[]>();
 
   constructor(private readonly o: QuotaLedgerOptions) {
-    this.client = o.client;
-    this.ks = o.keyspace;
-    this.clock = o.clock ?? Date.now;
+    this.repo = o.repository;
+    this.clock = o.clock ?? systemClock;
+    this.random = o.random ?? Math.random;
   }
 
   // ---- operations ----
@@ -224,7 +220,7 @@ export class QuotaLedger {
 
   /** Resolves once no operation is queued or in flight on this frontend (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.queues.size > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.queues.size > 0) await sleep(this.clock, 5);
   }
 
   // ---- reads ----
@@ -237,22 +233,16 @@ export class QuotaLedger {
   async snapshot(project: string): Promise<{ totals: Amounts; rows: Map<string, ChargeState> }> {
     const rows = new Map<string, ChargeState>();
     let totals: Amounts = { ...ZERO };
-    for await (const r of rowsOf(this.client, `SELECT item, state FROM ${this.ks}.quota_usage WHERE project = ?`, [project], { fetchSize: 1000 })) {
-      const row = r as types.Row;
-      const item = row['item'] as string;
-      if (item === '') totals = parseTotals(row['state']);
-      else if (row['state']) rows.set(item, parseCharge(row['state']));
+    for await (const row of this.repo.rows(project)) {
+      if (row.item === '') totals = parseTotals(row.state);
+      else if (row.state) rows.set(row.item, parseCharge(row.state));
     }
     return { totals, rows };
   }
 
   /** Projects that have a ledger (including deleted projects not yet swept). */
   async projects(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const r of rowsOf(this.client, `SELECT DISTINCT project FROM ${this.ks}.quota_usage`, [], { fetchSize: 1000 })) {
-      out.push(r['project'] as string);
-    }
-    return out;
+    return this.repo.projects();
   }
 
   // ---- internals ----
@@ -262,24 +252,19 @@ export class QuotaLedger {
     w.rows.set(item, isEmpty(next) ? undefined : next);
   }
 
-  private async read(project: string, items: string[], serial: boolean): Promise<{ version: number; totals: Amounts; writer: string; rows: Map<string, ChargeState | undefined> }> {
-    const rs = await this.client.execute(`SELECT item, version, state FROM ${this.ks}.quota_usage WHERE project = ? AND item IN ?`, [project, items],
-      serial ? SERIAL : { prepare: true });
+  private async read(project: string, items: string[], serial: boolean): Promise<{ version: number; totals: Amounts; rows: Map<string, ChargeState | undefined> }> {
     let version = 0;
     let totals: Amounts = { ...ZERO };
-    let writer = '';
     const rows = new Map<string, ChargeState | undefined>();
-    for (const row of rs.rows) {
-      const item = row['item'] as string;
-      if (item === '') {
-        version = row['version'] ? Number(row['version']) : 0;
-        totals = parseTotals(row['state']);
-        writer = row['state'] ? (JSON.parse(row['state']).w ?? '') : '';
-      } else if (row['state']) {
-        rows.set(item, parseCharge(row['state']));
+    for (const row of await this.repo.read(project, items, { serial })) {
+      if (row.item === '') {
+        version = row.version;
+        totals = parseTotals(row.state);
+      } else if (row.state) {
+        rows.set(row.item, parseCharge(row.state));
       }
     }
-    return { version, totals, writer, rows };
+    return { version, totals, rows };
   }
 
   private submit(project: string, items: string[], apply: (w: Working) => void): Promise<void> {
@@ -315,7 +300,7 @@ export class QuotaLedger {
     const items = [...new Set(['', ...group.flatMap((p) => p.items)])];
     for (let attempt = 0; ; attempt++) {
       const cur = await this.read(project, items, true);
-      const w: Working = { totals: { ...cur.totals }, rows: new Map(cur.rows), now: this.clock() };
+      const w: Working = { totals: { ...cur.totals }, rows: new Map(cur.rows), now: this.clock.now() };
       const outcomes = group.map((p) => {
         try {
           p.apply(w);
@@ -328,34 +313,19 @@ export class QuotaLedger {
       const changed = items.filter((i) => i !== '' && stateKey(cur.rows.get(i)) !== stateKey(w.rows.get(i)));
       const totalsChanged = !equal(cur.totals, w.totals);
       if (changed.length === 0 && !totalsChanged) return finish();
-      const writer = randomBytes(6).toString('hex');
-      const sentinel = JSON.stringify({ used: w.totals, w: writer });
-      const version = types.Long.fromNumber(cur.version + 1);
-      const stmts: { query: string; params: unknown[] }[] = [cur.version === 0
-        ? { query: `INSERT INTO ${this.ks}.quota_usage (project, item, version, state) VALUES (?, '', ?, ?) IF NOT EXISTS`, params: [project, version, sentinel] }
-        : { query: `UPDATE ${this.ks}.quota_usage SET version = ?, state = ? WHERE project = ? AND item = '' IF version = ?`, params: [version, sentinel, project, types.Long.fromNumber(cur.version)] }];
-      for (const item of changed) {
+      // The writer id makes this totals state unique: it tells whether a commit that timed out landed.
+      const totals = JSON.stringify({ used: w.totals, w: randomBytes(6).toString('hex') });
+      const rows = new Map(changed.map((item): [string, string | undefined] => {
         const s = w.rows.get(item);
-        stmts.push(s === undefined
-          ? { query: `DELETE FROM ${this.ks}.quota_usage WHERE project = ? AND item = ?`, params: [project, item] }
-          : { query: `INSERT INTO ${this.ks}.quota_usage (project, item, state) VALUES (?, ?, ?)`, params: [project, item, JSON.stringify(s)] });
-      }
-      let applied: boolean;
-      try {
-        applied = (await this.client.batch(stmts, { prepare: true })).wasApplied();
-      } catch (err) {
-        if (!isCasTimeout(err)) throw err;
-        // Unknown outcome: a SERIAL read finishes any Paxos round in flight; our writer id tells.
-        const after = await this.read(project, [''], true);
-        applied = after.version === cur.version + 1 && after.writer === writer;
-      }
-      if (applied) {
+        return [item, s === undefined ? undefined : JSON.stringify(s)];
+      }));
+      if (await this.repo.commit(project, { version: cur.version, totals, items: rows })) {
         finish();
         if (totalsChanged) this.o.onChange?.(project);
         return;
       }
       if (attempt >= 40) throw new ServiceUnavailableError('the project\'s quota is being changed by too many requests at once; retry');
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 2 * 2 ** Math.min(attempt, 7))));
+      await sleep(this.clock, this.random() * Math.min(200, 2 * 2 ** Math.min(attempt, 7)));
     }
   }
 }

@@ -7,24 +7,26 @@
 //    reserving and writing) expire. Each repair is conditional on the row being unchanged since
 //    it was read, so it never undoes an admission that happened meanwhile.
 
-import { setTimeout as delay } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
+import { Periodic, systemClock, type Clock } from '../../runtime';
 import type { FeedFollower, ObjectStore, StoredObject } from '../../store';
+import type { LeaseRepository } from '../../store/leases';
 import { CHARGED_KINDS, equal } from './amounts';
 import { chargeOf, itemOf } from './admission';
 import { stateKey, type ChargeState, type QuotaLedger } from './ledger';
 import type { UsageStatusWriter } from './status-writer';
 
 export interface QuotaReconcilerOptions {
-  client: Client;
-  keyspace: string;
+  /** the quota leases: one frontend per project and period */
+  leases: LeaseRepository;
   store: ObjectStore;
   ledger: QuotaLedger;
   status?: UsageStatusWriter;
   logger?: Logger;
-  clock?: () => number;
+  clock?: Clock;
+  /** random source of the passes' jitter; default Math.random */
+  random?: () => number;
   /** how often every project is recomputed; default 300,000 ms */
   resyncMs?: number;
   /** age after which a raise that was never settled is dropped; default 120,000 ms */
@@ -39,52 +41,47 @@ export interface ReconcileResult {
   items: number;
 }
 
-/** Waits `ms`, or less when the signal aborts (never rejects). */
-const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
-
 export class QuotaReconciler {
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private readonly identity: string;
 
   constructor(private readonly o: QuotaReconcilerOptions) {
-    this.clock = o.clock ?? Date.now;
+    this.clock = o.clock ?? systemClock;
     this.identity = o.identity ?? `${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
   /** Runs the deletion follower and the periodic pass until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.follow(signal), this.periodic(signal)]);
-  }
-
-  private async periodic(signal: AbortSignal): Promise<void> {
     const every = this.o.resyncMs ?? 300_000;
-    // Passes at jittered intervals (the first one too: frontends started together spread out).
-    await sleep(every * (0.3 + Math.random() * 0.7), signal);
-    while (!signal.aborted) {
-      await this.reconcileAll().catch((err) => this.o.logger?.warn({ err: String(err) }, 'quota reconcile pass failed'));
-      await sleep(every * (0.9 + Math.random() * 0.2), signal);
-    }
-  }
-
-  private async follow(signal: AbortSignal): Promise<void> {
     const followers = new Map<string, FeedFollower>();
     for (const kind of CHARGED_KINDS) followers.set(kind, this.o.store.follow(kind));
-    while (!signal.aborted) {
-      for (const [kind, f] of followers) {
-        try {
-          for (const ev of await f.poll()) {
-            if (ev.type !== 'DELETED') continue;
-            const m = ev.object.metadata;
-            await this.o.ledger.release(m.namespace ?? '', itemOf(kind, m.name), m.uid ?? '')
-              .catch((err) => this.o.logger?.warn({ err: String(err), kind, name: m.name }, 'could not release quota'));
-          }
-        } catch (err) {
-          // Fell behind the feed's retention (410) or the store failed: start from now; the periodic pass repairs the gap.
-          this.o.logger?.warn({ err: String(err), kind }, 'quota deletion follower restarts');
-          followers.set(kind, this.o.store.follow(kind));
+    const follow = new Periodic({
+      name: 'quota-deletion-follower', periodMs: this.o.followMs ?? 1000, first: 'immediate', clock: this.clock,
+      run: () => this.followOnce(followers),
+    });
+    // Passes at jittered intervals (the first one too: frontends started together spread out).
+    const passes = new Periodic({
+      name: 'quota-reconcile', periodMs: every, jitter: 0.1, first: { min: 0.3, max: 1 }, clock: this.clock, random: this.o.random,
+      logger: this.o.logger, errorMessage: 'quota reconcile pass failed', run: () => this.reconcileAll(),
+    });
+    await Promise.all([follow.start(signal), passes.start(signal)]);
+  }
+
+  /** Releases the charge of every VM and Volume deleted since the last call. */
+  private async followOnce(followers: Map<string, FeedFollower>): Promise<void> {
+    for (const [kind, f] of followers) {
+      try {
+        for (const ev of await f.poll()) {
+          if (ev.type !== 'DELETED') continue;
+          const m = ev.object.metadata;
+          await this.o.ledger.release(m.namespace ?? '', itemOf(kind, m.name), m.uid ?? '')
+            .catch((err) => this.o.logger?.warn({ err: String(err), kind, name: m.name }, 'could not release quota'));
         }
+      } catch (err) {
+        // Fell behind the feed's retention (410) or the store failed: start from now; the periodic pass repairs the gap.
+        this.o.logger?.warn({ err: String(err), kind }, 'quota deletion follower restarts');
+        followers.set(kind, this.o.store.follow(kind));
       }
-      await sleep(this.o.followMs ?? 1000, signal);
     }
   }
 
@@ -97,18 +94,18 @@ export class QuotaReconciler {
       for (const p of page.items) names.add(p.metadata.name);
       cont = page.continue;
     } while (cont);
-    const ttl = Math.max(1, Math.floor(((this.o.resyncMs ?? 300_000) / 1000) * 0.8));
+    // Shorter than the period: the next pass may go to any frontend.
+    const leaseMs = Math.max(1, Math.floor(((this.o.resyncMs ?? 300_000) / 1000) * 0.8)) * 1000;
     for (const project of names) {
-      const lease = await this.o.client.execute(`INSERT INTO ${this.o.keyspace}.quota_leases (project, holder) VALUES (?, ?) IF NOT EXISTS USING TTL ?`,
-        [project, this.identity, ttl]);
-      if (!lease.wasApplied()) continue;
+      const lease = await this.o.leases.acquire(project, this.identity, this.clock.now(), leaseMs);
+      if (!lease.ok) continue;
       await this.reconcileProject(project).catch((err) => this.o.logger?.warn({ err: String(err), project }, 'quota reconcile failed'));
     }
   }
 
   /** Recomputes one project's charges from its objects; returns how many rows it repaired. */
   async reconcileProject(project: string): Promise<ReconcileResult> {
-    const olderThan = this.clock() - (this.o.graceMs ?? 120_000);
+    const olderThan = this.clock.now() - (this.o.graceMs ?? 120_000);
     // The ledger first, then the objects: an object created meanwhile has a charge or a raise already.
     const { rows } = await this.o.ledger.snapshot(project);
     const objects = new Map<string, StoredObject>();

@@ -2,11 +2,13 @@
 // shortly after the ledger's totals changed and after every reconcile, so `stratus get proj` and
 // watchers see usage against quota.
 
-import stableStringify from 'fast-json-stable-stringify';
 import type { Logger } from 'pino';
+import { jsonEqual } from '../../kube/equal';
 import type { ObjectStore } from '../../store';
 import { usageStatus } from './amounts';
 import type { QuotaLedger } from './ledger';
+import { ErrorCode, hasCode } from '../../errors';
+import { systemClock, type Clock } from '../../runtime';
 
 export interface UsageStatusWriterOptions {
   store: ObjectStore;
@@ -14,18 +16,23 @@ export interface UsageStatusWriterOptions {
   logger?: Logger;
   /** how long changes are gathered before one write; default 300 ms */
   debounceMs?: number;
+  clock?: Clock;
 }
 
 export class UsageStatusWriter {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, unknown>();
   private readonly running = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(private readonly o: UsageStatusWriterOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly o: UsageStatusWriterOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   schedule(project: string): void {
     if (this.closed || this.timers.has(project)) return;
-    this.timers.set(project, setTimeout(() => {
+    this.timers.set(project, this.clock.setTimeout(() => {
       this.timers.delete(project);
       const p = this.write(project).catch((err) => this.o.logger?.warn({ err: String(err), project }, 'could not write project usage'));
       this.running.add(p);
@@ -39,24 +46,24 @@ export class UsageStatusWriter {
     const usage = usageStatus(totals);
     await this.o.store.guaranteedUpdate({ kind: 'Project', namespace: '', name: project }, (cur) => {
       const phase = cur.metadata.deletionTimestamp ? 'Terminating' : 'Active';
-      if (stableStringify(cur.status?.['usage'] ?? null) === stableStringify(usage) && cur.status?.['phase'] === phase) return undefined;
+      if (jsonEqual(cur.status?.['usage'], usage) && cur.status?.['phase'] === phase) return undefined;
       return { ...cur, status: { ...cur.status, phase, usage } };
     }, { status: true }).catch((err) => {
-      if ((err as { code?: string }).code !== 'NOT_FOUND') throw err;
+      if (!hasCode(err, ErrorCode.NotFound)) throw err;
     });
   }
 
   /** Writes what is scheduled now and waits for writes in flight. */
   async flush(): Promise<void> {
     const due = [...this.timers.keys()];
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
     await Promise.all([...this.running, ...due.map((p) => this.write(p).catch(() => undefined))]);
   }
 
   close(): void {
     this.closed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) this.clock.clearTimeout(t);
     this.timers.clear();
   }
 }

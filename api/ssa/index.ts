@@ -23,7 +23,6 @@ export { FieldSet, formatPath, comparePaths, type FieldPath } from './field-set'
 export { toFieldsV1, fromFieldsV1 } from './fields-v1';
 export { stripManagedFields, readManagedFields, compareEntries, type OwnedFields } from './managed-fields';
 export { formatConflictMessage, conflictCauses, describeManager } from './conflicts';
-export { jsonEqual } from './values';
 export type {
   Obj, ObjMeta, FieldsV1, Operation, Subresource, ManagedFieldsEntry, Conflict,
   ApplyOptions, ApplyResult, TrackUpdateOptions,

@@ -3,10 +3,11 @@
 
 import { FieldSet } from './field-set';
 import { fromFieldsV1, toFieldsV1 } from './fields-v1';
-import { isPlainObject, jsonEqual, setOwn, type JsonObject } from './values';
+import { jsonEqual } from '../../kube/equal';
+import { isPlainObject, setOwn, type JsonObject } from './values';
 import type { ManagedFieldsEntry, Obj, Operation } from './types';
 
-/** A decoded entry: `raw` is the entry as stored, `set` its fields. */
+/** A decoded entry: `raw` is the entry as stored (not necessarily well-formed), `set` its fields. */
 export interface OwnedFields {
   manager: string;
   operation: Operation;
@@ -14,7 +15,7 @@ export interface OwnedFields {
   apiVersion: string;
   time: string;
   set: FieldSet;
-  raw: ManagedFieldsEntry;
+  raw: JsonObject;
 }
 
 export function sameOwner(a: { manager: string; operation: Operation; subresource: string }, manager: string, operation: Operation, subresource: string): boolean {
@@ -48,7 +49,7 @@ export function readManagedFields(list: unknown): OwnedFields[] {
       apiVersion: typeof item.apiVersion === 'string' ? item.apiVersion : '',
       time: typeof item.time === 'string' ? item.time : '',
       set,
-      raw: item as unknown as ManagedFieldsEntry,
+      raw: item,
     });
   }
   return out;
@@ -88,8 +89,10 @@ export function encodeEntry(update: EntryUpdate, now: string): ManagedFieldsEntr
   return entry;
 }
 
-function isWellFormed(raw: ManagedFieldsEntry): boolean {
-  return typeof raw.apiVersion === 'string' && typeof raw.time === 'string' && raw.fieldsType === 'FieldsV1'
+/** An entry as stored that can be written back as it is (its subresource is kept as stored). */
+function isWellFormed(raw: JsonObject): raw is JsonObject & ManagedFieldsEntry {
+  return typeof raw.manager === 'string' && (raw.operation === 'Apply' || raw.operation === 'Update')
+    && typeof raw.apiVersion === 'string' && typeof raw.time === 'string' && raw.fieldsType === 'FieldsV1'
     && isPlainObject(raw.fieldsV1);
 }
 

@@ -4,7 +4,8 @@
 import { FieldSet, type FieldPath } from './field-set';
 import { fieldsOf } from './fields';
 import { readManagedFields, sameOwner, writeManagedFields, type EntryUpdate, type OwnedFields } from './managed-fields';
-import { isPlainObject, jsonEqual, leafEqual, valueAt } from './values';
+import { jsonEqual } from '../../kube/equal';
+import { isPlainObject, leafEqual, valueAt } from './values';
 import type { Obj, TrackUpdateOptions } from './types';
 
 /**

@@ -1,21 +1,13 @@
 // Shapes shared by the server-side apply modules: objects, managedFields entries, conflicts.
 // Everything here is plain JSON; nothing in api/ssa does I/O.
 
-/** Metadata as far as field management cares: the rest passes through untouched. */
-export interface ObjMeta {
-  name?: string;
-  namespace?: string;
-  managedFields?: unknown[];
-  [key: string]: unknown;
-}
+import type { WireObject } from '../../kube/wire';
 
-/** A Kubernetes-shaped object (store/types StoredObject is one). */
-export interface Obj {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjMeta;
-  [key: string]: unknown;
-}
+/** A Kubernetes-shaped object as it travels (kube/wire.ts; a StoredObject is one). */
+export type Obj = WireObject;
+
+/** Metadata as far as field management cares: the rest passes through untouched. */
+export type ObjMeta = NonNullable<WireObject['metadata']>;
 
 /** Kubernetes' fieldsV1 encoding: `{"f:spec": {"f:cpu": {}}}`; `".": {}` marks a member that also has children. */
 export interface FieldsV1 {

@@ -1,6 +1,7 @@
 // Reading and writing JSON values by field path, and the equality rules field management uses.
 // Own properties only, so keys such as `__proto__` or `constructor` are plain data here.
 
+import { jsonEqual } from '../../kube/equal';
 import type { FieldPath } from './field-set';
 
 export type JsonObject = Record<string, unknown>;
@@ -30,21 +31,6 @@ export function valueAt(root: unknown, path: FieldPath): unknown {
     cur = cur[segment];
   }
   return cur;
-}
-
-/** Deep equality of JSON values; object key order does not matter, array order does. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  }
-  if (isPlainObject(a)) {
-    if (!isPlainObject(b)) return false;
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => hasOwn(b, k) && jsonEqual(a[k], b[k]));
-  }
-  return false;
 }
 
 /**

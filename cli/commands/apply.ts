@@ -10,7 +10,8 @@ import { UsageError } from '../errors/usage-error';
 import { readManifests, sortByKindOrder, type Manifest } from '../manifests';
 import { renderObjects, type OutputFormat } from '../output';
 import { objectRef, resourcePath, resourceVersionOf } from '../resources';
-import { collect, jsonEqual, manifestTarget, withoutVolatileFields } from './common';
+import { jsonEqual } from '../../kube/equal';
+import { collect, manifestTarget, withoutVolatileFields } from './common';
 
 export const DEFAULT_FIELD_MANAGER = 'stratus';
 

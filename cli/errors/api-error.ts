@@ -1,31 +1,8 @@
 // An HTTP error answer of the API server, usually carrying a Kubernetes Status object.
 
+import { ErrorCode, hasCode } from '../../errors';
+import type { Status, StatusDetails } from '../../kube/wire';
 import { CliError } from './cli-error';
-
-export interface StatusCause {
-  field?: string;
-  message?: string;
-  reason?: string;
-}
-
-export interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-  causes?: StatusCause[];
-  retryAfterSeconds?: number;
-}
-
-/** The Kubernetes `Status` object (kind: Status, apiVersion: v1). */
-export interface Status {
-  kind?: string;
-  apiVersion?: string;
-  status?: string;
-  message?: string;
-  reason?: string;
-  code?: number;
-  details?: StatusDetails;
-}
 
 const REASON_BY_STATUS: Record<number, string> = {
   400: 'BadRequest',
@@ -47,16 +24,16 @@ const REASON_BY_STATUS: Record<number, string> = {
 
 export class ApiError extends CliError {
   override name = 'ApiError';
-  override readonly code = 'API_ERROR';
+  override readonly code = ErrorCode.ApiError;
   /** HTTP status code */
   readonly status: number;
   /** Status.reason, e.g. NotFound; derived from the HTTP code when the body has none */
   readonly reason: string;
   readonly details?: StatusDetails;
   /** the Status object as the server sent it, when it sent one */
-  readonly statusObject?: Status;
+  readonly statusObject?: Partial<Status>;
 
-  constructor(status: number, reason: string, message: string, details?: StatusDetails, statusObject?: Status) {
+  constructor(status: number, reason: string, message: string, details?: StatusDetails, statusObject?: Partial<Status>) {
     super(message);
     this.status = status;
     this.reason = reason;
@@ -67,7 +44,7 @@ export class ApiError extends CliError {
   /** Builds the error from an HTTP error answer: a Status body, another JSON body or plain text. */
   static fromResponse(httpStatus: number, body: unknown, statusText = ''): ApiError {
     if (body && typeof body === 'object' && !Array.isArray(body)) {
-      const s = body as Status;
+      const s = body as Partial<Status>;
       if (s.kind === 'Status' || typeof s.message === 'string' || typeof s.reason === 'string') {
         const code = typeof s.code === 'number' && s.code >= 400 ? s.code : httpStatus;
         return new ApiError(
@@ -89,7 +66,7 @@ export class ApiError extends CliError {
 }
 
 export function isApiError(err: unknown): err is ApiError {
-  return !!err && typeof err === 'object' && (err as ApiError).code === 'API_ERROR';
+  return hasCode(err, ErrorCode.ApiError);
 }
 
 /** True for a 404 answer. */

@@ -1,5 +1,6 @@
 // No server in the list could be reached (refused, reset before a response, DNS, connect timeout).
 
+import { ErrorCode } from '../../errors';
 import { CliError } from './cli-error';
 
 export interface ConnectionAttempt {
@@ -11,7 +12,7 @@ export interface ConnectionAttempt {
 
 export class ConnectionError extends CliError {
   override name = 'ConnectionError';
-  override readonly code = 'CONNECTION';
+  override readonly code = ErrorCode.Connection;
   readonly attempts: ConnectionAttempt[];
 
   constructor(attempts: ConnectionAttempt[]) {

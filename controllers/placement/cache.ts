@@ -3,10 +3,10 @@
 // back-to-back decisions do not stack VMs onto a host the cache still thinks is empty).
 // Implements the ClusterSnapshot the pure decide() reads.
 
-import { compareRv, type StoredObject } from '../../store';
-import type { Host, Placement, Taint } from '../../schemas/types.gen';
+import { compareRv, type HostAllocationObject, type HostObject, type VirtualMachineObject } from '../../store';
+import { getCondition } from '../../kube/conditions';
 import type { CachedObject, Informer } from '../../runtime';
-import { claimsOf, totalOf, type Claim } from './allocation-record';
+import { claimsOf, totalOf, type Claims } from './allocation-record';
 import type { ClusterSnapshot } from './decide';
 import {
   compileSymmetricTerms, requiredAntiAffinity, type CompiledTerm, type HeldTermSource, type HostView, type PlacedVm,
@@ -16,13 +16,11 @@ import { HeldTermIndex, PlacedIndex } from './placed-index';
 import { PackedHosts } from './packed';
 import type { LabelSelector } from '../../kube/selectors';
 
-export function conditionStatus(obj: Pick<StoredObject, 'status'> | undefined, type: string): string | undefined {
-  const conds = (obj?.status?.conditions ?? []) as { type: string; status: string }[];
-  return conds.find((c) => c.type === type)?.status;
+export function conditionStatus(obj: Readonly<Pick<HostObject, 'status'>> | undefined, type: string): string | undefined {
+  return getCondition(obj?.status?.conditions, type)?.status;
 }
 
-export function toHostView(obj: CachedObject): HostView {
-  const h = obj as unknown as Host;
+export function toHostView(h: CachedObject<HostObject>): HostView {
   let allocatable: Resources | undefined;
   try {
     allocatable = hostAllocatable(h);
@@ -30,20 +28,20 @@ export function toHostView(obj: CachedObject): HostView {
     allocatable = undefined; // a malformed quantity: treat as not reported
   }
   return {
-    name: obj.metadata.name,
-    labels: (h.metadata.labels ?? {}) as Record<string, string>,
-    taints: (h.spec?.taints ?? []) as Taint[],
+    name: h.metadata.name,
+    labels: h.metadata.labels ?? {},
+    taints: h.spec?.taints ?? [],
     // a host being drained is cordoned too, even if only the annotation was set
     unschedulable: h.spec?.unschedulable === true || h.metadata.annotations?.['stratuslab.eu/drain'] === 'true',
-    ready: conditionStatus(obj, 'Ready') === 'True',
-    libvirtDown: conditionStatus(obj, 'LibvirtConnected') === 'False',
+    ready: conditionStatus(h, 'Ready') === 'True',
+    libvirtDown: conditionStatus(h, 'LibvirtConnected') === 'False',
     allocatable,
   };
 }
 
 interface Effective {
-  obj: StoredObject;
-  claims: Record<string, Claim>;
+  obj: Readonly<HostAllocationObject>;
+  claims: Readonly<Claims>;
   total: Resources;
 }
 
@@ -66,7 +64,7 @@ export class PlacementCache implements ClusterSnapshot {
   /** this replica's claims in flight (decided, not yet written): host → VM uid → request */
   private readonly reserved = new Map<string, Map<string, Resources>>();
 
-  constructor(private readonly inf: { hosts: Informer; allocations: Informer; vms: Informer }) {
+  constructor(private readonly inf: { hosts: Informer<HostObject>; allocations: Informer<HostAllocationObject>; vms: Informer<VirtualMachineObject> }) {
     inf.hosts.addHandlers({
       onAdd: (k, o) => this.setHost(k, o),
       onUpdate: (k, _old, o) => this.setHost(k, o),
@@ -156,16 +154,16 @@ export class PlacementCache implements ClusterSnapshot {
   // ---- allocation records ----
 
   /** The newest allocation record known for a host (informer or this replica's own write). */
-  record(host: string): StoredObject | undefined {
+  record(host: string): Readonly<HostAllocationObject> | undefined {
     return this.effective.get(host)?.obj;
   }
 
   /** Records this replica's successful write of an allocation record. */
-  assume(obj: StoredObject): void {
+  assume(obj: HostAllocationObject): void {
     this.offer(obj);
   }
 
-  private offer(obj: StoredObject): void {
+  private offer(obj: Readonly<HostAllocationObject>): void {
     const host = obj.metadata.name;
     const cur = this.effective.get(host);
     const rv = obj.metadata.resourceVersion ?? '';
@@ -173,7 +171,7 @@ export class PlacementCache implements ClusterSnapshot {
     this.setEffective(host, obj);
   }
 
-  private setEffective(host: string, obj: StoredObject | undefined): void {
+  private setEffective(host: string, obj: Readonly<HostAllocationObject> | undefined): void {
     const old = this.effective.get(host)?.claims ?? {};
     const next = obj ? claimsOf(obj) : {};
     for (const [uid, c] of Object.entries(old)) {
@@ -198,7 +196,7 @@ export class PlacementCache implements ClusterSnapshot {
    * place, so the sorted host list and the label index stay valid: with thousands of hosts
    * reporting every few seconds, rebuilding them per change would cost more than the decisions.
    */
-  private setHost(name: string, o: CachedObject): void {
+  private setHost(name: string, o: CachedObject<HostObject>): void {
     const next: HostView = { ...toHostView(o), load: this.loads.get(name) };
     const cur = this.views.get(name);
     if (cur && sameLabels(cur.labels, next.labels)) {
@@ -224,15 +222,15 @@ export class PlacementCache implements ClusterSnapshot {
     }
   }
 
-  private setBound(old: CachedObject | undefined, o: CachedObject | undefined): void {
+  private setBound(old: CachedObject<VirtualMachineObject> | undefined, o: CachedObject<VirtualMachineObject> | undefined): void {
     if (old?.status?.host) {
       this.bound.delete(old.metadata.namespace ?? '', vmKeyOf(old));
       this.boundTerms.delete(vmKeyOf(old));
     }
     if (o?.status?.host) {
-      const p = { key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', host: String(o.status.host) };
-      this.bound.set({ ...p, labels: (o.metadata.labels ?? {}) as Record<string, string> });
-      this.boundTerms.set(p, requiredAntiAffinity((o.spec as { placement?: Placement } | undefined)?.placement));
+      const p = { key: vmKeyOf(o), namespace: o.metadata.namespace ?? '', host: o.status.host };
+      this.bound.set({ ...p, labels: o.metadata.labels ?? {} });
+      this.boundTerms.set(p, requiredAntiAffinity(o.spec.placement));
     }
   }
 }

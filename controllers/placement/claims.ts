@@ -4,15 +4,16 @@
 // already there, so two schedulers can never both fit a VM into the same last slot.
 
 import { matchesLabels } from '../../kube/selectors';
-import type { ObjectStore, StoredObject } from '../../store';
-import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim } from './allocation-record';
+import type { HostAllocationObject, ObjectStore } from '../../store';
+import { ALLOCATION_KIND, claimsOf, newAllocation, totalOf, type Claim, type Claims } from './allocation-record';
 import { firstShortage, RESOURCE_NAMES, sameSize, sub, ZERO, type ResourceName, type Resources } from './resources';
 import { compileSelector, HOST_TOPOLOGY_KEY, type HeldTerm } from './filters';
 import { acquireTopologyClaims, releaseTopologyClaims, type TopologyClaimRef } from './topology-claims';
 import { splitKey } from '../../runtime';
+import { ErrorCode, hasCode } from '../../errors';
 
 export type ClaimOutcome =
-  | { ok: true; record: StoredObject }
+  | { ok: true; record: HostAllocationObject }
   /** another claimant holds a claim for this VM on this host */
   | { ok: false; why: 'taken' }
   /** the fresh record leaves no room (or a host-level anti-affinity conflict) */
@@ -40,7 +41,7 @@ const hostLevel = (terms: readonly HeldTerm[] | undefined) =>
  * claimed on the host: its terms against their labels, and theirs against its labels (the
  * symmetric rule; claims carry their VM's terms for this).
  */
-function antiAffinityConflict(claim: Claim, selfUid: string, namespace: string, claims: Record<string, Claim>): boolean {
+function antiAffinityConflict(claim: Claim, selfUid: string, namespace: string, claims: Readonly<Claims>): boolean {
   const mine = hostLevel(claim.antiAffinity);
   for (const [uid, c] of Object.entries(claims)) {
     if (uid === selfUid || !c.vm.startsWith(`${namespace}/`)) continue;
@@ -56,7 +57,7 @@ export async function claimCapacity(store: ObjectStore, r: ClaimRequest): Promis
   for (let i = 0; i < attempts; i++) {
     // First a plain quorum read (cheap; the cache may lag by a poll interval), then at SERIAL
     // after a lost round, which also completes any Paxos round in flight.
-    const cur = await store.get(allocKey(r.host), { serial: i > 0 });
+    const cur = await store.get<HostAllocationObject>(allocKey(r.host), { serial: i > 0 });
     const claims = claimsOf(cur);
     const existing = claims[r.uid];
     if (existing) {
@@ -67,13 +68,12 @@ export async function claimCapacity(store: ObjectStore, r: ClaimRequest): Promis
     if (short) return { ok: false, why: 'nofit', detail: `insufficient ${short}` };
     if (antiAffinityConflict(r.claim, r.uid, namespace, claims)) return { ok: false, why: 'nofit', detail: 'anti-affinity conflict' };
     try {
-      if (!cur) return { ok: true, record: await store.create(newAllocation(r.host, { [r.uid]: r.claim })) };
-      const next = structuredClone(cur) as StoredObject;
-      (next.spec as { claims: Record<string, Claim> }).claims = { ...claims, [r.uid]: r.claim };
+      if (!cur) return { ok: true, record: await store.create<HostAllocationObject>(newAllocation(r.host, { [r.uid]: r.claim })) };
+      const next = structuredClone(cur);
+      next.spec.claims = { ...claims, [r.uid]: r.claim };
       return { ok: true, record: await store.update(next) };
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== 'CONFLICT' && code !== 'ALREADY_EXISTS') throw err;
+      if (!hasCode(err, ErrorCode.Conflict) && !hasCode(err, ErrorCode.AlreadyExists)) throw err;
       r.onConflict?.();
     }
   }
@@ -111,7 +111,7 @@ export async function claimPlacement(
 }
 
 export type ResizeOutcome =
-  | { ok: true; record: StoredObject; from: Resources }
+  | { ok: true; record: HostAllocationObject; from: Resources }
   /** the VM has no claim on this host (it moved, or a crash lost the claim: the audit restores it) */
   | { ok: false; why: 'missing' }
   /** a resource that grows does not fit next to the other claims */
@@ -127,7 +127,7 @@ export async function resizeClaim(store: ObjectStore, host: string, uid: string,
   // (a cast, so the compiler does not narrow `out` to its initial value: the callback sets it)
   let out = { ok: false, why: 'missing' } as ResizeOutcome;
   try {
-    const record = await store.guaranteedUpdate(allocKey(host), (cur) => {
+    const record = await store.guaranteedUpdate<HostAllocationObject>(allocKey(host), (cur) => {
       const claims = claimsOf(cur);
       const c = claims[uid];
       if (!c) {
@@ -147,14 +147,14 @@ export async function resizeClaim(store: ObjectStore, host: string, uid: string,
         out = { ok: false, why: 'nofit', from, short, free: Math.max(0, allocatable[short] - others[short]) };
         return undefined;
       }
-      (cur.spec as { claims: Record<string, Claim> }).claims = { ...claims, [uid]: { ...c, ...request } };
+      cur.spec.claims = { ...claims, [uid]: { ...c, ...request } };
       out = { ok: true, record: cur, from };
       return cur;
     });
     if (out.ok) out = { ...out, record };
     return out;
   } catch (err) {
-    if ((err as { code?: string }).code === 'NOT_FOUND') return { ok: false, why: 'missing' };
+    if (hasCode(err, ErrorCode.NotFound)) return { ok: false, why: 'missing' };
     throw err;
   }
 }
@@ -163,23 +163,23 @@ export async function resizeClaim(store: ObjectStore, host: string, uid: string,
  * Removes the claim of VM `uid` from a host's record (only if attempt `by` made it, when given).
  * Returns the record written and the claim removed, or undefined when there was nothing to remove.
  */
-export async function releaseClaim(store: ObjectStore, host: string, uid: string, by?: string): Promise<{ record: StoredObject; claim: Claim } | undefined> {
+export async function releaseClaim(store: ObjectStore, host: string, uid: string, by?: string): Promise<{ record: HostAllocationObject; claim: Claim } | undefined> {
   let removed: Claim | undefined;
   try {
-    const record = await store.guaranteedUpdate(allocKey(host), (cur) => {
+    const record = await store.guaranteedUpdate<HostAllocationObject>(allocKey(host), (cur) => {
       removed = undefined;
       const claims = claimsOf(cur);
       const c = claims[uid];
       if (!c || (by !== undefined && c.by !== by)) return undefined;
       const next = { ...claims };
       delete next[uid];
-      (cur.spec as { claims: Record<string, Claim> }).claims = next;
+      cur.spec.claims = next;
       removed = c;
       return cur;
     });
     return removed ? { record, claim: removed } : undefined;
   } catch (err) {
-    if ((err as { code?: string }).code === 'NOT_FOUND') return undefined;
+    if (hasCode(err, ErrorCode.NotFound)) return undefined;
     throw err;
   }
 }
@@ -192,7 +192,7 @@ export async function releaseClaim(store: ObjectStore, host: string, uid: string
  * a claim was released.
  */
 export async function releasePlacement(
-  store: ObjectStore, host: string, uid: string, o: { by?: string; cache?: { assume(obj: StoredObject): void } } = {},
+  store: ObjectStore, host: string, uid: string, o: { by?: string; cache?: { assume(obj: HostAllocationObject): void } } = {},
 ): Promise<boolean> {
   const out = await releaseClaim(store, host, uid, o.by);
   if (!out) return false;

@@ -3,7 +3,7 @@
 // filter is the one counted for a host.
 
 import { labelSelectorFromObject, matchesLabels, type LabelSelector } from '../../kube/selectors';
-import type { AffinityTerm, Placement, Taint, Toleration } from '../../schemas/types.gen';
+import type { AffinityTerm, HeldTerm, Placement, Taint, Toleration } from '../../schemas/types.gen';
 import { firstShortage, type Resources } from './resources';
 
 /** What placement knows of a host, parsed once per host change. */
@@ -34,12 +34,10 @@ export const HOST_TOPOLOGY_KEY = 'host';
 
 /**
  * A required anti-affinity term as a placed VM holds it: what the symmetric rule needs to keep
- * other VMs away (recorded in allocation claims, so terms of VMs still being bound count too).
+ * other VMs away (recorded in allocation claims, so terms of VMs still being bound count too;
+ * schemas/hostallocation.json).
  */
-export interface HeldTerm {
-  labelSelector: AffinityTerm['labelSelector'];
-  topologyKey: string;
-}
+export type { HeldTerm };
 
 /** The required anti-affinity terms of a VM's placement, with the default topology key filled in. */
 export function requiredAntiAffinity(placement: Pick<Placement, 'antiAffinity'> | undefined): HeldTerm[] {
@@ -52,7 +50,7 @@ export function requiredAntiAffinity(placement: Pick<Placement, 'antiAffinity'> 
 }
 
 export function compileSelector(sel: AffinityTerm['labelSelector'] | undefined): LabelSelector {
-  return labelSelectorFromObject((sel ?? {}) as Parameters<typeof labelSelectorFromObject>[0]);
+  return labelSelectorFromObject(sel ?? {});
 }
 
 /**

@@ -1,16 +1,16 @@
-// Measured host load for the load-aware policy: the agents push monitoring samples (store
-// migration 3, table host_samples_latest: CPU used by the host's VMs in cores, and the host's
-// cpus); this runnable reads the newest sample of every host every period (one paged read, a
-// small row per host) and hands load = used cores / cpus to the placement cache. Hosts with no
+// Measured host load for the load-aware policy: the agents push monitoring samples (store/samples.ts:
+// CPU used by the host's VMs in cores, and the host's cpus); this runnable reads the newest sample
+// of every host every period (MetricsStore.topHosts, a small row per host) and hands
+// load = used cores / cpus to the placement cache. Hosts with no
 // recent sample have no load (load-aware then falls back to spread for them).
 
-import type { Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
-import { sleep, systemClock, type Clock } from '../../runtime';
+import { Periodic, systemClock, type Clock } from '../../runtime';
+import type { MetricsStore } from '../../store/samples';
 
 export interface HostLoadSamplerOptions {
-  client: Client;
-  keyspace: string;
+  /** the monitoring repository the agents push samples into */
+  samples: Pick<MetricsStore, 'topHosts'>;
   /** receives host → load (0..1) after each read */
   onLoads: (loads: Map<string, number>) => void;
   logger: Logger;
@@ -25,35 +25,29 @@ export class HostLoadSampler {
   readonly name = 'host-load-sampler';
   private readonly clock: Clock;
 
+  private readonly periodic: Periodic;
+
   constructor(private readonly o: HostLoadSamplerOptions) {
     this.clock = o.clock ?? systemClock;
+    this.periodic = new Periodic({
+      name: this.name, periodMs: o.periodMs ?? 15_000, first: 'immediate', clock: this.clock, logger: o.logger,
+      errorLevel: 'debug', errorMessage: 'reading host load samples failed; load-aware scoring uses allocations',
+      run: async () => this.o.onLoads(await this.read()),
+    });
   }
 
-  async start(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        this.o.onLoads(await this.read());
-      } catch (err) {
-        this.o.logger.debug({ err: String(err) }, 'reading host load samples failed; load-aware scoring uses allocations');
-      }
-      await sleep(this.clock, this.o.periodMs ?? 15_000, signal);
-    }
+  /** Reads at once, then every period. */
+  start(signal: AbortSignal): Promise<void> {
+    return this.periodic.start(signal);
   }
 
   async read(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     const oldest = this.clock.now() - (this.o.maxAgeMs ?? 120_000);
-    let pageState: string | undefined;
-    do {
-      const rs = await this.o.client.execute(`SELECT host, ts, cpus, cpu_cores FROM ${this.o.keyspace}.host_samples_latest`, [], { fetchSize: 1000, pageState, prepare: true });
-      for (const r of rs.rows) {
-        const ts = r['ts'] instanceof Date ? (r['ts'] as Date).getTime() : 0;
-        const cpus = Number(r['cpus'] ?? 0);
-        if (ts < oldest || !(cpus > 0)) continue;
-        out.set(String(r['host']), Math.min(1, Math.max(0, Number(r['cpu_cores'] ?? 0) / cpus)));
-      }
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
+    for (const h of await this.o.samples.topHosts()) {
+      if (h.ts < oldest || !(h.cpus > 0)) continue;
+      out.set(h.host, Math.min(1, Math.max(0, h.cpuCores / h.cpus)));
+    }
     return out;
   }
 }

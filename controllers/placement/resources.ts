@@ -1,49 +1,34 @@
-// Resource arithmetic of placement: what a VM requests and what a Host may hand out.
-// allocatable = max(0, capacity - reserved) x overcommit (defaults cpu 4.0, memory 1.0, storage 1.0).
+// Resource arithmetic of placement: sums, differences and fit of Resources. What a VM requests
+// (vmRequest) and what a Host may hand out (allocatableOf) are rules of kube/, shared with quota and the agent.
 
 import { parseQuantity } from '../../schemas/quantity';
-import type { Host, VirtualMachine } from '../../schemas/types.gen';
+import type { Host } from '../../schemas/types.gen';
+import { allocatableOf } from '../../kube/capacity';
+import { RESOURCE_NAMES, type ResourceName, type Resources } from '../../kube/resources';
 
-export interface Resources {
-  /** vCPUs */
-  cpu: number;
-  /** bytes */
-  memory: number;
-  /** bytes; Infinity in an allocatable means "not tracked on this host" */
-  storage: number;
-}
-
-export const ZERO: Resources = Object.freeze({ cpu: 0, memory: 0, storage: 0 });
-export const DEFAULT_OVERCOMMIT = Object.freeze({ cpu: 4.0, memory: 1.0, storage: 1.0 });
-export const RESOURCE_NAMES = ['cpu', 'memory', 'storage'] as const;
-export type ResourceName = (typeof RESOURCE_NAMES)[number];
-
-const q = (v: string | number | undefined): number => (v === undefined ? 0 : parseQuantity(v));
+export { RESOURCE_NAMES, ZERO, type ResourceName, type Resources } from '../../kube/resources';
 
 /**
- * What a VM needs on its host: its vCPUs, its memory, and the local disk space of the disks
- * created for it (blank disks and image clones with a size; Volumes are accounted elsewhere).
+ * What placement may hand out on a host, or undefined when its agent has reported no capacity:
+ * the status.allocatable its agent published when it describes the current spec (observedGeneration
+ * is the generation, so reserved and overcommit have not changed since), else allocatableOf() of
+ * the reported capacity, the same rule the agent applies. Storage is Infinity when not tracked.
  * @throws QuantityError for a malformed quantity
  */
-export function vmRequest(vm: Pick<VirtualMachine, 'spec'>): Resources {
-  const spec = vm.spec;
-  let storage = 0;
-  for (const d of spec.disks ?? []) if (!d.volume && d.size !== undefined) storage += q(d.size);
-  return { cpu: spec.cpu ?? 0, memory: q(spec.memory), storage };
-}
-
-/** What placement may hand out on a host, or undefined when its agent has reported no capacity. */
-export function hostAllocatable(host: Pick<Host, 'spec' | 'status'>): Resources | undefined {
+export function hostAllocatable(host: Pick<Host, 'spec' | 'status'> & { metadata?: { generation?: number } }): Resources | undefined {
   const cap = host.status?.capacity;
   if (!cap || cap.cpu === undefined || cap.memory === undefined) return undefined;
-  const res = host.spec?.reserved ?? {};
-  const oc = { ...DEFAULT_OVERCOMMIT, ...(host.spec?.overcommit ?? {}) };
-  const one = (c: number, r: number, ratio: number) => Math.max(0, c - r) * ratio;
-  return {
-    cpu: one(q(cap.cpu), q(res.cpu), oc.cpu),
-    memory: one(q(cap.memory), q(res.memory), oc.memory),
-    storage: cap.storage === undefined ? Infinity : one(q(cap.storage), q(res.storage), oc.storage),
-  };
+  const published = host.status?.allocatable;
+  const current = host.status?.observedGeneration !== undefined && host.status.observedGeneration === (host.metadata?.generation ?? 0);
+  if (current && published?.cpu !== undefined && published.memory !== undefined) {
+    return {
+      cpu: parseQuantity(published.cpu),
+      memory: parseQuantity(published.memory),
+      storage: published.storage === undefined ? Infinity : parseQuantity(published.storage),
+    };
+  }
+  const a = allocatableOf(cap, host.spec);
+  return { cpu: a.cpu, memory: a.memory, storage: a.storage ?? Infinity };
 }
 
 export function add(a: Resources, b: Resources): Resources {

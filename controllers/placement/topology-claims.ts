@@ -16,27 +16,16 @@
 
 import { createHash } from 'node:crypto';
 import { matchesLabels } from '../../kube/selectors';
-import type { ObjectKey, ObjectStore, StoredObject } from '../../store';
-import type { Placement } from '../../schemas/types.gen';
+import type { ObjectKey, ObjectStore, TopologyClaimObject } from '../../store';
+import type { Placement, TopologyClaimSpec } from '../../schemas/types.gen';
 import { ALLOCATION_API_VERSION } from './allocation-record';
 import { compileSelector, domainOf, HOST_TOPOLOGY_KEY, requiredAntiAffinity, termIdentity, type HostView } from './filters';
+import { ErrorCode, hasCode } from '../../errors';
 
 export const TOPOLOGY_CLAIM_KIND = 'TopologyClaim';
 
-export interface TopologyClaimSpec {
-  /** termIdentity() of the term (it includes the topology key) */
-  term: string;
-  topologyKey: string;
-  value: string;
-  /** the owner: the VM's uid and key, the host it is being placed on */
-  uid: string;
-  vm: string;
-  host: string;
-  /** the placement attempt ("<scheduler identity>/<attempt id>", or "audit") */
-  by: string;
-  /** ms since the epoch (the claimant's clock) */
-  at: number;
-}
+/** What a record says (schemas/topologyclaim.json): `term` is termIdentity() of the term. */
+export type { TopologyClaimSpec };
 
 /** A record a VM needs on a host: its name and what it says. */
 export interface TopologyClaimRef {
@@ -82,8 +71,8 @@ export function topologyClaimKey(namespace: string, name: string): ObjectKey {
   return { kind: TOPOLOGY_CLAIM_KIND, namespace, name };
 }
 
-export function topologyClaimSpec(obj: StoredObject): TopologyClaimSpec {
-  return obj.spec as unknown as TopologyClaimSpec;
+export function topologyClaimSpec(obj: Readonly<TopologyClaimObject>): TopologyClaimSpec {
+  return obj.spec;
 }
 
 export type AcquireOutcome =
@@ -121,13 +110,13 @@ async function acquireOne(store: ObjectStore, r: AcquireRequest, ref: TopologyCl
   const key = topologyClaimKey(r.namespace, ref.name);
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
-      await store.create({ apiVersion: ALLOCATION_API_VERSION, kind: TOPOLOGY_CLAIM_KIND, metadata: { namespace: r.namespace, name: ref.name }, spec: { ...spec } });
+      await store.create<TopologyClaimObject>({ apiVersion: ALLOCATION_API_VERSION, kind: TOPOLOGY_CLAIM_KIND, metadata: { namespace: r.namespace, name: ref.name }, spec: { ...spec } });
       return { ok: true };
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ALREADY_EXISTS') throw err;
+      if (!hasCode(err, ErrorCode.AlreadyExists)) throw err;
     }
     // Read at SERIAL: completes a compare-and-set in flight, so the owner seen is the real one.
-    const cur = await store.get(key, { serial: true });
+    const cur = await store.get<TopologyClaimObject>(key, { serial: true });
     if (!cur) continue; // released meanwhile
     const held = topologyClaimSpec(cur);
     if (held.uid !== spec.uid) return { ok: false, why: 'occupied', ref, owner: held.vm };
@@ -139,7 +128,7 @@ async function acquireOne(store: ObjectStore, r: AcquireRequest, ref: TopologyCl
       await store.update({ ...cur, spec: { ...spec } }, { current: cur });
       return { ok: true };
     } catch (err) {
-      if ((err as { code?: string }).code !== 'CONFLICT') throw err;
+      if (!hasCode(err, ErrorCode.Conflict)) throw err;
     }
   }
   return { ok: false, why: 'taken' };
@@ -160,15 +149,14 @@ export async function releaseTopologyClaims(store: ObjectStore, namespace: strin
 /** Deletes a record if `owned` holds for the record read at SERIAL (retried on a lost compare-and-set). */
 export async function releaseIf(store: ObjectStore, key: ObjectKey, owned: (s: TopologyClaimSpec) => boolean): Promise<boolean> {
   for (let attempt = 0; attempt < 4; attempt++) {
-    const cur = await store.get(key, { serial: true });
+    const cur = await store.get<TopologyClaimObject>(key, { serial: true });
     if (!cur || !owned(topologyClaimSpec(cur))) return false;
     try {
       await store.delete(key, { preconditions: { uid: cur.metadata.uid, resourceVersion: cur.metadata.resourceVersion } });
       return true;
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'NOT_FOUND') return false;
-      if (code !== 'CONFLICT') throw err;
+      if (hasCode(err, ErrorCode.NotFound)) return false;
+      if (!hasCode(err, ErrorCode.Conflict)) throw err;
     }
   }
   return false;

@@ -4,12 +4,17 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../api/app';
-import { Security } from '../../api/auth/security';
+import { Security, type SecurityRepositories } from '../../api/auth/security';
 import { MetricsStore } from '../../store/samples';
 import { loadAuthConfig, type AuthConfig } from '../../config/auth';
 import { Validator } from '../../schemas/validate';
 import { ObjectStore } from '../../store';
+import { AuditRepository } from '../../store/audit';
+import { LeaseRepository } from '../../store/leases';
+import { QuotaRepository } from '../../store/quota';
+import { TokenRepository } from '../../store/tokens';
 import { openTestStore, type TestStore } from './store';
+import type { Clock } from '../../runtime';
 
 export interface TestApi extends TestStore {
   server: http.Server;
@@ -29,6 +34,12 @@ export interface TestApi extends TestStore {
 }
 
 export const API = '/apis/stratuslab.eu/v1alpha1';
+
+/** The store repositories a frontend's Security uses, over one keyspace. */
+export function securityRepositories(client: TestStore['client'], keyspace: string): SecurityRepositories {
+  const ks = { client, keyspace };
+  return { tokens: new TokenRepository(ks), audit: new AuditRepository(ks), quota: new QuotaRepository(ks), quotaLeases: new LeaseRepository({ ...ks, family: 'quota' }) };
+}
 export const validator = new Validator();
 
 /** Security settings of test apps: no rate limits, no caching of Projects (immediate membership changes). */
@@ -36,10 +47,10 @@ export function testAuthConfig(over: Partial<AuthConfig> = {}): AuthConfig {
   return { ...loadAuthConfig({}), rateLimitQps: 0, authFailureQps: 0, projectCacheMs: 0, ...over };
 }
 
-export async function openTestApi(prefix: string, opts: { maxBytes?: number; auth?: Partial<AuthConfig>; clock?: () => number; logger?: Logger } = {}): Promise<TestApi> {
+export async function openTestApi(prefix: string, opts: { maxBytes?: number; auth?: Partial<AuthConfig>; clock?: Clock; logger?: Logger } = {}): Promise<TestApi> {
   const t = await openTestStore(prefix, { followerGraceMs: 300, followerOverlapMs: 500 });
   const logger = opts.logger ?? pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
-  const security = new Security({ client: t.client, keyspace: t.keyspace, store: t.store, config: testAuthConfig(opts.auth), logger, clock: opts.clock });
+  const security = new Security({ repositories: securityRepositories(t.client, t.keyspace), store: t.store, config: testAuthConfig(opts.auth), logger, clock: opts.clock });
   const { app, close: closeApp } = createApp({
     store: t.store, validator, logger, security, clock: opts.clock,
     limits: { maxBytes: opts.maxBytes ?? 256 * 1024 }, watch: { pollMs: 50, bookmarkMs: 500 },
@@ -82,7 +93,7 @@ export async function openSiblingApi(api: TestApi, opts: { auth?: Partial<AuthCo
   const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
   const store = new ObjectStore({ client: api.client, keyspace: api.keyspace });
   await store.init();
-  const security = new Security({ client: api.client, keyspace: api.keyspace, store, config: testAuthConfig(opts.auth), logger });
+  const security = new Security({ repositories: securityRepositories(api.client, api.keyspace), store, config: testAuthConfig(opts.auth), logger });
   const { app, close } = createApp({ store, validator, logger, security, watch: { pollMs: 50, bookmarkMs: 500 }, limits: { maxBytes: opts.maxBytes ?? 256 * 1024 } });
   const server = http.createServer(app.callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -5,7 +5,7 @@
  */
 import { ALLOCATION_KIND } from '../../controllers/placement/allocation-record';
 import { TOPOLOGY_CLAIM_KIND } from '../../controllers/placement/topology-claims';
-import { startReplicas, type RunningReplicas } from '../../controllers/testing/replicas';
+import { startReplicas, type RunningReplicas } from './replicas';
 import type { ObjectStore } from '../../store';
 import { openTestStore, type TestStore } from './store';
 

@@ -1,0 +1,85 @@
+/**
+ * Hollow hosts: N agents in one process, each a separate Host on its own isolated test-driver
+ * hypervisor, sharing ONE VirtualMachine informer (one change-feed follower) that dispatches by
+ * status.host.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { AgentProcess, hollowHosts } from '../../agents/agent-process';
+import { LibvirtExecutor } from '../../libvirt';
+import { openTestStore, type TestStore } from '../helpers/store';
+import { LeaseRepository } from '../../store/leases';
+import { until } from '../helpers/wait';
+
+const N = 12;
+let t: TestStore;
+let dir: string;
+let executor: LibvirtExecutor;
+let proc: AgentProcess;
+let ac: AbortController;
+let running: Promise<void>;
+let follows = 0;
+
+beforeAll(async () => {
+  t = await openTestStore('agent_hollow', { followerGraceMs: 300, followerOverlapMs: 500 });
+  const follow = t.store.follow.bind(t.store);
+  t.store.follow = (kind, from) => {
+    if (kind === 'VirtualMachine') follows++;
+    return follow(kind, from);
+  };
+  dir = await mkdtemp(join(tmpdir(), 'stratus-hollow-'));
+  executor = new LibvirtExecutor({ threads: 2 });
+  const hosts = await hollowHosts({ prefix: 'hollow', count: N, dir: join(dir, 'hosts'), cpus: 16, memoryMiB: 65536, labels: { pool: 'scale' } });
+  proc = new AgentProcess({
+    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), logger: pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' }),
+    executor, stateDir: dir, hosts, pollIntervalMs: 100, workers: 2, startSpreadMs: 200,
+    timings: { renewIntervalMs: 500, fenceAfterMs: 5000, heartbeatIntervalMs: 1000, resyncMs: 5000 },
+  });
+  ac = new AbortController();
+  running = proc.start(ac.signal);
+  await proc.ready();
+}, 60_000);
+
+afterAll(async () => {
+  ac?.abort();
+  await running?.catch(() => undefined);
+  await executor?.close();
+  await t?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('every hollow host registers as its own Host with the hollow label and holds its own lease', async () => {
+  const hosts = (await t.store.list('Host', undefined)).items;
+  expect(hosts.map((h) => h.metadata.name).sort()).toEqual(proc.agents.map((a) => a.host).sort());
+  for (const h of hosts) {
+    expect(h.metadata.labels).toEqual({ pool: 'scale', 'stratuslab.eu/hollow': 'true' });
+    expect(h.status?.nodeInfo).toMatchObject({ hostname: h.metadata.name, cpus: 16, hypervisor: 'Test' });
+  }
+  const leases = await proc.leases.list();
+  expect(new Set(leases.map((l) => l.name)).size).toBe(N);
+  expect(proc.agents.every((a) => a.snapshot().lease === 'held')).toBe(true);
+});
+
+test('VMs bound to different hollow hosts run each on its own isolated hypervisor, through one shared follower', async () => {
+  const targets = [proc.agents[0], proc.agents[5], proc.agents[N - 1]];
+  for (const [i, a] of targets.entries()) {
+    await t.store.create({
+      apiVersion: 'stratuslab.eu/v1alpha1', kind: 'VirtualMachine', metadata: { name: `h-${i}`, namespace: 'scale' },
+      spec: { cpu: 1, memory: '512Mi' }, status: { host: a.host, phase: 'Scheduled' },
+    });
+  }
+  await until('all Running', async () => {
+    const vms = (await t.store.list('VirtualMachine', 'scale')).items;
+    return vms.length === 3 && vms.every((v) => v.status?.phase === 'Running');
+  }, 15_000);
+  for (const [i, a] of targets.entries()) {
+    const mine = await a.conn!.listAllDomains();
+    expect(mine.map((d) => d.name)).toEqual([`scale.h-${i}`]);
+    mine.forEach((d) => d.free());
+  }
+  const idle = await proc.agents[1].conn!.listAllDomains();
+  expect(idle).toEqual([]);
+  expect(follows).toBe(1);
+});

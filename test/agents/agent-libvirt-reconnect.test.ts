@@ -1,0 +1,146 @@
+/**
+ * The agent across a libvirt outage, against a real Cassandra node and libvirt's test driver:
+ * the connection dies under it (the test closes the agent's connection handle, so every call
+ * fails with VIR_ERR_INVALID_CONN) and reconnecting fails for a while (the test driver's host
+ * file is moved away, as libvirtd being down). The Host reports LibvirtConnected=False, the host
+ * does not fence although the outage outlasts T_fence, and once libvirt is back the agent
+ * reconnects, reports True, re-subscribes to lifecycle events and converges everything again.
+ */
+import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { StoredObject } from '../../store';
+import type { Condition } from '../../schemas/types.gen';
+import { AgentProcess } from '../../agents/agent-process';
+import type { HostAgent } from '../../agents/host-agent';
+import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../../libvirt';
+import { openTestStore, type TestStore } from '../helpers/store';
+import { LeaseRepository } from '../../store/leases';
+import { until } from '../helpers/wait';
+import { vmKey } from '../helpers/fixtures';
+
+const HOST = 'hv-reconnect';
+const FENCE_MS = 2000;
+let t: TestStore;
+let dir: string;
+let hostFile: string;
+let executor: LibvirtExecutor;
+let proc: AgentProcess;
+let agent: HostAgent;
+let ac: AbortController;
+let running: Promise<void>;
+
+const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
+
+beforeAll(async () => {
+  t = await openTestStore('agent_reconnect', { followerGraceMs: 300, followerOverlapMs: 500 });
+  dir = await mkdtemp(join(tmpdir(), 'stratus-agent-reconnect-'));
+  executor = new LibvirtExecutor({ threads: 2 });
+  hostFile = join(dir, 'host.xml');
+  const uri = await writeTestHost(hostFile, { cpus: 4, memoryKiB: 8 * 1024 * 1024 });
+  proc = new AgentProcess({
+    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), logger, executor, stateDir: dir,
+    hosts: [{ name: HOST, libvirtUri: uri }], pollIntervalMs: 100, workers: 2,
+    // A long resync: after the outage, only the reconnection (and events) make the agent act.
+    timings: { renewIntervalMs: 200, fenceAfterMs: FENCE_MS, heartbeatIntervalMs: 300, resyncMs: 120_000, libvirtProbeMs: 200, hostFactsRefreshMs: 300 },
+  });
+  ac = new AbortController();
+  running = proc.start(ac.signal);
+  await proc.ready();
+  agent = proc.agents[0];
+});
+
+afterAll(async () => {
+  ac?.abort();
+  await running?.catch(() => undefined);
+  await executor?.close();
+  await t?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+
+async function runVm(name: string): Promise<StoredObject> {
+  await t.store.create({
+    apiVersion: 'stratuslab.eu/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: 'demo' },
+    spec: { cpu: 1, memory: '512Mi', disks: [{ name: 'data', size: '1Gi' }] }, status: { host: HOST, phase: 'Scheduled' },
+  });
+  return until(`${name} Running`, async () => {
+    const o = await t.store.get(vmKey('demo', name));
+    return o?.status?.phase === 'Running' ? o : undefined;
+  });
+}
+
+async function hostCondition(type: string): Promise<Condition | undefined> {
+  const h = await t.store.get({ kind: 'Host', namespace: '', name: HOST });
+  return (h?.status?.conditions as Condition[] | undefined)?.find((c) => c.type === type);
+}
+
+async function domainState(conn: LibvirtConnection, name: string): Promise<string | undefined> {
+  const d = await conn.lookupDomainByName(`demo.${name}`);
+  if (!d) return undefined;
+  try {
+    return (await d.getState()).state;
+  } finally {
+    d.free();
+  }
+}
+
+test('the Host reports LibvirtConnected=True while the agent is connected', async () => {
+  const c = await until('LibvirtConnected', () => hostCondition('LibvirtConnected'));
+  expect(c).toMatchObject({ status: 'True', reason: 'Connected', message: expect.stringContaining(hostFile) });
+});
+
+test('a lost libvirt connection is reported False, does not fence, and is replaced: True again, events and VMs converge on the new connection', async () => {
+  await runVm('before');
+  const old = agent.conn!;
+  expect(await domainState(old, 'before')).toBe('running');
+
+  // libvirtd "goes away": its socket closes under the agent, and it cannot be reached for a while.
+  await rename(hostFile, `${hostFile}.down`);
+  await old.close();
+  const down = await until('LibvirtConnected=False', async () => {
+    const c = await hostCondition('LibvirtConnected');
+    return c?.status === 'False' ? c : undefined;
+  });
+  expect(down.reason).toMatch(/^(ConnectionLost|ConnectFailed)$/);
+  expect(down.message).toContain(hostFile);
+  expect(agent.snapshot()).toMatchObject({ libvirtConnected: false });
+  expect(proc.notReady()).toMatch(/libvirt/);
+
+  // The outage outlasts T_fence: heartbeats and lease renewals go on, so nothing is fenced.
+  const heartbeat = (await t.store.get({ kind: 'Host', namespace: '', name: HOST }))!.status!.heartbeatTime as string;
+  await new Promise((r) => setTimeout(r, FENCE_MS + 1000));
+  expect(agent.snapshot().lease).toBe('held');
+  expect(agent.snapshot().fences).toBe(0);
+  const during = (await t.store.get({ kind: 'Host', namespace: '', name: HOST }))!;
+  expect(Date.parse(during.status!.heartbeatTime as string)).toBeGreaterThan(Date.parse(heartbeat));
+  expect(await hostCondition('Fenced')).toMatchObject({ status: 'False' });
+  expect(await hostCondition('LibvirtConnected')).toMatchObject({ status: 'False' });
+
+  // libvirtd is back.
+  await rename(`${hostFile}.down`, hostFile);
+  const up = await until('LibvirtConnected=True', async () => {
+    const c = await hostCondition('LibvirtConnected');
+    return c?.status === 'True' ? c : undefined;
+  });
+  expect(Date.parse(up.lastTransitionTime!)).toBeGreaterThanOrEqual(Date.parse(down.lastTransitionTime!));
+  const fresh = agent.conn!;
+  expect(fresh).not.toBe(old);
+  expect(agent.snapshot()).toMatchObject({ libvirtConnected: true, libvirtReconnects: 1 });
+  expect(proc.notReady()).toBeUndefined();
+
+  // The new daemon (a fresh test-driver instance) had lost the domain: reconciling everything again restores it.
+  await until('the earlier VM running again on the new connection', async () => (await domainState(fresh, 'before')) === 'running');
+
+  // A VM bound after the recovery runs.
+  await runVm('after');
+  expect(await domainState(fresh, 'after')).toBe('running');
+
+  // Lifecycle events come from the new connection: a domain destroyed behind the agent's back
+  // is restarted well before the (two-minute) resync could do it.
+  const d = (await fresh.lookupDomainByName('demo.after'))!;
+  await d.destroy();
+  d.free();
+  await until('restarted on the lifecycle event', async () => (await domainState(fresh, 'after')) === 'running', 5000);
+}, 60_000);

@@ -1,0 +1,36 @@
+// loadAgentConfig(): flags over environment, defaults, validation; Host capacity arithmetic.
+import { loadAgentConfig, parseLabels } from '../../config/agent';
+import { hostAllocatable, hostCapacity, versionString } from '../../agents/host/capacity';
+
+test('defaults, then environment, then flags', () => {
+  const d = loadAgentConfig({}, { STRATUS_AGENT_HOST: 'hv-1' });
+  expect(d).toMatchObject({ host: 'hv-1', libvirtUri: 'qemu:///system', hollow: 0, pool: 'default', virtType: 'auto', fenceAfterMs: 30_000, renewIntervalMs: 5000, heartbeatIntervalMs: 10_000, sampleIntervalMs: 10_000, monitoring: true });
+  expect(d.cassandra.keyspace).toBe('stratus');
+  const f = loadAgentConfig({ host: 'hv-2', cassandra: 'a:9042,b:9042', keyspace: 'k', labels: 'rack=r1, zone=z', hollow: '10', fenceMs: '6000' }, { STRATUS_AGENT_HOST: 'hv-1', STRATUS_KEYSPACE: 'x' });
+  expect(f).toMatchObject({ host: 'hv-2', labels: { rack: 'r1', zone: 'z' }, hollow: 10, fenceAfterMs: 6000, renewIntervalMs: 1000, heartbeatIntervalMs: 2000 });
+  expect(f.cassandra).toMatchObject({ contactPoints: ['a:9042', 'b:9042'], keyspace: 'k' });
+});
+
+test('the metrics endpoint is off by default, and set by flag or environment', () => {
+  expect(loadAgentConfig({ host: 'h' }, {})).toMatchObject({ metricsPort: 0, metricsAddress: '127.0.0.1' });
+  expect(loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_METRICS_PORT: '9465', STRATUS_AGENT_METRICS_ADDRESS: '0.0.0.0' })).toMatchObject({ metricsPort: 9465, metricsAddress: '0.0.0.0' });
+  expect(loadAgentConfig({ host: 'h', metricsPort: '9500', metricsAddress: '::' }, { STRATUS_AGENT_METRICS_PORT: '9465' })).toMatchObject({ metricsPort: 9500, metricsAddress: '::' });
+  expect(() => loadAgentConfig({ host: 'h', metricsPort: '70000' }, {})).toThrow(/at most 65535/);
+  expect(() => loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_METRICS_PORT: 'x' })).toThrow(/STRATUS_AGENT_METRICS_PORT/);
+});
+
+test('rejects bad host names, labels, virt types and periods not shorter than T_fence', () => {
+  expect(() => loadAgentConfig({ host: 'Bad_Name' }, {})).toThrow(/DNS label/);
+  expect(() => parseLabels('novalue')).toThrow(/k=v/);
+  expect(() => loadAgentConfig({ host: 'h', virtType: 'xen' }, {})).toThrow(/virt type/);
+  expect(() => loadAgentConfig({ host: 'h', fenceMs: 5000, heartbeatMs: 5000 }, {})).toThrow(/shorter than T_fence/);
+});
+
+test('capacity comes from libvirt; allocatable = (capacity - reserved) x overcommit', () => {
+  const node = { model: 'x86_64', memoryKiB: 16 * 1024 * 1024, cpus: 8, mhz: 2400, nodes: 1, sockets: 1, cores: 8, threads: 1 };
+  const cap = hostCapacity(node, { usableBytes: 100 * 1024 ** 3 });
+  expect(cap).toEqual({ cpu: '8', memory: '16Gi', storage: '100Gi' });
+  expect(hostAllocatable(cap, undefined)).toEqual({ cpu: '32', memory: '16Gi', storage: '100Gi' });
+  expect(hostAllocatable(cap, { reserved: { cpu: 1, memory: '2Gi' }, overcommit: { cpu: 2, memory: 1.5 } })).toEqual({ cpu: '14', memory: '21Gi', storage: '100Gi' });
+  expect(versionString(9000000)).toBe('9.0.0');
+});

@@ -8,6 +8,7 @@
  * stops them in reverse order and leaves the domains running.
  */
 import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/agent';
 import {
   Controller, Latch, Manager, Periodic, sleep, systemClock, untilAborted,
   type Clock, type ControllerMetrics, type ReconcileResult, type Runnable,
@@ -41,26 +42,12 @@ function countBy<T>(items: readonly T[], key: (item: T) => string): Record<strin
   return out;
 }
 
-export interface AgentTimings {
-  /** lease renewal period; default 5000 ms */
-  renewIntervalMs: number;
-  /** T_fence; default 30 000 ms */
-  fenceAfterMs: number;
-  /** Host status.heartbeatTime period; default 10 000 ms */
-  heartbeatIntervalMs: number;
-  /** re-reconcile every VM and look for orphans this often; default 30 000 ms */
-  resyncMs: number;
-  /** monitoring sample period; default 10 000 ms */
-  sampleIntervalMs: number;
-  /** accounting write period; default 60 000 ms */
-  accountingFlushMs: number;
-  /** graceful shutdown before destroy; default 60 000 ms */
-  shutdownGraceMs: number;
-  /** how often the libvirt connection is probed (virConnectIsAlive); default 5000 ms */
-  libvirtProbeMs: number;
+/** The agent's periods and deadlines, in ms (each documented with its variable and default in config/agent.ts). */
+export type AgentTimings = Pick<AgentConfig,
+  'renewIntervalMs' | 'fenceAfterMs' | 'heartbeatIntervalMs' | 'resyncMs' | 'sampleIntervalMs' | 'accountingFlushMs' | 'shutdownGraceMs' | 'libvirtProbeMs'> & {
   /** how often the Host's capacity and node facts are re-read from libvirt; default 60 000 ms */
   hostFactsRefreshMs: number;
-}
+};
 
 export const DEFAULT_TIMINGS: AgentTimings = {
   renewIntervalMs: 5000,

@@ -244,19 +244,6 @@ export class LibvirtExecutor {
 /** Fails with the call's LibvirtError unless `ok` holds for its result. */
 export function check(fn: LibvirtFunctionName, r: CallResult, ok: boolean): void {
   if (ok) return;
-  throw new LibvirtError(
-    fn,
-    r.error ?? {
-      // libvirt always sets an error on failure; this is the text it uses when it has none.
-      code: 1,
-      domain: 0,
-      message: 'An error occurred, but the cause is unknown',
-      level: 2,
-      str1: null,
-      str2: null,
-      str3: null,
-      int1: -1,
-      int2: -1,
-    },
-  );
+  // libvirt always sets an error on failure; this is the text it uses when it has none.
+  throw r.error ? new LibvirtError(fn, r.error) : LibvirtError.local(fn, 'VIR_ERR_INTERNAL_ERROR', 'An error occurred, but the cause is unknown');
 }

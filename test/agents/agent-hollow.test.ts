@@ -3,52 +3,35 @@
  * hypervisor, sharing ONE VirtualMachine informer (one change-feed follower) that dispatches by
  * status.host.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { AgentProcess, hollowHosts } from '../../agents/agent-process';
-import { LibvirtExecutor } from '../../libvirt';
-import { openTestStore, type TestStore } from '../helpers/store';
-import { LeaseRepository } from '../../store/leases';
+import { hollowHosts, type AgentProcess } from '../../agents/agent-process';
+import type { TestStore } from '../helpers/store';
+import { startTestAgent, type TestAgent } from '../helpers/agent';
 import { until } from '../helpers/wait';
 
 const N = 12;
 let t: TestStore;
-let dir: string;
-let executor: LibvirtExecutor;
 let proc: AgentProcess;
-let ac: AbortController;
-let running: Promise<void>;
+let ta: TestAgent;
 let follows = 0;
 
 beforeAll(async () => {
-  t = await openTestStore('agent_hollow', { followerGraceMs: 300, followerOverlapMs: 500 });
-  const follow = t.store.follow.bind(t.store);
-  t.store.follow = (kind, from) => {
-    if (kind === 'VirtualMachine') follows++;
-    return follow(kind, from);
-  };
-  dir = await mkdtemp(join(tmpdir(), 'stratus-hollow-'));
-  executor = new LibvirtExecutor({ threads: 2 });
-  const hosts = await hollowHosts({ prefix: 'hollow', count: N, dir: join(dir, 'hosts'), cpus: 16, memoryMiB: 65536, labels: { pool: 'scale' } });
-  proc = new AgentProcess({
-    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), logger: pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' }),
-    executor, stateDir: dir, hosts, pollIntervalMs: 100, workers: 2, startSpreadMs: 200,
+  ta = await startTestAgent({
+    name: 'agent_hollow', startSpreadMs: 200,
+    prepare: (store) => {
+      const follow = store.store.follow.bind(store.store);
+      store.store.follow = (kind, from) => {
+        if (kind === 'VirtualMachine') follows++;
+        return follow(kind, from);
+      };
+    },
+    hosts: (dir) => hollowHosts({ prefix: 'hollow', count: N, dir: join(dir, 'hosts'), cpus: 16, memoryMiB: 65536, labels: { pool: 'scale' } }),
     timings: { renewIntervalMs: 500, fenceAfterMs: 5000, heartbeatIntervalMs: 1000, resyncMs: 5000 },
   });
-  ac = new AbortController();
-  running = proc.start(ac.signal);
-  await proc.ready();
+  ({ t, proc } = ta);
 }, 60_000);
 
-afterAll(async () => {
-  ac?.abort();
-  await running?.catch(() => undefined);
-  await executor?.close();
-  await t?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => ta?.stop());
 
 test('every hollow host registers as its own Host with the hollow label and holds its own lease', async () => {
   const hosts = (await t.store.list('Host', undefined)).items;

@@ -4,28 +4,23 @@
  * clones the VM's disk from the downloaded file, and reports a failed download (and retries it).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import type { StoredObject } from '../../store';
-import { AgentProcess } from '../../agents/agent-process';
-import { LibvirtExecutor, writeTestHost } from '../../libvirt';
+import { writeTestHost } from '../../libvirt';
 import { parseVmVolumeName } from '../../agents/names';
-import { openTestStore, type TestStore } from '../helpers/store';
-import { LeaseRepository } from '../../store/leases';
+import type { TestStore } from '../helpers/store';
+import { startTestAgent, type TestAgent } from '../helpers/agent';
 import { until } from '../helpers/wait';
+import { conditionOf } from '../helpers/fixtures';
 
 const HOST = 'hv-images';
 const IMAGE = randomBytes(256 * 1024);
 let t: TestStore;
 let dir: string;
-let executor: LibvirtExecutor;
-let proc: AgentProcess;
-let ac: AbortController;
-let running: Promise<void>;
+let ta: TestAgent;
 let server: Server;
 let base: string;
 let gets = 0;
@@ -55,32 +50,21 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  t = await openTestStore('agent_images', { followerGraceMs: 300, followerOverlapMs: 500 });
-  dir = await mkdtemp(join(tmpdir(), 'stratus-agent-images-'));
-  executor = new LibvirtExecutor({ threads: 2 });
-  const uri = await writeTestHost(join(dir, 'host.xml'), { cpus: 8, memoryKiB: 16 * 1024 * 1024, pools: [{ name: 'default', path: '/var/lib/stratus/pools/default', capacityBytes: 50 * 1024 ** 3 }] });
-  proc = new AgentProcess({
-    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), logger: pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' }), executor, stateDir: dir,
-    hosts: [{ name: HOST, libvirtUri: uri }], pollIntervalMs: 100, workers: 2,
-    timings: { renewIntervalMs: 200, fenceAfterMs: 5000, heartbeatIntervalMs: 300, resyncMs: 2000 },
+  ta = await startTestAgent({
+    name: 'agent_images', timings: { renewIntervalMs: 200, fenceAfterMs: 5000, heartbeatIntervalMs: 300, resyncMs: 2000 },
+    hosts: async (d) => [{ name: HOST, libvirtUri: await writeTestHost(join(d, 'host.xml'), { cpus: 8, memoryKiB: 16 * 1024 * 1024, pools: [{ name: 'default', path: '/var/lib/stratus/pools/default', capacityBytes: 50 * 1024 ** 3 }] }) }],
   });
-  ac = new AbortController();
-  running = proc.start(ac.signal);
-  await proc.ready();
+  ({ t, dir } = ta);
 });
 
 afterAll(async () => {
   release();
-  ac?.abort();
-  await running?.catch(() => undefined);
-  await executor?.close();
-  await t?.close();
+  await ta?.stop();
   await new Promise((r) => server.close(r));
-  await rm(dir, { recursive: true, force: true });
 });
 
 const get = (kind: string, name: string) => t.store.get({ kind, namespace: 'demo', name });
-const ready = (o: StoredObject | undefined) => (o?.status?.conditions as { type: string; status: string; reason: string; message: string }[] | undefined)?.find((c) => c.type === 'Ready');
+const ready = (o: StoredObject | undefined) => conditionOf(o, 'Ready');
 
 async function boundVm(name: string, image: string): Promise<void> {
   await t.store.create({
@@ -101,7 +85,7 @@ test('an Image with a source.url is downloaded once, reported while it downloads
   const file = join(dir, 'images', `${img.metadata.uid}.raw`);
   expect((await readFile(file)).equals(IMAGE)).toBe(true);
   // The VM's disk is a copy-on-write clone of the downloaded file.
-  const conn = proc.agents[0].conn!;
+  const conn = ta.proc.agents[0].conn!;
   const pool = (await conn.lookupStoragePool('default'))!;
   const vols = await pool.listVolumes();
   const names = vols.map((v) => v.name);

@@ -6,58 +6,41 @@
  * does not fence although the outage outlasts T_fence, and once libvirt is back the agent
  * reconnects, reports True, re-subscribes to lifecycle events and converges everything again.
  */
-import { mkdtemp, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import pino from 'pino';
 import type { StoredObject } from '../../store';
 import type { Condition } from '../../schemas/types.gen';
-import { AgentProcess } from '../../agents/agent-process';
+import type { AgentProcess } from '../../agents/agent-process';
 import type { HostAgent } from '../../agents/host-agent';
-import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../../libvirt';
-import { openTestStore, type TestStore } from '../helpers/store';
-import { LeaseRepository } from '../../store/leases';
+import { writeTestHost, type LibvirtConnection } from '../../libvirt';
+import { startTestAgent, type TestAgent } from '../helpers/agent';
+import type { TestStore } from '../helpers/store';
 import { until } from '../helpers/wait';
 import { vmKey } from '../helpers/fixtures';
 
 const HOST = 'hv-reconnect';
 const FENCE_MS = 2000;
 let t: TestStore;
-let dir: string;
 let hostFile: string;
-let executor: LibvirtExecutor;
 let proc: AgentProcess;
 let agent: HostAgent;
-let ac: AbortController;
-let running: Promise<void>;
-
-const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
+let ta: TestAgent;
 
 beforeAll(async () => {
-  t = await openTestStore('agent_reconnect', { followerGraceMs: 300, followerOverlapMs: 500 });
-  dir = await mkdtemp(join(tmpdir(), 'stratus-agent-reconnect-'));
-  executor = new LibvirtExecutor({ threads: 2 });
-  hostFile = join(dir, 'host.xml');
-  const uri = await writeTestHost(hostFile, { cpus: 4, memoryKiB: 8 * 1024 * 1024 });
-  proc = new AgentProcess({
-    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), logger, executor, stateDir: dir,
-    hosts: [{ name: HOST, libvirtUri: uri }], pollIntervalMs: 100, workers: 2,
+  ta = await startTestAgent({
+    name: 'agent_reconnect',
+    hosts: async (dir) => {
+      hostFile = join(dir, 'host.xml');
+      return [{ name: HOST, libvirtUri: await writeTestHost(hostFile, { cpus: 4, memoryKiB: 8 * 1024 * 1024 }) }];
+    },
     // A long resync: after the outage, only the reconnection (and events) make the agent act.
     timings: { renewIntervalMs: 200, fenceAfterMs: FENCE_MS, heartbeatIntervalMs: 300, resyncMs: 120_000, libvirtProbeMs: 200, hostFactsRefreshMs: 300 },
   });
-  ac = new AbortController();
-  running = proc.start(ac.signal);
-  await proc.ready();
+  ({ t, proc } = ta);
   agent = proc.agents[0];
 });
 
-afterAll(async () => {
-  ac?.abort();
-  await running?.catch(() => undefined);
-  await executor?.close();
-  await t?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => ta?.stop());
 
 
 async function runVm(name: string): Promise<StoredObject> {

@@ -4,17 +4,14 @@
  * and by the stratus-agent binary started with --metrics-port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pino from 'pino';
 import { Registry } from 'prom-client';
-import { AgentProcess } from '../../agents/agent-process';
-import { LibvirtExecutor, writeTestHost } from '../../libvirt';
+import type { AgentProcess } from '../../agents/agent-process';
+import { writeTestHost } from '../../libvirt';
 import { MetricsServer } from '../../agents/metrics/server';
-import { openTestStore, type TestStore } from '../helpers/store';
-import { LeaseRepository } from '../../store/leases';
+import type { TestStore } from '../helpers/store';
+import { startTestAgent, testLogger, type TestAgent } from '../helpers/agent';
 import { sampleValue } from '../helpers/prometheus';
 import { until } from '../helpers/wait';
 import { vmKey } from '../helpers/fixtures';
@@ -22,40 +19,31 @@ import { vmKey } from '../helpers/fixtures';
 const HOST = 'hv-metrics';
 let t: TestStore;
 let dir: string;
-let executor: LibvirtExecutor;
 let proc: AgentProcess;
+let ta: TestAgent;
 let ac: AbortController;
-let running: Promise<void>;
 let serving: Promise<void>;
 let base: string;
 
-const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
+const logger = testLogger;
 
 beforeAll(async () => {
-  t = await openTestStore('agent_metrics', { followerGraceMs: 300, followerOverlapMs: 500 });
-  dir = await mkdtemp(join(tmpdir(), 'stratus-agent-metrics-'));
-  executor = new LibvirtExecutor({ threads: 2 });
-  const uri = await writeTestHost(join(dir, 'host.xml'), { cpus: 4, memoryKiB: 8 * 1024 * 1024 });
   const registry = new Registry();
-  proc = new AgentProcess({
-    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), logger, executor, stateDir: dir, registry,
-    hosts: [{ name: HOST, libvirtUri: uri }], pollIntervalMs: 100, workers: 2,
-    timings: { renewIntervalMs: 200, fenceAfterMs: 3000, heartbeatIntervalMs: 300, resyncMs: 2000 },
+  ta = await startTestAgent({
+    name: 'agent_metrics', registry,
+    hosts: async (d) => [{ name: HOST, libvirtUri: await writeTestHost(join(d, 'host.xml'), { cpus: 4, memoryKiB: 8 * 1024 * 1024 }) }],
   });
+  ({ t, dir, proc } = ta);
   const server = new MetricsServer({ registry, host: '127.0.0.1', port: 0, notReady: () => proc.notReady(), logger });
   ac = new AbortController();
   serving = server.start(ac.signal);
-  running = proc.start(ac.signal);
   base = `http://127.0.0.1:${await server.listening}`;
-  await proc.ready();
 });
 
 afterAll(async () => {
   ac?.abort();
-  await Promise.allSettled([running, serving]);
-  await executor?.close();
-  await t?.close();
-  await rm(dir, { recursive: true, force: true });
+  await serving?.catch(() => undefined);
+  await ta?.stop();
 });
 
 async function scrape(url = base): Promise<string> {

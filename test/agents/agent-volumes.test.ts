@@ -4,59 +4,39 @@
  * one host by compare-and-set before its libvirt volume is created there, reports its status,
  * outlives the VMs that use it, and its storage is deleted only with the Volume, once no VM uses it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import type { StoredObject } from '../../store';
 import type { Condition, VolumeStatus } from '../../schemas/types.gen';
-import { AgentProcess } from '../../agents/agent-process';
-import { LibvirtExecutor, writeTestHost } from '../../libvirt';
-import { openTestStore, type TestStore } from '../helpers/store';
-import { LeaseRepository } from '../../store/leases';
+import type { AgentProcess } from '../../agents/agent-process';
+import { writeTestHost } from '../../libvirt';
+import type { TestStore } from '../helpers/store';
+import { startTestAgent, type TestAgent } from '../helpers/agent';
 import { until } from '../helpers/wait';
+import { conditionOf } from '../helpers/fixtures';
 
 const A = 'hv-vol-a';
 const B = 'hv-vol-b';
 const POOL_DIR = '/var/lib/stratus/pools/default';
 let t: TestStore;
-let dir: string;
-let executor: LibvirtExecutor;
 let proc: AgentProcess;
-let ac: AbortController;
-let running: Promise<void>;
-
-const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
+let ta: TestAgent;
 
 beforeAll(async () => {
-  t = await openTestStore('agent_volumes', { followerGraceMs: 300, followerOverlapMs: 500 });
-  dir = await mkdtemp(join(tmpdir(), 'stratus-agent-volumes-'));
-  executor = new LibvirtExecutor({ threads: 2 });
-  const hosts = await Promise.all([A, B].map(async (name) => ({
-    name, libvirtUri: await writeTestHost(join(dir, `${name}.xml`), { cpus: 4, memoryKiB: 8 * 1024 * 1024, pools: [{ name: 'default', path: POOL_DIR }] }),
-  })));
-  proc = new AgentProcess({
-    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), logger, executor, stateDir: dir, hosts,
-    pollIntervalMs: 100, workers: 2, startSpreadMs: 0,
-    timings: { renewIntervalMs: 200, fenceAfterMs: 3000, heartbeatIntervalMs: 300, resyncMs: 2000 },
+  ta = await startTestAgent({
+    name: 'agent_volumes', startSpreadMs: 0,
+    hosts: (dir) => Promise.all([A, B].map(async (name) => ({
+      name, libvirtUri: await writeTestHost(join(dir, `${name}.xml`), { cpus: 4, memoryKiB: 8 * 1024 * 1024, pools: [{ name: 'default', path: POOL_DIR }] }),
+    }))),
   });
-  ac = new AbortController();
-  running = proc.start(ac.signal);
-  await proc.ready();
+  ({ t, proc } = ta);
 });
 
-afterAll(async () => {
-  ac?.abort();
-  await running?.catch(() => undefined);
-  await executor?.close();
-  await t?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => ta?.stop());
 
 const key = (kind: string, name: string) => ({ kind, namespace: 'demo', name });
 const get = (kind: string, name: string) => t.store.get(key(kind, name));
 const statusOf = (o: StoredObject | undefined) => (o?.status ?? {}) as VolumeStatus;
-const ready = (o: StoredObject | undefined) => (o?.status?.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
+const ready = (o: StoredObject | undefined) => conditionOf(o, 'Ready');
 
 async function createVolume(name: string, spec: Record<string, unknown>): Promise<StoredObject> {
   return t.store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Volume', metadata: { name, namespace: 'demo' }, spec });

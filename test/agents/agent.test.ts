@@ -3,56 +3,36 @@
  * host are run, stopped, repaired, reported and removed; the Host is registered and heartbeats;
  * a lost lease fences; monitoring and accounting reach Cassandra.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import type { StoredObject } from '../../store';
-import { AgentProcess } from '../../agents/agent-process';
-import { LibvirtExecutor, writeTestHost, type LibvirtConnection } from '../../libvirt';
+import type { AgentProcess } from '../../agents/agent-process';
+import { writeTestHost, type LibvirtConnection } from '../../libvirt';
 import { parseVmVolumeName } from '../../agents/names';
-import { openTestStore, type TestStore } from '../helpers/store';
-import { LeaseRepository } from '../../store/leases';
-import { MetricsStore } from '../../store/samples';
+import type { TestStore } from '../helpers/store';
+import { startTestAgent, type TestAgent } from '../helpers/agent';
 import { until } from '../helpers/wait';
 import { vmKey } from '../helpers/fixtures';
 
 const HOST = 'hv-test';
+let agent: TestAgent;
 let t: TestStore;
-let dir: string;
-let executor: LibvirtExecutor;
 let proc: AgentProcess;
-let ac: AbortController;
-let running: Promise<void>;
 let conn: LibvirtConnection;
 
-const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
-
 beforeAll(async () => {
-  t = await openTestStore('agent', { followerGraceMs: 300, followerOverlapMs: 500 });
-  dir = await mkdtemp(join(tmpdir(), 'stratus-agent-'));
-  executor = new LibvirtExecutor({ threads: 4 });
-  const uri = await writeTestHost(join(dir, 'host.xml'), { cpus: 8, memoryKiB: 16 * 1024 * 1024, pools: [{ name: 'default', path: '/var/lib/stratus/pools/default', capacityBytes: 50 * 1024 ** 3 }] });
-  proc = new AgentProcess({
-    store: t.store, leases: new LeaseRepository({ client: t.client, keyspace: t.keyspace }), samples: new MetricsStore({ client: t.client, keyspace: t.keyspace }), logger, executor, stateDir: dir,
-    hosts: [{ name: HOST, libvirtUri: uri, labels: { rack: 'r1' } }],
-    pollIntervalMs: 100, workers: 4,
+  agent = await startTestAgent({
+    name: 'agent', threads: 4, workers: 4, monitoring: true,
+    hosts: async (dir) => [{
+      name: HOST, labels: { rack: 'r1' },
+      libvirtUri: await writeTestHost(join(dir, 'host.xml'), { cpus: 8, memoryKiB: 16 * 1024 * 1024, pools: [{ name: 'default', path: '/var/lib/stratus/pools/default', capacityBytes: 50 * 1024 ** 3 }] }),
+    }],
     timings: { renewIntervalMs: 200, fenceAfterMs: 1500, heartbeatIntervalMs: 300, resyncMs: 1500, sampleIntervalMs: 400, accountingFlushMs: 800, shutdownGraceMs: 500 },
   });
-  ac = new AbortController();
-  running = proc.start(ac.signal);
-  await proc.ready();
+  ({ t, proc } = agent);
   conn = proc.agents[0].conn!;
 });
 
-afterAll(async () => {
-  ac?.abort();
-  await running?.catch(() => undefined);
-  await executor?.close();
-  await t?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
+afterAll(() => agent?.stop());
 
 async function createVm(name: string, spec: Record<string, unknown> = {}): Promise<StoredObject> {
   return t.store.create({
@@ -133,7 +113,7 @@ test('a VM bound to the host reaches Running with phase, Ready, observedGenerati
   expect(st.host).toBe(HOST);
   expect(st.observedGeneration).toBe(1);
   expect(st.domainUUID).toBe(created.metadata.uid);
-  expect(st.consoleLog).toBe(join(dir, 'console', 'demo.web-1.log'));
+  expect(st.consoleLog).toBe(join(agent.dir, 'console', 'demo.web-1.log'));
   expect(typeof st.startTime).toBe('string');
   expect(ready(running)).toMatchObject({ status: 'True', reason: 'Running' });
   // the placement controller's condition is left alone

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { claimsOf, ALLOCATION_KIND } from '../../controllers/placement/allocation-record';
-import { vmKey, vmObject } from '../helpers/fixtures';
+import { vmKey, vmObject, conditionOf } from '../helpers/fixtures';
 import { startReplicas, type RunningReplicas } from '../helpers/replicas';
 import { startHollowAgents, type HollowAgent, type HollowAgents, type Ledger } from '../helpers/hollow-agents';
 import type { HostAllocationObject, ObjectStore, StoredObject } from '../../store';
@@ -56,7 +56,7 @@ const movedOff = (host: string, names: string[]) => until(`${names.join(', ')} R
   return to && to !== host && v.status!.phase === 'Running' && ledger.runs(`hf/${v.metadata.name}`).some((r) => r.host === to && r.stop === undefined);
 }), TIMEOUT_MS);
 
-const cond = (o: StoredObject | undefined, type: string) => (o?.status?.conditions as { type: string; status: string; reason?: string }[] | undefined)?.find((c) => c.type === type);
+const cond = conditionOf;
 
 /** the host killed by the first test */
 let deadHost: string | undefined;

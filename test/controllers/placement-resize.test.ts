@@ -7,30 +7,26 @@ import { Registry } from 'prom-client';
 import { AllocationAudit } from '../../controllers/allocation-audit';
 import { PlacementMetrics } from '../../controllers/metrics';
 import { ALLOCATION_KIND, claimsOf, totalOf } from '../../controllers/placement/allocation-record';
-import { hostObject, vmKey, vmObject } from '../helpers/fixtures';
+import { hostObject, vmKey, vmObject, conditionOf } from '../helpers/fixtures';
 import type { RunningReplicas } from '../helpers/replicas';
-import type { ObjectStore, StoredObject } from '../../store';
+import type { StoredObject } from '../../store';
 import { placementSuite } from '../helpers/placement';
 import { until } from '../helpers/wait';
 
 jest.setTimeout(90_000);
 
 const suite = placementSuite('placement_resize');
-let store: ObjectStore;
 let running: RunningReplicas;
-beforeAll(() => {
-  store = suite.store;
-});
 
 const Gi = 2 ** 30;
 const TIMEOUT_MS = 30_000;
-const getVm = async (name: string) => (await store.get(vmKey('rs', name)))!;
-const cond = (o: StoredObject, type: string) => (o.status?.conditions as { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }[] | undefined)?.find((c) => c.type === type);
-const record = async (host: string) => claimsOf(await store.get({ kind: ALLOCATION_KIND, namespace: '', name: host }));
+const getVm = async (name: string) => (await suite.store.get(vmKey('rs', name)))!;
+const cond = conditionOf;
+const record = async (host: string) => claimsOf(await suite.store.get({ kind: ALLOCATION_KIND, namespace: '', name: host }));
 const claimOf = async (name: string) => (await record('hv-1'))[(await getVm(name)).metadata.uid!];
 
 const boundHost = (name: string) => until(`rs/${name} bound to a host`, async () => (await getVm(name)).status?.host as string | undefined, TIMEOUT_MS);
-const resize = (name: string, cpu: number) => store.guaranteedUpdate(vmKey('rs', name), (cur) => {
+const resize = (name: string, cpu: number) => suite.store.guaranteedUpdate(vmKey('rs', name), (cur) => {
   cur.spec!.cpu = cpu;
   return cur;
 });
@@ -38,10 +34,10 @@ const resizedCondition = (name: string, status: 'True' | 'False') =>
   until(`rs/${name} Resized=${status} for its generation`, async () => { const v = await getVm(name); const c = cond(v, 'Resized'); return c?.status === status && c.observedGeneration === v.metadata.generation ? c : undefined; }, TIMEOUT_MS);
 
 test('a resize that fits moves the claim; one that does not keeps the old allocation and says why until room is freed', async () => {
-  await store.create(hostObject('hv-1', { cpu: 8, memory: '16Gi' }));
+  await suite.store.create(hostObject('hv-1', { cpu: 8, memory: '16Gi' }));
   running = await suite.start(2, { enable: { audit: false, hostHealth: false } });
-  await store.create(vmObject('rs', 'a', { cpu: 2, memory: '2Gi' }));
-  await store.create(vmObject('rs', 'b', { cpu: 4, memory: '2Gi' }));
+  await suite.store.create(vmObject('rs', 'a', { cpu: 2, memory: '2Gi' }));
+  await suite.store.create(vmObject('rs', 'b', { cpu: 4, memory: '2Gi' }));
   await boundHost('a');
   await boundHost('b');
 
@@ -58,15 +54,15 @@ test('a resize that fits moves the claim; one that does not keeps the old alloca
   expect(totalOf(await record('hv-1')).cpu).toBe(8);
 
   // the filters see the resized claims: the host is full
-  await store.create(vmObject('rs', 'c', { cpu: 1, memory: '1Gi' }));
+  await suite.store.create(vmObject('rs', 'c', { cpu: 1, memory: '1Gi' }));
   const c = await until('rs/c to get a Scheduled condition', async () => { const v = await getVm('c'); return cond(v, 'Scheduled') ? v : undefined; }, TIMEOUT_MS);
   expect(cond(c, 'Scheduled')).toMatchObject({ status: 'False', message: '0/1 hosts fit: 1 insufficient cpu' });
 
   // the audit agrees: nothing to repair, and it publishes what the claims hold
   const r = running.replicas[0];
-  const audit = new AllocationAudit({ store, informers: r.informers, cache: r.cache, logger: pino({ level: 'silent' }), metrics: new PlacementMetrics(new Registry()), claimGraceMs: 1000 });
+  const audit = new AllocationAudit({ store: suite.store, informers: r.informers, cache: r.cache, logger: pino({ level: 'silent' }), metrics: new PlacementMetrics(new Registry()), claimGraceMs: 1000 });
   expect(await audit.runOnce()).toMatchObject({ leaked: 0, missing: 0 });
-  expect((await store.get({ kind: 'Host', namespace: '', name: 'hv-1' }))!.status!.allocated).toMatchObject({ cpu: '8' });
+  expect((await suite.store.get({ kind: 'Host', namespace: '', name: 'hv-1' }))!.status!.allocated).toMatchObject({ cpu: '8' });
   expect(await claimOf('b')).toMatchObject({ cpu: 4 });
 
   // shrinking a frees 3 cpus: b's resize (+2) goes through, and c (1) is placed
@@ -79,10 +75,10 @@ test('a resize that fits moves the claim; one that does not keeps the old alloca
 });
 
 test('two VMs growing at once into room for one: exactly one is resized, the host is never over-allocated', async () => {
-  await store.create(hostObject('hv-1', { cpu: 8, memory: '16Gi' }));
+  await suite.store.create(hostObject('hv-1', { cpu: 8, memory: '16Gi' }));
   running = await suite.start(3, { enable: { audit: false, hostHealth: false } });
-  await store.create(vmObject('rs', 'x', { cpu: 2 }));
-  await store.create(vmObject('rs', 'y', { cpu: 2 }));
+  await suite.store.create(vmObject('rs', 'x', { cpu: 2 }));
+  await suite.store.create(vmObject('rs', 'y', { cpu: 2 }));
   await boundHost('x');
   await boundHost('y');
   await Promise.all([resize('x', 5), resize('y', 5)]);

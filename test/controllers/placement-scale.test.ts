@@ -8,24 +8,20 @@ import { vmRequest } from '../../kube/resources';
 import { hostObject, pool, vmObject } from '../helpers/fixtures';
 import type { RunningReplicas } from '../helpers/replicas';
 import type { Host, VirtualMachine } from '../../schemas/types.gen';
-import type { HostAllocationObject, ObjectStore, StoredObject } from '../../store';
+import type { HostAllocationObject, StoredObject } from '../../store';
 import { placementSuite } from '../helpers/placement';
 import { until } from '../helpers/wait';
 
 jest.setTimeout(180_000);
 
 const suite = placementSuite('placement_scale', { followerGraceMs: 300, followerOverlapMs: 500 });
-let store: ObjectStore;
 let running: RunningReplicas;
-beforeAll(() => {
-  store = suite.store;
-});
 
 async function listAll<T extends StoredObject = StoredObject>(kind: string): Promise<T[]> {
   const out: T[] = [];
   let cont: string | undefined;
   do {
-    const page = await store.list<T>(kind, undefined, { limit: 1000, continue: cont });
+    const page = await suite.store.list<T>(kind, undefined, { limit: 1000, continue: cont });
     out.push(...page.items);
     cont = page.continue;
   } while (cont);
@@ -37,7 +33,7 @@ const VMS = 2000;
 
 test('3 replicas place 2,000 VMs on 200 tight hosts with no host over capacity and no VM left that could fit', async () => {
   // 200 hosts: 12 vCPUs and 16 GiB allocatable each (half of them through reserved capacity).
-  await pool(Array.from({ length: HOSTS }, (_, i) => i), 32, (i) => store.create(hostObject(`hv-${String(i).padStart(3, '0')}`, i % 2
+  await pool(Array.from({ length: HOSTS }, (_, i) => i), 32, (i) => suite.store.create(hostObject(`hv-${String(i).padStart(3, '0')}`, i % 2
     ? { cpu: 12, memory: '16Gi' }
     : { cpu: 13, memory: '17Gi', reserved: { cpu: 1, memory: '1Gi' } })));
   // VMs: 60 % 1 vCPU/1 GiB, 30 % 1 vCPU/2 GiB, 10 % 2 vCPU/4 GiB: 3,200 GiB asked of 3,200 GiB.
@@ -49,10 +45,10 @@ test('3 replicas place 2,000 VMs on 200 tight hosts with no host over capacity a
     audit: { periodMs: 4_000, claimGraceMs: 20_000 },
   });
   const started = Date.now();
-  await pool(Array.from({ length: VMS }, (_, i) => i), 48, (i) => store.create(vmObject(`p${i % 4}`, `vm-${i}`, sizes(i))));
+  await pool(Array.from({ length: VMS }, (_, i) => i), 48, (i) => suite.store.create(vmObject(`p${i % 4}`, `vm-${i}`, sizes(i))));
 
   // Wait until every VM is bound or says it is unschedulable, and nothing unbound fits anywhere:
-  // watch replica 0's cache (cheap), then confirm from the store.
+  // watch replica 0's cache (cheap), then confirm from the suite.store.
   const cache = running.replicas[0].informers;
   const [vms, hosts] = await until('every VM bound or Unschedulable, and no unbound VM that fits a host', async () => {
     const cached = cache.vms.list() as StoredObject[];

@@ -2,7 +2,8 @@
 // benchmark.
 
 import type { ObjectKey, StoredObject } from '../../kube/types';
-import type { Placement, Taint } from '../../schemas/types.gen';
+import type { Condition, Placement, Taint } from '../../schemas/types.gen';
+import { getCondition } from '../../kube/conditions';
 
 export const API_VERSION = 'stratuslab.eu/v1alpha1';
 
@@ -60,4 +61,9 @@ export async function pool<T>(items: T[], n: number, fn: (t: T, i: number) => Pr
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
     for (let i = next++; i < items.length; i = next++) await fn(items[i], i);
   }));
+}
+
+/** The condition `type` of an object's status, if any. */
+export function conditionOf(o: StoredObject | undefined, type: string): Condition | undefined {
+  return getCondition(o?.status?.conditions as Condition[] | undefined, type);
 }

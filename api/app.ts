@@ -13,6 +13,7 @@ import { ApiMetrics } from './metrics';
 import { DEFAULT_BODY_LIMITS, type BodyLimits } from './negotiate';
 import type { ProjectCache } from './project-cache';
 import { ResourceHandlers, type Target } from './resources';
+import { watchRequested } from './decode/list-options';
 import { mountDiscovery } from './routes-discovery';
 import { FeedHub } from './feed-hub';
 import type { Security } from './auth/security';
@@ -26,7 +27,8 @@ export interface AppOptions {
   logger: Logger;
   metrics?: ApiMetrics;
   limits?: Partial<BodyLimits>;
-  watch?: Partial<{ pollMs: number; bookmarkMs: number; maxTimeoutSeconds: number }>;
+  /** watch timings: feed polling, BOOKMARK period (default 60 s), idle keep-alive (default 30 s), stream lifetime */
+  watch?: Partial<{ pollMs: number; bookmarkMs: number; keepAliveMs: number; maxTimeoutSeconds: number }>;
   clock?: Clock;
   /** readiness: resolves true when the store answers */
   ready?: () => Promise<boolean>;
@@ -56,7 +58,7 @@ export function createApp(o: AppOptions): StratusApp {
   const metrics = o.metrics ?? new ApiMetrics();
   const limits = { ...DEFAULT_BODY_LIMITS, ...o.limits };
   const projects: ProjectCache = o.security.projects;
-  const watch = { pollMs: 250, bookmarkMs: 15000, maxTimeoutSeconds: 1800, ...o.watch };
+  const watch = { pollMs: 250, bookmarkMs: 60_000, keepAliveMs: 30_000, maxTimeoutSeconds: 1800, ...o.watch };
   const hub = new FeedHub({ store: o.store, logger: o.logger, pollMs: watch.pollMs, clock: o.clock });
   const handlers = new ResourceHandlers({
     store: o.store, validator: o.validator, logger: o.logger, limits, projects, clock: o.clock, watch, hub,
@@ -65,7 +67,10 @@ export function createApp(o: AppOptions): StratusApp {
   });
 
   app.use(async (ctx: Context, next: Next) => {
-    const id = ctx.get('X-Request-Id') || randomUUID();
+    // A caller's id is kept when it is a short token (it is logged and echoed); otherwise a new one.
+    const given = ctx.get('X-Request-Id');
+    const id = /^[A-Za-z0-9._:=+/-]{1,128}$/.test(given) ? given : randomUUID();
+    ctx.state.requestId = id;
     ctx.state.log = o.logger.child({ req: id });
     ctx.set('X-Request-Id', id);
     const start = process.hrtime.bigint();
@@ -119,7 +124,7 @@ export function createApp(o: AppOptions): StratusApp {
     if (inNamespace && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p['namespace'])) throw new BadRequestError(`invalid namespace "${p['namespace']}"`);
     const t: Target = { kind, namespace: inNamespace ? p['namespace'] : '', name: p['name'], allNamespaces: !inNamespace && kind.namespaced, subresource: sub };
     ctx.state.target = t;
-    ctx.state.verb = verb === 'list' && ctx.query['watch'] === 'true' ? 'watch' : verb;
+    ctx.state.verb = verb === 'list' && watchRequested(ctx) ? 'watch' : verb;
     await o.security.authorize(ctx, t, ctx.state.verb);
     return t;
   };

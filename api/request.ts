@@ -15,13 +15,6 @@ export function queryBool(ctx: Context, name: string): boolean {
   return v === 'true' || v === '1';
 }
 
-export function queryInt(ctx: Context, name: string, min: number, max: number): number | undefined {
-  const v = queryString(ctx, name);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new BadRequestError(`${name}: must be a non-negative integer, got "${v}"`);
-  return Math.min(Math.max(Number(v), min), max);
-}
-
 export function dryRun(ctx: Context): boolean {
   const v = queryString(ctx, 'dryRun');
   if (v === undefined) return false;

@@ -2,8 +2,6 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
-import * as jsonpatch from 'fast-json-patch';
-import mergePatch from 'json-merge-patch';
 import type { Logger } from 'pino';
 import {
   BadRequestError, ConflictError, InvalidError, NotFoundError, UnsupportedMediaTypeError, type StatusCause, ErrorCode, hasCode,
@@ -11,12 +9,17 @@ import {
 import { isoSeconds } from '../kube/time';
 import { API_VERSION, type KindInfo } from '../schemas/kinds';
 import type { Validator, FieldValidation } from '../schemas/validate';
-import { parseFieldSelector, parseLabelSelector, type ObjectStore, type StoredObject, type ObjectKey } from '../store';
+import type { ObjectStore, StoredObject, ObjectKey } from '../store';
+import { RequestValidator } from '../schemas/requests';
+import { readDeleteOptions } from './decode/delete-options';
+import { decodeListOptions } from './decode/list-options';
+import { applyJsonPatch, applyMergePatch, checkApplyConfiguration, decodeJsonPatch, decodeMergePatch, patchForce } from './decode/patch';
 import { apply as ssaApply, conflictCauses, formatConflictMessage, trackUpdate } from './ssa';
 import { readBody, sendObject, JSON_TYPES, YAML_TYPES, PATCH_TYPES, mediaType, type BodyLimits } from './negotiate';
-import { dryRun, fieldManager, fieldValidation, queryInt, queryString } from './request';
+import { dryRun, fieldManager, fieldValidation, queryString } from './request';
 import { tableRequest, sendList, sendOne } from './printing';
 import { Watcher } from './watch';
+import { awaitResourceVersion, DEFAULT_FUTURE_RV_WAIT_MS, resourceVersionParam } from './resource-version';
 import { ProjectCache } from './project-cache';
 import type { FeedHub } from './feed-hub';
 import { AdmissionScope, type Admission } from './admission';
@@ -33,7 +36,7 @@ export interface ResourceOptions {
   logger: Logger;
   limits: BodyLimits;
   projects: ProjectCache;
-  watch: { pollMs: number; bookmarkMs: number; maxTimeoutSeconds: number };
+  watch: { pollMs: number; bookmarkMs: number; maxTimeoutSeconds: number; keepAliveMs?: number; futureRvWaitMs?: number };
   hub?: FeedHub;
   onWatchOpen?: () => void;
   onWatchClose?: () => void;
@@ -58,6 +61,11 @@ function keyOf(t: Target): ObjectKey {
   return { kind: t.kind.kind, namespace: t.namespace, name: t.name! };
 }
 
+/** A value of a request as a message shows it; never throws (String() does on {"toString": []}). */
+function shown(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined';
+}
+
 function invalid(kind: string, name: string, causes: StatusCause[]): InvalidError {
   const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
   return new InvalidError(`${kind}.stratuslab.eu "${name}" is invalid: ${summary}`, { name, kind, causes });
@@ -65,6 +73,8 @@ function invalid(kind: string, name: string, causes: StatusCause[]): InvalidErro
 
 export class ResourceHandlers {
   private readonly clock: Clock;
+  /** schemas of DeleteOptions, ListOptions and JSON patches, compiled once */
+  private readonly requests = new RequestValidator();
   constructor(private readonly o: ResourceOptions) {
     this.clock = o.clock ?? systemClock;
   }
@@ -73,13 +83,19 @@ export class ResourceHandlers {
     return isoSeconds(this.clock.now());
   }
 
+  /** A read "not older than" a resourceVersion this server has not reached: a short wait, or 504 Too large. */
+  private notNewerThanNow(rv: string | undefined): Promise<void> {
+    return awaitResourceVersion(rv, { current: () => this.o.store.currentResourceVersion(), clock: this.clock, waitMs: this.o.watch.futureRvWaitMs ?? DEFAULT_FUTURE_RV_WAIT_MS });
+  }
+
   // ---- collection ----
 
   async list(ctx: Context, t: Target): Promise<void> {
-    const labelSelector = parseLabelSelector(queryString(ctx, 'labelSelector'));
-    const fieldSelector = parseFieldSelector(queryString(ctx, 'fieldSelector'));
+    // Every ListOptions parameter checked before anything is read (api/decode/list-options.ts).
+    const q = decodeListOptions(ctx, this.requests, { maxTimeoutSeconds: this.o.watch.maxTimeoutSeconds });
+    const { labelSelector, fieldSelector, resourceVersion } = q;
     const scope = await this.o.scope?.(ctx, t);
-    if (queryString(ctx, 'watch') === 'true' || queryString(ctx, 'watch') === '1') {
+    if (q.watch) {
       await new Watcher({
         store: this.o.store, hub: this.o.hub, logger: this.o.logger, ...this.o.watch, clock: this.clock,
         onOpen: this.o.onWatchOpen, onClose: this.o.onWatchClose,
@@ -88,15 +104,16 @@ export class ResourceHandlers {
         namespace: t.allNamespaces ? undefined : t.namespace,
         labelSelector,
         fieldSelector,
-        resourceVersion: queryString(ctx, 'resourceVersion'),
-        bookmarks: queryString(ctx, 'allowWatchBookmarks') === 'true',
-        timeoutSeconds: queryInt(ctx, 'timeoutSeconds', 1, this.o.watch.maxTimeoutSeconds),
+        resourceVersion,
+        bookmarks: q.allowWatchBookmarks,
+        timeoutSeconds: q.timeoutSeconds,
         table: tableRequest(ctx),
         allow: scope?.watchFilter,
       });
       return;
     }
-    const opts = { limit: queryInt(ctx, 'limit', 1, 1000), continue: queryString(ctx, 'continue'), labelSelector, fieldSelector };
+    const opts = { limit: q.limit, continue: q.continue, labelSelector, fieldSelector };
+    await this.notNewerThanNow(resourceVersion);
     const res = scope?.namespaces
       ? await listInNamespaces(this.o.store, t.kind.kind, scope.namespaces, opts)
       : await this.o.store.list(t.kind.kind, t.allNamespaces ? undefined : t.namespace, opts);
@@ -127,6 +144,7 @@ export class ResourceHandlers {
   // ---- one object ----
 
   async get(ctx: Context, t: Target): Promise<void> {
+    await this.notNewerThanNow(resourceVersionParam(ctx));
     sendOne(ctx, t.kind, await this.o.store.mustGet(keyOf(t)), this.clock.now());
   }
 
@@ -164,25 +182,24 @@ export class ResourceHandlers {
     const fv = fieldValidation(ctx);
     const opts = { dryRun: dryRun(ctx) };
     if (type === 'application/apply-patch+yaml') return this.applyPatch(ctx, t, patch, fv, opts.dryRun);
+    patchForce(ctx, false);
+    // The patch is decoded and checked before the object is read (api/decode/patch.ts).
+    const ops = type === 'application/json-patch+json'
+      ? decodeJsonPatch(patch, fv, this.requests, (f) => ctx.append('Warning', `299 - "unknown field \\"${f}\\""`))
+      : undefined;
+    const merge = ops ? undefined : decodeMergePatch(patch);
     const manager = fieldManager(ctx, 'unknown');
     const status = t.subresource === 'status';
     const admitted = new AdmissionScope(this.o.admission);
     const out = await admitted.around(() => this.o.store.guaranteedUpdate(keyOf(t), async (cur) => {
-      let patched: StoredObject;
-      if (type === 'application/json-patch+json') {
-        if (!Array.isArray(patch)) throw new BadRequestError('a JSON patch must be an array of operations');
-        const err = jsonpatch.validate(patch as jsonpatch.Operation[], cur);
-        if (err) throw new BadRequestError(`invalid JSON patch: ${err.message.split('\n')[0]} (operation ${err.index})`);
-        try {
-          patched = jsonpatch.applyPatch(structuredClone(cur), patch as jsonpatch.Operation[], false, true).newDocument;
-        } catch (e) {
-          throw invalid(t.kind.kind, t.name!, [{ message: `the JSON patch could not be applied: ${(e as Error).message.split('\n')[0]}` }]);
-        }
-      } else {
-        if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new BadRequestError('a merge patch must be a JSON object');
-        patched = mergePatch.apply(structuredClone(cur), patch) as StoredObject;
+      const patched = (ops ? applyJsonPatch(cur, ops) : applyMergePatch(cur, merge!)) as StoredObject;
+      if (!patched || typeof patched !== 'object' || Array.isArray(patched) || !patched.metadata || typeof patched.metadata !== 'object') {
+        throw new BadRequestError('the patch removed the object metadata');
       }
-      if (!patched || typeof patched !== 'object' || !patched.metadata) throw new BadRequestError('the patch removed the object metadata');
+      if (patched.kind !== t.kind.kind) {
+        // As Kubernetes validates a custom resource: 422 naming the field (the kind picks the schema).
+        throw invalid(t.kind.kind, t.name!, [{ field: 'kind', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(patched.kind ?? null)}: must be ${t.kind.kind}` }]);
+      }
       const wantRv = patched.metadata.resourceVersion;
       if (wantRv && wantRv !== cur.metadata.resourceVersion) throw new ConflictError(`Operation cannot be fulfilled on ${t.kind.plural}.stratuslab.eu "${t.name}": the object has been modified; please apply your changes to the latest version and try again`);
       this.checkIdentity(patched, t);
@@ -199,7 +216,8 @@ export class ResourceHandlers {
   private async applyPatch(ctx: Context, t: Target, body: unknown, fv: FieldValidation, isDryRun: boolean): Promise<void> {
     const manager = queryString(ctx, 'fieldManager');
     if (!manager) throw new BadRequestError('PATCH with application/apply-patch+yaml requires the fieldManager query parameter');
-    const force = queryString(ctx, 'force') === 'true';
+    const force = patchForce(ctx, true);
+    checkApplyConfiguration(body, t.kind);
     const applied = this.checkTypeMeta(body, t);
     const sub = t.subresource;
     if (sub !== 'status') delete applied.status;
@@ -233,22 +251,19 @@ export class ResourceHandlers {
   }
 
   async remove(ctx: Context, t: Target): Promise<void> {
-    let opts: { preconditions?: { uid?: string; resourceVersion?: string }; dryRun?: string[] } = {};
-    if (ctx.get('Content-Length') && ctx.get('Content-Length') !== '0') {
-      const body = await readBody(ctx, [...JSON_TYPES, ...YAML_TYPES], this.o.limits);
-      if (!body || typeof body !== 'object') throw new BadRequestError('DeleteOptions must be an object');
-      opts = body as typeof opts;
-    }
-    const isDryRun = dryRun(ctx) || (Array.isArray(opts.dryRun) && opts.dryRun.includes('All'));
+    // Checked before anything is read: malformed options never delete (api/decode/delete-options.ts).
+    const opts = await readDeleteOptions(ctx, this.requests, this.o.limits);
+    const isDryRun = opts.dryRun;
     const { object, deleted } = await this.o.store.delete(keyOf(t), { preconditions: opts.preconditions, dryRun: isDryRun });
     await this.o.admission?.deleted?.({ ctx, target: t, object, gone: deleted, dryRun: isDryRun });
     sendOne(ctx, t.kind, object, this.clock.now());
   }
 
   async removeCollection(ctx: Context, t: Target): Promise<void> {
-    const labelSelector = parseLabelSelector(queryString(ctx, 'labelSelector'));
-    const fieldSelector = parseFieldSelector(queryString(ctx, 'fieldSelector'));
-    const isDryRun = dryRun(ctx);
+    // ListOptions from the query and DeleteOptions from the body, checked before anything is read.
+    const { labelSelector, fieldSelector } = decodeListOptions(ctx, this.requests, { maxTimeoutSeconds: this.o.watch.maxTimeoutSeconds });
+    const del = await readDeleteOptions(ctx, this.requests, this.o.limits);
+    const isDryRun = del.dryRun;
     const deleted: StoredObject[] = [];
     let cont: string | undefined;
     do {
@@ -256,7 +271,8 @@ export class ResourceHandlers {
       for (const item of page.items) {
         const key = { kind: t.kind.kind, namespace: item.metadata.namespace ?? '', name: item.metadata.name };
         try {
-          const r = await this.o.store.delete(key, { dryRun: isDryRun });
+          // As Kubernetes: the options, preconditions included, apply to every item.
+          const r = await this.o.store.delete(key, { dryRun: isDryRun, preconditions: del.preconditions });
           await this.o.admission?.deleted?.({ ctx, target: t, object: r.object, gone: r.deleted, dryRun: isDryRun });
           deleted.push(r.object);
         } catch (err) {
@@ -275,10 +291,10 @@ export class ResourceHandlers {
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('the request body must be an object');
     const obj = structuredClone(body) as StoredObject;
     if (obj.apiVersion !== undefined && obj.apiVersion !== API_VERSION) {
-      throw new BadRequestError(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${API_VERSION})`);
+      throw new BadRequestError(`the API version in the data (${shown(obj.apiVersion)}) does not match the expected API version (${API_VERSION})`);
     }
     if (obj.kind !== undefined && obj.kind !== t.kind.kind) {
-      throw new BadRequestError(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${t.kind.kind})`);
+      throw new BadRequestError(`the kind in the data (${shown(obj.kind)}) does not match the expected kind (${t.kind.kind})`);
     }
     obj.apiVersion = API_VERSION;
     obj.kind = t.kind.kind;
@@ -294,12 +310,12 @@ export class ResourceHandlers {
     const meta = obj.metadata;
     if (t.name !== undefined) {
       if (meta.name === undefined) meta.name = t.name;
-      else if (meta.name !== t.name) throw new BadRequestError(`the name of the object (${String(meta.name)}) does not match the name on the URL (${t.name})`);
+      else if (meta.name !== t.name) throw new BadRequestError(`the name of the object (${shown(meta.name)}) does not match the name on the URL (${t.name})`);
     }
     if (t.kind.namespaced) {
       if (meta.namespace === undefined || meta.namespace === '') meta.namespace = t.namespace;
       else if (meta.namespace !== t.namespace) {
-        throw new BadRequestError(`the namespace of the provided object (${String(meta.namespace)}) does not match the namespace sent on the request (${t.namespace})`);
+        throw new BadRequestError(`the namespace of the provided object (${shown(meta.namespace)}) does not match the namespace sent on the request (${t.namespace})`);
       }
     } else {
       delete meta.namespace;
@@ -308,9 +324,9 @@ export class ResourceHandlers {
       throw invalid(t.kind.kind, '', [{ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' }]);
     }
     if (typeof meta.name !== 'string' || meta.name.length > 63 || !NAME_RE.test(meta.name)) {
-      throw invalid(t.kind.kind, String(meta.name), [{
+      throw invalid(t.kind.kind, shown(meta.name), [{
         field: 'metadata.name', reason: 'FieldValueInvalid',
-        message: `Invalid value: "${String(meta.name)}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (at most 63 characters)`,
+        message: `Invalid value: "${shown(meta.name)}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (at most 63 characters)`,
       }]);
     }
   }

@@ -21,5 +21,16 @@ export function statusFromError(err: unknown): Status {
     const details = err.details ? { group: err.details.kind ? GROUP : undefined, ...err.details } : undefined;
     return failureStatus(err.status, err.reason, err.message, details);
   }
+  // A library's HTTP error about the request (http-errors' shape: a 4xx status, expose true) stays a 4xx.
+  const lib = err as { status?: unknown; expose?: unknown; message?: unknown } | null;
+  if (lib && typeof lib.status === 'number' && lib.status >= 400 && lib.status < 500 && lib.expose === true && typeof lib.message === 'string') {
+    return failureStatus(lib.status, LIBRARY_REASONS[lib.status] ?? 'BadRequest', lib.message);
+  }
   return failureStatus(500, 'InternalError', 'an internal error occurred; it has been logged');
 }
+
+/** Kubernetes' StatusReason of the 4xx codes libraries use. */
+const LIBRARY_REASONS: Record<number, string> = {
+  400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 405: 'MethodNotAllowed', 406: 'NotAcceptable',
+  409: 'Conflict', 410: 'Gone', 413: 'RequestEntityTooLarge', 415: 'UnsupportedMediaType', 422: 'Invalid', 429: 'TooManyRequests',
+};

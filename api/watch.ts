@@ -1,5 +1,5 @@
-// Watch: a stream of newline-delimited JSON events, resumable from any resourceVersion,
-// following the store's change feed. A too-old cursor gets an ERROR event with a 410 Status.
+// Watch: newline-delimited JSON events following the change feed from any resourceVersion; headers
+// at once, BOOKMARKs and keep-alives while idle; ERROR events for a too-old (410) or future (504) cursor.
 
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
@@ -14,6 +14,7 @@ import { watchEventTable } from './table';
 import type { EventSource, FeedHub } from './feed-hub';
 import type { IncludeObject } from './printing';
 import { sleep, systemClock, type Clock } from '../runtime';
+import { DEFAULT_FUTURE_RV_WAIT_MS, invalidResourceVersion, msAhead, tooLargeResourceVersion, validResourceVersion } from './resource-version';
 
 export interface WatcherOptions {
   store: ObjectStore;
@@ -22,8 +23,12 @@ export interface WatcherOptions {
   logger: Logger;
   /** how often the feed is read; default 250 ms */
   pollMs: number;
-  /** how often a BOOKMARK is sent when asked for; default 15 s */
+  /** how often a BOOKMARK is sent when asked for (kube-apiserver: about a minute) */
   bookmarkMs: number;
+  /** a newline is sent after this long without any event, so proxies keep an idle stream open; default 30 s (0: never) */
+  keepAliveMs?: number;
+  /** a cursor at most this far ahead of the clock is accepted (frontends' clocks differ); default 3 s */
+  futureRvWaitMs?: number;
   /** upper bound of a stream's life; default 1800 s */
   maxTimeoutSeconds: number;
   clock?: Clock;
@@ -52,6 +57,8 @@ export class Watcher {
   }
 
   async serve(ctx: Context, req: WatchRequest): Promise<void> {
+    const rv = req.resourceVersion;
+    if (rv !== undefined && !validResourceVersion(rv)) throw invalidResourceVersion(rv);
     const out = new PassThrough();
     const abort = new AbortController();
     ctx.req.on('close', () => abort.abort());
@@ -60,6 +67,8 @@ export class Watcher {
     ctx.set('Cache-Control', 'no-cache, private');
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.body = out;
+    // Without this, Node sends nothing until the first event: an idle watch would get no answer.
+    ctx.res.flushHeaders();
     const timeoutMs = (req.timeoutSeconds ?? this.o.maxTimeoutSeconds) * 1000;
     const timer = this.clock.setTimeout(() => abort.abort(), timeoutMs);
     out.on('close', () => abort.abort());
@@ -81,7 +90,9 @@ export class Watcher {
       (req.namespace === undefined || (o.metadata.namespace ?? '') === req.namespace) &&
       matchesFields(req.fieldSelector, o);
     let first = true;
+    let lastWrite = this.clock.now();
     const send = (ev: WatchEvent | { type: 'BOOKMARK'; object: unknown }) => {
+      lastWrite = this.clock.now();
       let object = ev.object;
       if (req.table && ev.type !== 'BOOKMARK') {
         object = watchEventTable(req.kind, ev.object, first, req.table.includeObject);
@@ -91,6 +102,11 @@ export class Watcher {
     };
 
     const rv = req.resourceVersion;
+    if (rv !== undefined && rv !== '0') {
+      // As kube-apiserver once the stream is open: an ERROR event, not an HTTP error.
+      const current = store.currentResourceVersion();
+      if (msAhead(rv, current) > (this.o.futureRvWaitMs ?? DEFAULT_FUTURE_RV_WAIT_MS)) throw tooLargeResourceVersion(rv, current);
+    }
     const open = (from?: string): EventSource => this.o.hub ? this.o.hub.open(req.kind.kind, from) : store.follow(req.kind.kind, from);
     let follower: EventSource;
     if (rv === undefined || rv === '0') {
@@ -118,6 +134,12 @@ export class Watcher {
         if (req.bookmarks && clock.now() - lastBookmark >= this.o.bookmarkMs) {
           send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
           lastBookmark = clock.now();
+        }
+        const keepAliveMs = this.o.keepAliveMs ?? 30_000;
+        if (keepAliveMs > 0 && clock.now() - lastWrite >= keepAliveMs) {
+          // Whitespace between events: every watch decoder (client-go's, ours) skips it.
+          out.write('\n');
+          lastWrite = clock.now();
         }
         await sleep(clock, this.o.pollMs, signal);
       }

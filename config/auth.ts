@@ -74,7 +74,7 @@ export interface AuthConfig {
   /** STRATUS_RATE_LIMIT_QPS / STRATUS_RATE_LIMIT_BURST: per user and frontend, default 50 / 200; 0 disables */
   rateLimitQps: number;
   rateLimitBurst: number;
-  /** STRATUS_AUTH_FAILURE_QPS / _BURST: failed authentications per client address, default 5 / 50; 0 disables */
+  /** STRATUS_AUTH_FAILURE_QPS / _BURST: failed authentications per credential presented (token, user name) and per client address, default 5 / 50; 0 disables */
   authFailureQps: number;
   authFailureBurst: number;
   /** STRATUS_AUDIT_TTL_SEC: how long audit records are kept, default 7776000 (90 days); 0 disables the audit log */

@@ -33,6 +33,10 @@ export interface ApiConfig {
   maxBodyBytes: number;
   /** STRATUS_WATCH_POLL_MS: how often watches read the change feed, default 250 */
   watchPollMs: number;
+  /** STRATUS_WATCH_BOOKMARK_MS: how often watches that allow them get a BOOKMARK, default 60000 (as kube-apiserver) */
+  watchBookmarkMs: number;
+  /** STRATUS_WATCH_KEEPALIVE_MS: a newline on a watch idle this long (for proxies' idle timeouts), default 30000; 0 disables */
+  watchKeepAliveMs: number;
   /** STRATUS_FEED_RETENTION_SEC: how long changes stay watchable, default 900 */
   feedRetentionSec: number;
   /** STRATUS_API_WORKERS: processes sharing the listening port (node:cluster), default 1 */
@@ -67,6 +71,8 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     logLevel: env['STRATUS_LOG_LEVEL'] ?? 'info',
     maxBodyBytes: int(env, 'STRATUS_MAX_BODY_BYTES', 3 * 1024 * 1024),
     watchPollMs: int(env, 'STRATUS_WATCH_POLL_MS', 250),
+    watchBookmarkMs: Math.max(1, int(env, 'STRATUS_WATCH_BOOKMARK_MS', 60_000)),
+    watchKeepAliveMs: int(env, 'STRATUS_WATCH_KEEPALIVE_MS', 30_000),
     feedRetentionSec: int(env, 'STRATUS_FEED_RETENTION_SEC', 900),
     auth: loadAuthConfig(env),
     workers: Math.max(1, int(env, 'STRATUS_API_WORKERS', 1)),

@@ -1,7 +1,7 @@
 // What a VirtualMachine asks of a host, one rule for placement, quota admission and the agent:
 // spec.cpu vCPUs, spec.memory bytes, and the bytes of the disks created for it; quantities round up to whole bytes.
 
-import { parseQuantity } from '../schemas/quantity';
+import { MAX_QUANTITY, parseQuantity, type QuantityError } from '../schemas/quantity';
 import type { Disk, VirtualMachineSpec } from '../schemas/types.gen';
 
 /** Amounts of the three resources: vCPUs, and bytes of memory and of storage. */
@@ -27,10 +27,25 @@ export function quantityBytes(q: string | number): number {
   return Math.ceil(parseQuantity(q));
 }
 
+/**
+ * A quantity in bytes as quota counts a stored object, never failing and never NaN or Infinity:
+ * a malformed one counts 0, one above the maximum (stored before validation refused it, e.g.
+ * "1e1000") counts as the maximum, 8Pi, as Kubernetes caps an oversized Quantity.
+ */
+export function countedBytes(q: unknown): number {
+  if (typeof q !== 'string' && typeof q !== 'number') return 0;
+  try {
+    return quantityBytes(q);
+  } catch (err) {
+    return (err as Partial<QuantityError>).tooLarge === true ? MAX_QUANTITY : 0;
+  }
+}
+
 export interface RequestOptions {
   /**
-   * What a malformed quantity does: 'throw' (default) throws QuantityError; 'zero' counts it as 0
-   * (quota accounting, which must not fail on an object stored before a schema change).
+   * What a malformed quantity does: 'throw' (default) throws QuantityError; 'zero' counts it as
+   * countedBytes() does, 0 (or the maximum when it is too large): quota accounting, which must not
+   * fail on an object stored before a schema change.
    */
   invalid?: 'throw' | 'zero';
 }
@@ -50,18 +65,13 @@ export function isVmOwnedDisk(d: Pick<Disk, 'volume'>): boolean {
  * What a VM requests: its vCPUs (spec.cpu; 0 when absent or not a non-negative number), its
  * memory (spec.memory) and the sum of the sizes of the disks created for it (an image clone
  * without a size counts 0 until it has one). Memory and storage round up to whole bytes.
- * @throws QuantityError for a malformed quantity, unless `opts.invalid` is 'zero'
+ * @throws QuantityError for a malformed or too large quantity, unless `opts.invalid` is 'zero'
  */
 export function vmRequest(vm: { readonly spec?: RequestSpec }, opts: RequestOptions = {}): Resources {
   const spec = (vm.spec ?? {}) as Record<string, unknown>;
   const bytes = (q: unknown): number => {
     if (q === undefined) return 0;
-    if (opts.invalid !== 'zero') return quantityBytes(q as string | number);
-    try {
-      return quantityBytes(q as string | number);
-    } catch {
-      return 0;
-    }
+    return opts.invalid === 'zero' ? countedBytes(q) : quantityBytes(q as string | number);
   };
   let storage = 0;
   const disks = Array.isArray(spec['disks']) ? (spec['disks'] as unknown[]) : [];

@@ -23,7 +23,7 @@ export type QualifiedName = string;
  */
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 /**
- * A Kubernetes quantity: a non-negative integer, or a string such as 2Gi, 512Mi, 10G, 1.5Gi or 100m (binary suffixes Ki Mi Gi Ti Pi Ei, decimal suffixes n u m k M G T P E, or an exponent such as 1e3).
+ * A Kubernetes quantity: a non-negative integer, or a string such as 2Gi, 512Mi, 10G, 1.5Gi or 100m (binary suffixes Ki Mi Gi Ti Pi Ei, decimal suffixes n u m k M G T P E, or an exponent such as 1e3), at most 8Pi (2^53 = 9007199254740992).
  */
 export type Quantity = string | number;
 /**

@@ -7,6 +7,8 @@ import type { DataValidationCxt } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
 import { ErrorCode } from '../errors';
 import { deepFreeze } from './freeze';
+import { TOO_LARGE_REASON, parseQuantity, type QuantityError } from './quantity';
+import { MAX_ANNOTATIONS_BYTES, annotationsBytes } from './limits';
 import { KINDS, resolveKind } from './kinds';
 import commonSchema from './common.json';
 import objectMetaSchema from './objectmeta.json';
@@ -93,6 +95,8 @@ const ANNOTATIONS = ['x-stratus-message', 'x-kubernetes-list-map-keys', 'x-kuber
 /** Human detail used instead of ajv's message when the schema (or a constraint's subschema) fails. */
 const MESSAGE = 'x-stratus-message';
 const LIST_TYPE = 'x-kubernetes-list-type';
+/** On common.json's quantity: the value must parse with schemas/quantity.ts (no overflow, at most 8Pi). */
+const QUANTITY = 'x-stratus-quantity';
 
 interface CompiledKind {
   object: ValidateFunction;
@@ -120,6 +124,7 @@ export class Validator {
     addFormats(ajv);
     ajv.addVocabulary(ANNOTATIONS);
     ajv.addKeyword({ keyword: LIST_TYPE, type: 'array', schemaType: 'string', errors: true, validate: validateListType });
+    ajv.addKeyword({ keyword: QUANTITY, type: ['string', 'number'], schemaType: 'boolean', errors: true, validate: validateQuantity });
     for (const doc of Object.values(DOCUMENTS)) ajv.addSchema(doc);
 
     const registry = new Map(Object.values(DOCUMENTS).map((d) => [String(d.$id), d]));
@@ -186,6 +191,10 @@ export class Validator {
       seen.add(id);
       causes.push(cause);
     }
+    // As apimachinery's ValidateAnnotationsSize: the keys and values together, whatever their number.
+    if (part === 'object' && annotationsBytes((object.metadata as Record<string, unknown> | undefined)?.annotations) > MAX_ANNOTATIONS_BYTES) {
+      causes.push({ field: 'metadata.annotations', reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_ANNOTATIONS_BYTES} bytes` });
+    }
     return { ok: causes.length === 0, object, causes, unknownFields: [...new Set(unknownFields)] };
   }
 
@@ -207,6 +216,24 @@ export class Validator {
     if (!compiled) throw new UnknownKindError(kind);
     return compiled;
   }
+}
+
+/**
+ * Kubernetes-style causes for the errors of any ajv schema (request options and patches too):
+ * summary errors dropped, duplicates merged, fields named as in Kubernetes (`dryRun`, `[0].op`).
+ */
+export function causesOf(errors: readonly ErrorObject[], prefix: string[] = []): FieldCause[] {
+  const all = [...errors];
+  const causes: FieldCause[] = [];
+  const seen = new Set<string>();
+  for (const e of all) {
+    if (isWrapper(e, all)) continue;
+    const cause = toCause(e, undefined, prefix);
+    const id = formatCause(cause);
+    if (!seen.has(id)) causes.push(cause);
+    seen.add(id);
+  }
+  return causes;
 }
 
 function run(fn: ValidateFunction, data: unknown): ErrorObject[] {
@@ -248,6 +275,24 @@ const validateListType: SchemaValidateFunction = function (
   });
   validateListType.errors = errors;
   return errors.length === 0;
+};
+
+/**
+ * The x-stratus-quantity keyword: a quantity that the pattern accepts but the parser refuses
+ * because it is too large (an exponent that overflows, "1e1000", or more than 8Pi). Malformed
+ * values are left to the pattern, negative numbers to minimum, so each gets one cause.
+ */
+const validateQuantity: SchemaValidateFunction = function (enabled: boolean, data: string | number): boolean {
+  validateQuantity.errors = [];
+  if (!enabled) return true;
+  try {
+    parseQuantity(data);
+  } catch (err) {
+    if ((err as Partial<QuantityError>).tooLarge !== true) return true;
+    validateQuantity.errors = [{ keyword: QUANTITY, message: TOO_LARGE_REASON, params: {} }];
+    return false;
+  }
+  return true;
 };
 
 /** ajv's summary errors that always come with a more precise one. */
@@ -293,6 +338,8 @@ function toCause(e: ErrorObject, root: SchemaNode | undefined, prefix: string[])
     }
     case LIST_TYPE:
       return make(at(), 'FieldValueDuplicate', `Duplicate value: ${formatValue(e.params.duplicate)}`);
+    case QUANTITY:
+      return make(at(), 'FieldValueInvalid', `Invalid value: ${formatValue(e.data)}: ${e.message}`);
     default:
       return make(at(), 'FieldValueInvalid', `Invalid value: ${formatValue(e.data)}: ${custom ?? describe(e)}`);
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Cassandra roles of the Stratus components, for a node started with STRATUS_CASSANDRA_AUTH=1
-// (PasswordAuthenticator + CassandraAuthorizer). Idempotent: run it again after upgrades (new tables).
+// (PasswordAuthenticator + CassandraAuthorizer), which `npm run up` does by default and then runs
+// this script. Idempotent: run it again after upgrades (new tables).
 //
 //   node scripts/cassandra-roles.js        (after `npm run build`: it applies the migrations from dist/)
 //
@@ -13,7 +14,8 @@
 //    have no Cassandra role at all: they reach the data only through the API.
 // 4. Disables the default superuser: `cassandra` gets a random password, LOGIN = false.
 // Each role's credentials are written to $STRATUS_CASSANDRA_CREDENTIALS/<role>.env (mode 0600) as
-// STRATUS_CASSANDRA_USER=... and STRATUS_CASSANDRA_PASSWORD=..., ready for `set -a; . file`.
+// STRATUS_CASSANDRA_USER=... and STRATUS_CASSANDRA_PASSWORD=..., with the contact points
+// (STRATUS_CASSANDRA=...), ready for `set -a; . file; set +a` before running a tool as that role.
 //
 // Environment: STRATUS_CASSANDRA (contact points, default 127.0.0.1:9042), STRATUS_CASSANDRA_DC,
 // STRATUS_KEYSPACE (default stratus), STRATUS_REPLICATION, STRATUS_CASSANDRA_CREDENTIALS
@@ -81,7 +83,7 @@ function readEnv(role) {
 function writeEnv(role, password) {
   fs.mkdirSync(DIR, { recursive: true, mode: 0o700 });
   const file = path.join(DIR, `${role}.env`);
-  fs.writeFileSync(`${file}.tmp`, `STRATUS_CASSANDRA_USER=${role}\nSTRATUS_CASSANDRA_PASSWORD=${password}\n`, { mode: 0o600 });
+  fs.writeFileSync(`${file}.tmp`, `STRATUS_CASSANDRA=${CONTACT.join(',')}\nSTRATUS_CASSANDRA_USER=${role}\nSTRATUS_CASSANDRA_PASSWORD=${password}\n`, { mode: 0o600 });
   fs.renameSync(`${file}.tmp`, file);
 }
 

@@ -24,7 +24,9 @@
 #   STRATUS_CASSANDRA_RING_DELAY_MS  gossip ring delay                  default: 5000
 #   STRATUS_CASSANDRA_LOG_LINES      lines shown by logs                default: 100
 #   STRATUS_CASSANDRA_AUTH           1: PasswordAuthenticator + CassandraAuthorizer (then run
-#                                    node scripts/cassandra-roles.js to make the components' roles)  default: 0
+#                                    node scripts/cassandra-roles.js to make the components' roles);
+#                                    0: none. default: 0 here (the test node: test/global-setup.js
+#                                    says why); `npm run up` defaults to 1 (scripts/up-env.sh)
 #   STRATUS_JAVA                     java binary to use                 default: Java 17 (or 11) found here
 set -euo pipefail
 
@@ -47,6 +49,10 @@ START_TIMEOUT="${STRATUS_CASSANDRA_START_TIMEOUT:-240}"
 STOP_TIMEOUT="${STRATUS_CASSANDRA_STOP_TIMEOUT:-60}"
 if [[ "$NODES" -gt 1 ]]; then HEAP="${STRATUS_CASSANDRA_HEAP:-768M}"; else HEAP="${STRATUS_CASSANDRA_HEAP:-1G}"; fi
 AUTH="${STRATUS_CASSANDRA_AUTH:-0}"
+if [[ "$AUTH" != 0 && "$AUTH" != 1 ]]; then
+  printf 'cassandra: STRATUS_CASSANDRA_AUTH must be 0 or 1 (got %s)\n' "$AUTH" >&2
+  exit 2
+fi
 if [[ "$AUTH" == 1 ]]; then
   AUTHENTICATOR=PasswordAuthenticator
   AUTHORIZER=CassandraAuthorizer
@@ -436,7 +442,9 @@ start() {
 
   local took
   took="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
-  log "Cassandra ${CASSANDRA_RELEASE:-$version} ready at $ADDR:$PORT ($NODES node(s)) in ${took}s"
+  local release="${CASSANDRA_RELEASE:-$version}"
+  [[ "$release" == "authentication required" ]] && release="$version, authentication on"
+  log "Cassandra $release ready at $ADDR:$PORT ($NODES node(s)) in ${took}s"
   echo "cassandra ready at $ADDR:$PORT"
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `npm run down`: stops the local cloud that `npm run up` started (components, then Cassandra).
+# `npm run down`: stops the local cloud that `npm run up` started (components, then its Cassandra
+# node: the one under STRATUS_CASSANDRA_DATA of scripts/up-env.sh, never the test suite's).
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-STATE="${STRATUS_STATE_DIR:-$REPO/.stratus}"
+. "$REPO/scripts/up-env.sh"
 for pidfile in "$STATE"/run/*.pid; do
   [[ -f "$pidfile" ]] || continue
   name="$(basename "$pidfile" .pid)"

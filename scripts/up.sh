@@ -4,12 +4,13 @@
 # controllers and an agent (the parts that exist), writes the CLI config and a kubeconfig,
 # applies examples/ and prints what to try next. Running it twice is harmless.
 # A local administrator ("admin", group stratus:admins) is created and its token written into both
-# configs; the token is kept while it still works. With STRATUS_CASSANDRA_AUTH=1, Cassandra runs
-# with passwords and permissions and every component logs in with its own role.
+# configs; the token is kept while it still works. Cassandra (its own node, see scripts/up-env.sh)
+# runs with passwords and permissions and every component logs in with its own role;
+# STRATUS_CASSANDRA_AUTH=0 turns that off (development only).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
-STATE="${STRATUS_STATE_DIR:-$REPO/.stratus}"
+. scripts/up-env.sh
 PORT="${STRATUS_API_PORT:-6443}"
 SERVER="https://127.0.0.1:$PORT"
 mkdir -p "$STATE/run" "$STATE/logs" "$STATE/pki"
@@ -19,16 +20,29 @@ step "installing what is missing (Debian packages, npm packages)"
 bash scripts/ensure-deps.sh all
 step "building"
 npm run --silent build
-step "starting Cassandra"
+step "starting Cassandra at $STRATUS_CASSANDRA (data in $STRATUS_CASSANDRA_DATA)"
 bash scripts/cassandra.sh start
-CREDS="${STRATUS_CASSANDRA_CREDENTIALS:-$STATE/cassandra}"
-if [[ "${STRATUS_CASSANDRA_AUTH:-0}" == 1 ]]; then
+# A node that was already running may have been started in the other mode (or be another node).
+PROBE="$(node scripts/cassandra-ready.js --host "$STRATUS_CASSANDRA_ADDR" --port "${STRATUS_CASSANDRA_PORT:-9042}" --quiet || true)"
+[[ -n "$PROBE" ]] || { echo "the Cassandra node at $STRATUS_CASSANDRA does not answer; see bash scripts/cassandra.sh logs" >&2; exit 1; }
+if [[ "$STRATUS_CASSANDRA_AUTH" == 1 && "$PROBE" != "authentication required" ]]; then
+  echo "the Cassandra node at $STRATUS_CASSANDRA lets anyone in without a password (started with STRATUS_CASSANDRA_AUTH=0, or not by npm run up)." >&2
+  echo "Stop it (npm run down) and run npm run up again, or keep it with STRATUS_CASSANDRA_AUTH=0 npm run up (development only)." >&2
+  exit 1
+fi
+if [[ "$STRATUS_CASSANDRA_AUTH" == 0 && "$PROBE" == "authentication required" ]]; then
+  echo "the Cassandra node at $STRATUS_CASSANDRA requires passwords (started by npm run up with authentication): npm run down first, or run without STRATUS_CASSANDRA_AUTH=0." >&2
+  exit 1
+fi
+if [[ "$STRATUS_CASSANDRA_AUTH" == 1 ]]; then
   step "Cassandra roles of the components (credentials in $CREDS)"
   STRATUS_CASSANDRA_CREDENTIALS="$CREDS" node scripts/cassandra-roles.js
+else
+  echo "warning: STRATUS_CASSANDRA_AUTH=0: Cassandra accepts anyone without a password; any local process can read tokens and rewrite objects (development only)" >&2
 fi
 # Loads a component's Cassandra credentials into the environment (when authentication is on).
 load_role() {
-  if [[ "${STRATUS_CASSANDRA_AUTH:-0}" == 1 ]]; then set -a; . "$CREDS/$1.env"; set +a; fi
+  if [[ "$STRATUS_CASSANDRA_AUTH" == 1 ]]; then set -a; . "$CREDS/$1.env"; set +a; fi
 }
 
 step "local certificate authority and server certificate"

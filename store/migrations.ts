@@ -142,6 +142,11 @@ export const MIGRATIONS: Migration[] = [
     description: 'quota leases are renewable leases like host leases (one lease repository, store/leases.ts)',
     statements: () => [`ALTER TABLE quota_leases ADD (renew_time timestamp, acquire_time timestamp, duration_ms int, transitions int)`],
   },
+  {
+    id: 7,
+    description: 'a token records the token that minted it (revoked with it, never outliving it)',
+    statements: () => [`ALTER TABLE tokens ADD parent text`, `ALTER TABLE tokens_by_user ADD parent text`],
+  },
 ];
 
 export interface MigrateOptions {

@@ -6,7 +6,7 @@
 import { types, type Client } from 'cassandra-driver';
 import type { Logger } from 'pino';
 import {
-  AlreadyExistsError, BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError, ErrorCode, hasCode,
+  AlreadyExistsError, BadRequestError, ConflictError, NotFoundError, RequestEntityTooLargeError, ServiceUnavailableError, ErrorCode, hasCode,
 } from '../errors';
 import { DEFAULT_FEED_SETTINGS, Feed, FeedFollower, type FeedEntry, type FeedSettings, type Resolution } from './feed';
 import { PartitionBatcher } from './batcher';
@@ -17,6 +17,7 @@ import type { ListOptions, ListResult, ObjectKey, StoredObject, WatchEventType }
 import { isoSeconds } from '../kube/time';
 import { jsonEqual } from '../kube/equal';
 import { GROUP, kindByKind } from '../schemas/kinds';
+import { MAX_OBJECT_BYTES, largestField } from '../schemas/limits';
 import { sleep, systemClock, type Clock } from '../runtime/clock';
 
 export interface ObjectStoreOptions {
@@ -185,8 +186,9 @@ export class ObjectStore {
     meta.generation = 1;
     meta.creationTimestamp = isoSeconds(this.clock.now());
     delete meta.deletionTimestamp;
-    if (opts.dryRun) return obj;
     const body = JSON.stringify(obj);
+    this.checkSize(key, obj, body);
+    if (opts.dryRun) return obj;
     const entry = this.entry(key, rv, rv, 'ADDED', body);
     const micros = rvMicros(rv);
     const nsKey = `${key.kind}/${key.namespace}`;
@@ -257,10 +259,10 @@ export class ObjectStore {
   async delete<T extends StoredObject = StoredObject>(key: ObjectKey, opts: DeleteOptions = {}): Promise<{ object: T; deleted: boolean }> {
     const cur = await this.mustGet<T>(key, { serial: true });
     const pre = opts.preconditions;
-    if (pre?.uid && pre.uid !== cur.metadata.uid) {
+    if (pre?.uid !== undefined && pre.uid !== cur.metadata.uid) {
       throw new ConflictError(`Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
     }
-    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
+    if (pre?.resourceVersion !== undefined && pre.resourceVersion !== cur.metadata.resourceVersion) {
       throw new ConflictError(`Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
     }
     if ((cur.metadata.finalizers ?? []).length > 0) {
@@ -402,6 +404,23 @@ export class ObjectStore {
     throw new BadRequestError('invalid continue token');
   }
 
+  /**
+   * Refuses, before Cassandra or the feed sees it, an object whose JSON is larger than
+   * MAX_OBJECT_BYTES (1.5 MiB, etcd's limit in Kubernetes), naming the largest field; a write that
+   * does not make an object (stored before the limit) larger is let through, so it can shrink.
+   */
+  private checkSize(key: ObjectKey, obj: StoredObject, body: string, cur?: StoredObject): void {
+    const bytes = Buffer.byteLength(body);
+    if (bytes <= MAX_OBJECT_BYTES) return;
+    if (cur && bytes <= Buffer.byteLength(JSON.stringify(cur))) return;
+    const big = largestField(obj);
+    const message = `Too long: the object may take at most ${MAX_OBJECT_BYTES} bytes when stored; this field takes ${big.bytes}`;
+    throw new RequestEntityTooLargeError(
+      `Request entity too large: ${describeKey(key)} would take ${bytes} bytes when stored, more than the limit of ${MAX_OBJECT_BYTES} bytes (the largest field is ${big.field}, ${big.bytes} bytes)`,
+      { name: key.name, kind: kindByKind(key.kind)?.plural ?? key.kind, causes: [{ field: big.field, reason: 'FieldValueTooLong', message }] },
+    );
+  }
+
   private conflict(key: ObjectKey, kind: string): ConflictError {
     return new ConflictError(
       `Operation cannot be fulfilled on ${describeKey(key)}: the object has been modified; please apply your changes to the latest version and try again`,
@@ -421,8 +440,9 @@ export class ObjectStore {
     const rv = this.rvClock.next(curRv);
     const out = structuredClone(next ?? cur);
     out.metadata.resourceVersion = rv;
-    if (opts.dryRun) return out;
     const body = JSON.stringify(out);
+    if (next && !finalizing) this.checkSize(key, out, body, cur);
+    if (opts.dryRun) return out;
     const uid = cur.metadata.uid!;
     if (next && !finalizing) {
       const entry = this.entry(key, rv, uid, 'MODIFIED', body);

@@ -4,7 +4,7 @@
  *   users           (name)          written only by lightweight transactions (version)
  *   tokens          (hash)          by SHA-256 of the secret; every token row expires with its token (TTL)
  *   token_ids       (id)            id → hash, for revocation
- *   tokens_by_user  ((user), id)    a user's tokens
+ *   tokens_by_user  ((user), id)    a user's tokens, with the token that minted each (`parent`, migration 7)
  */
 import { types, type Client } from 'cassandra-driver';
 import { rowsOf } from './paging';
@@ -32,6 +32,8 @@ export interface TokenRecord {
   createdAt: string;
   createdBy?: string;
   description?: string;
+  /** the token (of the same user) whose request minted this one: revoked with it, never outlives it */
+  parent?: string;
 }
 
 export interface TokenRepositoryOptions {
@@ -100,19 +102,21 @@ export class TokenRepository {
     const createdAt = new Date(t.createdAt);
     const createdBy = t.createdBy ?? null;
     const description = t.description ?? null;
+    // Unset rather than null: a null would write a tombstone in every row without a parent.
+    const parent = t.parent ?? types.unset;
     // A logged batch: the three rows land together or not at all.
     await this.client.batch([
       {
-        query: `INSERT INTO ${this.ks}.tokens (hash, id, user, groups, source, expires_at, created_at, created_by, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
-        params: [t.hash, t.id, t.user, t.groups, t.source, expiresAt, createdAt, createdBy, description, t.ttlSec],
+        query: `INSERT INTO ${this.ks}.tokens (hash, id, user, groups, source, expires_at, created_at, created_by, description, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+        params: [t.hash, t.id, t.user, t.groups, t.source, expiresAt, createdAt, createdBy, description, parent, t.ttlSec],
       },
       {
         query: `INSERT INTO ${this.ks}.token_ids (id, hash, user, expires_at) VALUES (?, ?, ?, ?) USING TTL ?`,
         params: [t.id, t.hash, t.user, expiresAt, t.ttlSec],
       },
       {
-        query: `INSERT INTO ${this.ks}.tokens_by_user (user, id, groups, source, expires_at, created_at, created_by, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
-        params: [t.user, t.id, t.groups, t.source, expiresAt, createdAt, createdBy, description, t.ttlSec],
+        query: `INSERT INTO ${this.ks}.tokens_by_user (user, id, groups, source, expires_at, created_at, created_by, description, parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+        params: [t.user, t.id, t.groups, t.source, expiresAt, createdAt, createdBy, description, parent, t.ttlSec],
       },
     ], { prepare: true, logged: true });
   }
@@ -122,6 +126,13 @@ export class TokenRepository {
     const rs = await this.client.execute(`SELECT * FROM ${this.ks}.tokens WHERE hash = ?`, [hash]);
     const row = rs.first();
     return row ? tokenOf(row) : undefined;
+  }
+
+  /** A token's owner and expiry by id (undefined once revoked or expired). */
+  async tokenById(id: string): Promise<{ id: string; user: string; expiresAt: string } | undefined> {
+    const rs = await this.client.execute(`SELECT user, expires_at FROM ${this.ks}.token_ids WHERE id = ?`, [id]);
+    const row = rs.first();
+    return row ? { id, user: row['user'] as string, expiresAt: (row['expires_at'] as Date).toISOString() } : undefined;
   }
 
   /** Tokens of one user, or of everyone (at most `max`); never their secrets. */
@@ -179,5 +190,6 @@ function tokenOf(row: types.Row): TokenRecord {
     createdAt: row['created_at'] ? (row['created_at'] as Date).toISOString() : '',
     createdBy: row['created_by'] ?? undefined,
     description: row['description'] ?? undefined,
+    ...(row['parent'] ? { parent: row['parent'] as string } : {}),
   };
 }

@@ -1,12 +1,13 @@
-// The security middleware of the Koa app: authentication (with a limit on failed attempts per
-// client address), the per-user rate limit, and the audit record of every mutating request.
+// The security middleware of the Koa app: authentication (failed attempts limited per credential
+// presented and per address), the per-user rate limit, and the audit record of every mutating request.
 
+import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { TooManyRequestsError, ErrorCode, hasCode } from '../../errors';
 import type { AuthenticatorChain } from './authenticator';
 import type { AuditLog } from './audit-log';
-import { parseAuthorization } from './credentials';
+import { parseAuthorization, type Credentials } from './credentials';
 import type { UserInfo } from './identity';
 import type { RateLimiter } from './rate-limiter';
 import { systemClock, type Clock } from '../../runtime';
@@ -20,7 +21,7 @@ export interface AuthenticationMiddlewareOptions {
   chain: AuthenticatorChain;
   /** per user */
   users: RateLimiter;
-  /** failed authentications per client address */
+  /** failed authentications, keyed per credential presented and per client address (failureKeys) */
   failures: RateLimiter;
   logger?: Logger;
 }
@@ -33,20 +34,40 @@ export function clientAddress(ctx: Context): string {
   return ctx.req.socket.remoteAddress ?? 'unknown';
 }
 
+/**
+ * The failure-limit buckets of a request: `presented`, what it presented (a token by its hash, a
+ * password by its user name, nothing by the address), and `address`. A password can be guessed, so
+ * an address over its limit is refused before its password is checked; a token (256 random bits)
+ * cannot, so a valid one works whatever its address sent before, and only failures get 429.
+ */
+export function failureKeys(c: Credentials, addr: string): { presented: string; address: string; guessable: boolean } {
+  const address = `addr:${addr}`;
+  switch (c.type) {
+    case 'bearer': return { presented: `bearer:${createHash('sha256').update(c.token).digest('hex').slice(0, 32)}`, address, guessable: false };
+    case 'basic': return { presented: `basic:${c.username.slice(0, 256)}`, address, guessable: true };
+    default: return { presented: address, address, guessable: true };
+  }
+}
+
 export function authenticationMiddleware(o: AuthenticationMiddlewareOptions) {
   return async (ctx: Context, next: Next) => {
     if ((ctx.method === 'GET' || ctx.method === 'HEAD') && PUBLIC_PATHS.has(ctx.path)) return next();
     const addr = clientAddress(ctx);
-    const wait = o.failures.wait(addr);
+    const credentials = parseAuthorization(ctx.get('Authorization') || undefined);
+    const keys = failureKeys(credentials, addr);
+    // The same credential failing again and again, or guessing from an address over its limit: not checked.
+    const wait = Math.max(o.failures.wait(keys.presented), keys.guessable ? o.failures.wait(keys.address) : 0);
     if (wait > 0) throw tooMany(wait);
     let user: UserInfo;
     try {
-      user = await o.chain.authenticate(parseAuthorization(ctx.get('Authorization') || undefined));
+      user = await o.chain.authenticate(credentials);
     } catch (err) {
       if (hasCode(err, ErrorCode.Unauthorized)) {
-        o.failures.take(addr);
         ctx.set('WWW-Authenticate', 'Bearer realm="stratus"');
         ctx.state.log?.info({ addr }, 'authentication refused');
+        if (keys.presented !== keys.address) o.failures.take(keys.presented);
+        const over = o.failures.take(keys.address);
+        if (over > 0) throw tooMany(over);
       }
       throw err;
     }

@@ -1,6 +1,5 @@
-// Token buckets in memory, one per key (a user, or a client address for failed logins), per
-// frontend: `rate` tokens per second up to `burst`. Idle buckets are dropped, so memory stays
-// bounded by the number of recently active keys.
+// Token buckets in memory, one per key (a user; for failed logins a credential or a client address),
+// per frontend: `rate` tokens per second up to `burst`. At most `maxKeys` buckets (least recent dropped).
 
 import { systemClock, type Clock } from '../../runtime';
 

@@ -1,7 +1,8 @@
 // HTTP routes of authentication and administration (outside the Kubernetes resource API):
 //   GET    /auth/v1/whoami                      who the caller is
 //   POST   /auth/v1/tokens                      a system token for the caller (login: e.g. LDAP
-//                                               Basic credentials or an OIDC token in, bearer token out)
+//                                               Basic credentials or an OIDC token in, bearer token out;
+//                                               with a system token in: a child that dies with it)
 //   DELETE /auth/v1/tokens/self                 revokes the token the request carries (logout)
 //   POST   /apis/authentication.k8s.io/v1/selfsubjectreviews   `kubectl auth whoami`
 //   /admin/v1/users[/NAME], /admin/v1/tokens[/ID], /admin/v1/audit   cluster administrators only
@@ -130,10 +131,17 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     if (u.authenticator === 'token' && source !== 'local') {
       throw new ForbiddenError(`tokens of ${source} users are issued only at sign-in: log in again with your ${source === 'ldap' ? 'directory' : 'identity provider'} credentials`);
     }
+    // Minted with a system token: a child of it, never outliving it and revoked with it, so a
+    // stolen or leaked token cannot be turned into a longer-lived one that survives its revocation.
+    const ttlSec = ttlOf(b['ttl']);
     const issued = await o.tokens.issueToken({
-      user: u.name, groups: u.groups.filter((g) => g !== 'system:authenticated'), source, ttlSec: ttlOf(b['ttl']),
+      user: u.name, groups: u.groups.filter((g) => g !== 'system:authenticated'), source, ttlSec,
       description: optionalString(b['description'], 'description') ?? `login (${u.authenticator})`, createdBy: u.name,
+      parent: u.authenticator === 'token' ? u.tokenId : undefined,
     });
+    if (Date.parse(issued.expiresAt) < Date.parse(issued.createdAt) + ttlSec * 1000) {
+      ctx.append('Warning', `299 - "the token expires at ${issued.expiresAt}, with the token that requested it"`);
+    }
     ctx.status = 201;
     sendObject(ctx, tokenView(issued));
   });
@@ -142,8 +150,7 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     const u = userOf(ctx);
     ctx.state.audit = { verb: 'delete', resource: 'tokens', name: u.tokenId };
     if (!u.tokenId) throw new BadRequestError('this request was not authenticated by a system token');
-    await o.tokens.revoke(u.tokenId);
-    o.tokenAuth.forget({ tokenId: u.tokenId });
+    for (const t of await o.tokens.revokeTree(u.tokenId)) o.tokenAuth.forget({ tokenId: t.id });
     sendObject(ctx, successStatus({ name: u.tokenId, kind: 'tokens' }));
   });
 
@@ -214,9 +221,9 @@ export function mountAuthRoutes(router: Router, o: AuthRoutesOptions): void {
     admin(ctx, 'tokens', 'delete');
     const id = ctx.params['id'];
     ctx.state.audit = { verb: 'delete', resource: 'tokens', name: id };
-    const t = await o.tokens.revoke(id);
-    if (!t) throw new NotFoundError(`tokens "${id}" not found`, { name: id, kind: 'tokens' });
-    o.tokenAuth.forget({ tokenId: id });
+    const revoked = await o.tokens.revokeTree(id);
+    if (revoked.length === 0) throw new NotFoundError(`tokens "${id}" not found`, { name: id, kind: 'tokens' });
+    for (const t of revoked) o.tokenAuth.forget({ tokenId: t.id });
     sendObject(ctx, successStatus({ name: id, kind: 'tokens' }));
   });
 

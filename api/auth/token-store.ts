@@ -1,9 +1,8 @@
-// Users and system bearer tokens: the rules. Tokens are random (256 bits) and stored only as
-// their SHA-256: a stolen table does not let anyone in. Every token row expires by itself (TTL =
-// its lifetime); revoking deletes it. Users change only by compare-and-set. The rows: store/tokens.ts.
+// Users and system bearer tokens: the rules. Tokens are random (256 bits), stored only as SHA-256,
+// expire by TTL; one minted with a token never outlives it and is revoked with it. Rows: store/tokens.ts.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { AlreadyExistsError, BadRequestError, NotFoundError } from '../../errors';
+import { AlreadyExistsError, BadRequestError, NotFoundError, UnauthorizedError } from '../../errors';
 import type { TokenRecord, TokenRepository, TokenSource, UserRecord } from '../../store/tokens';
 import { NAME_RE } from './identity';
 import { systemClock, type Clock } from '../../runtime';
@@ -97,17 +96,38 @@ export class TokenStore {
 
   // ---- tokens ----
 
-  async issueToken(t: { user: string; groups?: string[]; source: TokenSource; ttlSec: number; description?: string; createdBy?: string }): Promise<IssuedToken> {
-    const ttl = Math.floor(t.ttlSec);
+  /**
+   * Issues a token. With `parent` (the token whose request mints this one, of the same user) the
+   * new token expires no later than its parent and is revoked with it; 401 when the parent is gone.
+   */
+  async issueToken(t: { user: string; groups?: string[]; source: TokenSource; ttlSec: number; description?: string; createdBy?: string; parent?: string }): Promise<IssuedToken> {
+    let ttl = Math.floor(t.ttlSec);
     if (!Number.isFinite(ttl) || ttl < 1) throw new BadRequestError('a token lifetime must be at least one second');
+    const now = this.clock.now();
+    let expiresAt = now + ttl * 1000;
+    if (t.parent !== undefined) {
+      const parent = await this.rows.tokenById(t.parent);
+      if (!parent || parent.user !== t.user || Date.parse(parent.expiresAt) <= now) throw new UnauthorizedError('Unauthorized');
+      if (Date.parse(parent.expiresAt) < expiresAt) {
+        expiresAt = Date.parse(parent.expiresAt);
+        ttl = Math.floor((expiresAt - now) / 1000);
+        if (ttl < 1) throw new UnauthorizedError('Unauthorized');
+        expiresAt = now + ttl * 1000;
+      }
+    }
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const id = randomBytes(6).toString('hex');
-    const now = this.clock.now();
     const rec: TokenRecord = {
       id, user: t.user, groups: [...new Set(t.groups ?? [])].sort(), source: t.source,
-      expiresAt: new Date(now + ttl * 1000).toISOString(), createdAt: new Date(now).toISOString(), createdBy: t.createdBy, description: t.description,
+      expiresAt: new Date(expiresAt).toISOString(), createdAt: new Date(now).toISOString(), createdBy: t.createdBy, description: t.description,
+      ...(t.parent !== undefined ? { parent: t.parent } : {}),
     };
     await this.rows.insertToken({ ...rec, hash: hashToken(token), ttlSec: ttl });
+    // A parent revoked meanwhile may have missed this child when it looked for children: look again.
+    if (t.parent !== undefined && !(await this.rows.tokenById(t.parent))) {
+      await this.rows.deleteToken(id);
+      throw new UnauthorizedError('Unauthorized');
+    }
     return { token, ...rec };
   }
 
@@ -126,9 +146,30 @@ export class TokenStore {
       .filter((t) => Date.parse(t.expiresAt) > now).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** Revokes a token by id; returns the revoked token, or undefined when there is none. */
+  /** Revokes a token by id and every token it minted; returns the revoked token, or undefined when there is none. */
   async revoke(id: string): Promise<TokenRecord | undefined> {
-    if (!ID_RE.test(id)) return undefined;
-    return this.rows.deleteToken(id);
+    return (await this.revokeTree(id))[0];
+  }
+
+  /** Revokes a token and, transitively, the tokens minted with it; returns them all, the token first. */
+  async revokeTree(id: string): Promise<TokenRecord[]> {
+    if (!ID_RE.test(id)) return [];
+    const root = await this.rows.deleteToken(id);
+    if (!root) return [];
+    const revoked = [root];
+    // Minted tokens belong to the same user: their tokens are the only place to look.
+    let frontier = new Set([id]);
+    while (frontier.size > 0) {
+      const children = (await this.rows.listTokens(root.user, MAX_LISTED)).filter((c) => c.parent !== undefined && frontier.has(c.parent));
+      frontier = new Set();
+      for (const c of children) {
+        const gone = await this.rows.deleteToken(c.id);
+        if (gone) {
+          revoked.push(gone);
+          frontier.add(c.id);
+        }
+      }
+    }
+    return revoked;
   }
 }

@@ -1,4 +1,5 @@
-// The one place where thrown errors become HTTP responses (Kubernetes Status objects).
+// The one place where thrown errors become HTTP responses (Kubernetes Status objects); a 500 is a
+// bug, logged with its stack and the request id that the answer names.
 
 import type { Context, Next } from 'koa';
 import { ErrorCode, isStratusError } from '../../errors';
@@ -15,7 +16,15 @@ export function errorMiddleware() {
       }
     } catch (err) {
       const status = statusFromError(err);
-      if (!isStratusError(err) || !err.expose) ctx.state.log?.error({ err }, 'request failed');
+      const unexpected = !isStratusError(err) || !err.expose;
+      if (unexpected && status.code >= 500) {
+        // A bug: logged with its stack under the request id, which the answer names (as X-Request-Id does).
+        const id = String(ctx.state.requestId ?? ctx.response.get('X-Request-Id') ?? '');
+        ctx.state.log?.error({ err, requestId: id }, 'request failed');
+        if (id) status.message = `${status.message} (request id ${id})`;
+      } else if (unexpected) {
+        ctx.state.log?.warn({ err }, 'request refused');
+      }
       if (ctx.headerSent) return;
       if (status.details?.retryAfterSeconds) ctx.set('Retry-After', String(status.details.retryAfterSeconds));
       ctx.status = status.code;

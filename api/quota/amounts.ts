@@ -2,10 +2,11 @@
 //   VirtualMachine: 1 VM and its request (kube/resources.ts vmRequest, as placement and the agent
 //                   count it: spec.cpu, spec.memory, and the disks it creates itself)
 //   Volume:         spec.size bytes of storage (a clone without a size counts 0)
-// Quantities round up to whole bytes; a malformed one counts 0 here (quota never fails on a stored object).
+// Quantities round up to whole bytes; a malformed one counts 0 here and one above 8Pi counts 8Pi
+// (kube/resources.ts countedBytes: quota never fails on a stored object, and never sees Infinity).
 
 import { formatBytes } from '../../schemas/quantity';
-import { quantityBytes, vmRequest, type RequestSpec } from '../../kube/resources';
+import { countedBytes, vmRequest, type RequestSpec } from '../../kube/resources';
 import type { StoredObject } from '../../store';
 
 export interface Amounts {
@@ -23,22 +24,13 @@ export const ZERO: Readonly<Amounts> = Object.freeze({ vms: 0, cpu: 0, memory: 0
 /** Kinds that are charged to a project. */
 export const CHARGED_KINDS: ReadonlySet<string> = new Set(['VirtualMachine', 'Volume']);
 
-function quantity(v: unknown): number {
-  if (typeof v !== 'string' && typeof v !== 'number') return 0;
-  try {
-    return quantityBytes(v);
-  } catch {
-    return 0;
-  }
-}
-
 export function amountsOf(obj: StoredObject): Amounts {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   if (obj.kind === 'VirtualMachine') {
     const r = vmRequest({ spec: spec as RequestSpec }, { invalid: 'zero' });
     return { vms: 1, cpu: r.cpu, memory: r.memory, storage: r.storage };
   }
-  if (obj.kind === 'Volume') return { vms: 0, cpu: 0, memory: 0, storage: quantity(spec['size']) };
+  if (obj.kind === 'Volume') return { vms: 0, cpu: 0, memory: 0, storage: countedBytes(spec['size']) };
   return { ...ZERO };
 }
 
@@ -49,8 +41,8 @@ export function limitsOf(project: StoredObject | undefined): Limits | undefined 
   const out: Limits = {};
   if (typeof q['vms'] === 'number') out.vms = q['vms'];
   if (typeof q['cpu'] === 'number') out.cpu = q['cpu'];
-  if (q['memory'] !== undefined) out.memory = quantity(q['memory']);
-  if (q['storage'] !== undefined) out.storage = quantity(q['storage']);
+  if (q['memory'] !== undefined) out.memory = countedBytes(q['memory']);
+  if (q['storage'] !== undefined) out.storage = countedBytes(q['storage']);
   return Object.keys(out).length > 0 ? out : undefined;
 }
 

@@ -3,6 +3,7 @@
 
 import { comparePaths, formatPath, FieldSet, type FieldPath } from './field-set';
 import { fieldsOf, objectFromConfig } from './fields';
+import { fieldsFromLastApplied, updateLastApplied, UPGRADE_MANAGER } from './last-applied';
 import { readManagedFields, sameOwner, writeManagedFields, type EntryUpdate, type OwnedFields } from './managed-fields';
 import { leafEqual, mergeLeaf, removeField, valueAt, withoutNulls, type JsonObject } from './values';
 import type { ApplyOptions, ApplyResult, Conflict, Obj } from './types';
@@ -21,6 +22,11 @@ import type { ApplyOptions, ApplyResult, Conflict, Obj } from './types';
  *    is shared. With force the other managers lose those fields.
  * 5. An entry's time changes only when its field set does: re-applying the same manifest gives
  *    a deep-equal object, identical managedFields included.
+ * 6. The client-side apply upgrade (main resource, manager `kubectl` only, as kube-apiserver's
+ *    lastAppliedManager/lastAppliedUpdater): conflicts on fields the live object's
+ *    last-applied-configuration still describes are not reported; when they were the only
+ *    ones, the apply is forced. After a successful apply the annotation, if present, holds the
+ *    applied manifest.
  */
 export function apply<T extends Obj>(current: T | undefined, applied: T, opts: ApplyOptions<T>): ApplyResult<T> {
   const subresource = opts.subresource ?? '';
@@ -28,6 +34,7 @@ export function apply<T extends Obj>(current: T | undefined, applied: T, opts: A
   const config = withoutNulls(applied);
   const newSet = fieldsOf(config, scope);
   const apiVersion = stringOr(config.apiVersion, stringOr(current?.apiVersion, ''));
+  const upgrades = opts.manager === UPGRADE_MANAGER && opts.subresource === undefined;
 
   if (current === undefined) {
     if (opts.subresource === 'status') {
@@ -36,6 +43,7 @@ export function apply<T extends Obj>(current: T | undefined, applied: T, opts: A
     let created = objectFromConfig(config);
     if (opts.defaults) created = opts.defaults(created);
     writeManagedFields(created, [{ manager: opts.manager, operation: 'Apply', subresource, apiVersion, set: newSet, writer: true }], opts.now, undefined);
+    if (upgrades) updateLastApplied(created, applied);
     return { object: created, conflicts: [] };
   }
 
@@ -56,7 +64,9 @@ export function apply<T extends Obj>(current: T | undefined, applied: T, opts: A
 
   const conflicts = findConflicts(current, merged, others, opts.manager);
   if (conflicts.length > 0 && !opts.force) {
-    return { object: structuredClone(current), conflicts: conflicts.map((c) => c.conflict) };
+    const allowed = upgrades ? fieldsFromLastApplied(current, opts.defaults) : new FieldSet();
+    const refused = conflicts.filter((c) => !allowed.has(c.path));
+    if (refused.length > 0) return { object: structuredClone(current), conflicts: refused.map((c) => c.conflict) };
   }
 
   const present = (p: FieldPath): boolean => valueAt(merged, p) !== undefined;
@@ -66,6 +76,7 @@ export function apply<T extends Obj>(current: T | undefined, applied: T, opts: A
   });
   updates.push({ manager: opts.manager, operation: 'Apply', subresource, apiVersion, set: newSet, previous: own, writer: true });
   writeManagedFields(merged, updates, opts.now, current.metadata?.managedFields);
+  if (upgrades) updateLastApplied(merged, applied);
   return { object: merged, conflicts: [] };
 }
 

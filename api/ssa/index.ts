@@ -15,6 +15,9 @@
 // - A null in a manifest means "not set" (neither merged nor owned).
 // - The same manager name never conflicts with itself across operations or subresources.
 // - No version conversion: entries keep the apiVersion they were written with.
+// - The client-side apply upgrade (last-applied.ts) is kube-apiserver's: for the `kubectl` manager
+//   only, fields kubectl's last-applied-configuration still describes never conflict, and the
+//   annotation follows each such apply.
 
 export { apply } from './apply';
 export { trackUpdate } from './track-update';
@@ -23,6 +26,7 @@ export { FieldSet, formatPath, comparePaths, type FieldPath } from './field-set'
 export { toFieldsV1, fromFieldsV1 } from './fields-v1';
 export { stripManagedFields, readManagedFields, compareEntries, type OwnedFields } from './managed-fields';
 export { formatConflictMessage, conflictCauses, describeManager } from './conflicts';
+export { LAST_APPLIED_ANNOTATION, UPGRADE_MANAGER, fieldsFromLastApplied, encodeLastApplied, lastAppliedOf } from './last-applied';
 export type {
   Obj, ObjMeta, FieldsV1, Operation, Subresource, ManagedFieldsEntry, Conflict,
   ApplyOptions, ApplyResult, TrackUpdateOptions,

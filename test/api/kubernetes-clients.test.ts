@@ -83,6 +83,38 @@ describe('kubectl', () => {
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
   }, 60000);
 
+  test('client-side apply, then apply --server-side with a field changed: no conflict, kubectl takes over, the annotation follows', async () => {
+    const LAST = 'kubectl.kubernetes.io/last-applied-configuration';
+    await kubectl(['apply', '-f', path.join(REPO, 'examples/project.yaml')]);
+    const file = path.join(fe.dir, 'upgrade.yaml');
+    const manifest = (name: string, cpu: number, memory: string) => {
+      fs.writeFileSync(file, `apiVersion: stratuslab.eu/v1alpha1\nkind: VirtualMachine\nmetadata: {name: ${name}, namespace: demo, labels: {app: csa}}\nspec: {cpu: ${cpu}, memory: ${memory}}\n`);
+    };
+    manifest('csa-1', 1, '1Gi');
+    expect((await kubectl(['apply', '-f', file])).stdout).toMatch(/virtualmachine\.stratuslab\.eu\/csa-1 created/);
+    manifest('csa-1', 1, '2Gi');
+    const ssa = await kubectl(['apply', '--server-side', '-f', file]);
+    expect(ssa.stderr).toBe(''); // no conflict, and kubectl's own managedFields migration succeeded (it warns otherwise)
+    expect(ssa.stdout).toMatch(/virtualmachine\.stratuslab\.eu\/csa-1 serverside-applied/);
+    const live = await api('GET', `${NS_PATH}/csa-1`);
+    expect(live.spec.memory).toBe('2Gi');
+    // what kube-apiserver writes there: the applied manifest, encoded as Go encodes an unstructured object
+    expect(live.metadata.annotations[LAST]).toBe(
+      '{"apiVersion":"stratuslab.eu/v1alpha1","kind":"VirtualMachine","metadata":{"labels":{"app":"csa"},"name":"csa-1","namespace":"demo"},"spec":{"cpu":1,"memory":"2Gi"}}\n');
+    const owners = live.metadata.managedFields.map((e: any) => `${e.manager}/${e.operation}`);
+    expect(owners).toEqual(expect.arrayContaining(['kubectl/Apply', 'kubectl-last-applied/Apply']));
+    expect(owners).not.toContain('kubectl-client-side-apply/Update');
+    // a field changed by someone else since the client-side apply still conflicts, and only that one
+    manifest('csa-2', 1, '1Gi');
+    await kubectl(['apply', '-f', file]);
+    expect((await kubectl(['patch', 'vm', 'csa-2', '--type=merge', '-p', '{"spec":{"cpu":3}}'])).code).toBe(0);
+    manifest('csa-2', 2, '2Gi');
+    const conflict = await kubectl(['apply', '--server-side', '-f', file]);
+    expect(conflict.code).not.toBe(0);
+    expect(conflict.stderr).toMatch(/Apply failed with 1 conflict: conflict with "kubectl-patch" using stratuslab\.eu\/v1alpha1: \.spec\.cpu/);
+    expect((await api('GET', `${NS_PATH}/csa-2`)).spec).toMatchObject({ cpu: 3, memory: '1Gi' });
+  }, 90000);
+
   test('get prints Table columns, -o wide more of them, describe and diff work', async () => {
     const g = await kubectl(['get', 'vm']);
     expect(g.code).toBe(0);

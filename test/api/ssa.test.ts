@@ -3,7 +3,7 @@
 
 import {
   apply, trackUpdate, fieldsOf, toFieldsV1, fromFieldsV1, formatPath, formatConflictMessage,
-  conflictCauses, stripManagedFields, FieldSet, type Obj, type ManagedFieldsEntry,
+  conflictCauses, stripManagedFields, FieldSet, encodeLastApplied, LAST_APPLIED_ANNOTATION, type Obj, type ManagedFieldsEntry,
 } from '../../api/ssa';
 import { deepFreeze } from '../../schemas/freeze';
 
@@ -370,5 +370,134 @@ describe('fieldsV1 encoding', () => {
     expect(stripped.metadata?.managedFields).toBeUndefined();
     expect(live.metadata?.managedFields).toBeDefined();
     expect(stripped.metadata?.uid).toBe('u-1');
+  });
+});
+
+describe('apply: the client-side apply upgrade (manager "kubectl", as kube-apiserver)', () => {
+  const CSA = 'kubectl-client-side-apply';
+  const lastAppliedJson = (manifest: Obj): string => encodeLastApplied(manifest);
+
+  /** What `kubectl apply -f` (client-side) leaves: `live`, with the annotation holding `lastApplied`, every field owned by CSA. */
+  function clientSideApplied(lastApplied: Obj | string, live: Obj = typeof lastApplied === 'string' ? base : lastApplied): Obj {
+    const annotation = typeof lastApplied === 'string' ? lastApplied : lastAppliedJson(lastApplied);
+    const withAnnotation = structuredClone(live);
+    withAnnotation.metadata = { ...withAnnotation.metadata, annotations: { ...(withAnnotation.metadata?.annotations ?? {}), [LAST_APPLIED_ANNOTATION]: annotation } };
+    return stored(trackUpdate(undefined, withAnnotation, { manager: CSA, now: T0 }));
+  }
+  const annotationOf = (obj: Obj): unknown => JSON.parse(String(obj.metadata?.annotations?.[LAST_APPLIED_ANNOTATION]));
+  const withMemory = (memory: string): Obj => ({ ...base, spec: { ...(base.spec as object), memory } });
+
+  test('changing a field kubectl last applied takes it over without conflict (kubectl apply, then apply --server-side)', () => {
+    const live = clientSideApplied(base);
+    const r = apply(live, withMemory('4Gi'), { manager: 'kubectl', now: T1, force: false });
+    expect(r.conflicts).toEqual([]);
+    expect((r.object.spec as Record<string, unknown>).memory).toBe('4Gi');
+    expect(ownedBy(r.object, 'kubectl')).toEqual(['.metadata.labels.app', '.spec.cpu', '.spec.disks', '.spec.memory', '.spec.runStrategy']);
+    // the unchanged fields are shared; only the taken one left the client-side entry
+    expect(ownedBy(r.object, CSA, 'Update')).toEqual([
+      `.metadata.annotations.${LAST_APPLIED_ANNOTATION}`, '.metadata.labels.app', '.spec.cpu', '.spec.disks', '.spec.runStrategy']);
+  });
+
+  test('only fields the annotation still describes are taken: changed, added-since and unknown fields still conflict, alone', () => {
+    // kubectl last applied cpu 2 / memory 2Gi / label app; since then someone set cpu 4 and label tier (still owned by CSA here)
+    const live = clientSideApplied(base, vm({ ...(base.spec as object), cpu: 4 }, { labels: { app: 'web', tier: 'front' } }));
+    const manifest = vm({ ...(base.spec as object), cpu: 8, memory: '4Gi' }, { labels: { app: 'shop', tier: 'back' } });
+    const r = apply(live, manifest, { manager: 'kubectl', now: T1, force: false });
+    expect(r.conflicts.map((c) => [c.manager, c.field])).toEqual([[CSA, '.metadata.labels.tier'], [CSA, '.spec.cpu']]);
+    expect(formatConflictMessage(r.conflicts)).toBe(
+      `Apply failed with 2 conflicts: conflicts with "${CSA}" using ${AV}:\n- .metadata.labels.tier\n- .spec.cpu`);
+    expect(r.object).toEqual(live); // nothing applied, the annotation untouched
+    // force still resolves all of them
+    const forced = apply(live, manifest, { manager: 'kubectl', now: T1, force: true });
+    expect(forced.conflicts).toEqual([]);
+    expect(forced.object.spec).toMatchObject({ cpu: 8, memory: '4Gi' });
+    expect(forced.object.metadata?.labels).toEqual({ app: 'shop', tier: 'back' });
+  });
+
+  test('fields taken over from any owner, not only the client-side manager, as long as their value is the annotation\'s', () => {
+    const live = clientSideApplied(base);
+    const edited = trackUpdate(live, { ...live, spec: { ...(live.spec as object), memory: '3Gi' } }, { manager: 'kubectl-edit', now: T1 });
+    const r = apply(edited, withMemory('4Gi'), { manager: 'kubectl', now: T2, force: false });
+    expect(r.conflicts).toEqual([{ manager: 'kubectl-edit', field: '.spec.memory', operation: 'Update', apiVersion: AV }]);
+    const back = trackUpdate(edited, { ...edited, spec: { ...(edited.spec as object), memory: '2Gi' } }, { manager: 'kubectl-edit', now: T2 });
+    const ok = apply(back, withMemory('4Gi'), { manager: 'kubectl', now: T3, force: false });
+    expect(ok.conflicts).toEqual([]);
+    expect(entryOf(ok.object, 'kubectl-edit', 'Update')).toBeUndefined();
+    expect(ownedBy(ok.object, 'kubectl')).toContain('.spec.memory');
+  });
+
+  test('managers other than "kubectl" are unaffected: they conflict and leave the annotation alone', () => {
+    const live = clientSideApplied(base);
+    const r = apply(live, withMemory('4Gi'), { manager: 'flux', now: T1, force: false });
+    expect(r.conflicts).toEqual([{ manager: CSA, field: '.spec.memory', operation: 'Update', apiVersion: AV }]);
+    const shared = apply(live, { ...withMemory('2Gi'), spec: { ...(base.spec as object), cpu: 2 } }, { manager: 'flux', now: T1, force: false });
+    expect(shared.conflicts).toEqual([]);
+    expect(shared.object.metadata?.annotations).toEqual(live.metadata?.annotations);
+    const forced = apply(live, withMemory('4Gi'), { manager: 'flux', now: T1, force: true });
+    expect(forced.object.metadata?.annotations).toEqual(live.metadata?.annotations);
+  });
+
+  test.each([
+    ['no annotation', undefined],
+    ['an empty annotation', ''],
+    ['an annotation that is not JSON', '{"apiVersion":'],
+    ['an annotation that is not an object', '[1]'],
+    ['an annotation written for another apiVersion', JSON.stringify({ ...base, apiVersion: 'stratuslab.eu/v1beta1' })],
+  ])('with %s the field still conflicts', (_name, annotation) => {
+    const live = annotation === undefined ? stored(trackUpdate(undefined, base, { manager: CSA, now: T0 })) : clientSideApplied(annotation);
+    const r = apply(live, withMemory('4Gi'), { manager: 'kubectl', now: T1, force: false });
+    expect(r.conflicts.map((c) => c.field)).toEqual(['.spec.memory']);
+  });
+
+  test('the status subresource never upgrades', () => {
+    const live = clientSideApplied(base);
+    const withStatus = trackUpdate(live, { ...live, status: { phase: 'Running' } }, { manager: CSA, now: T1, subresource: 'status' });
+    const r = apply(withStatus, { ...base, status: { phase: 'Failed' } }, { manager: 'kubectl', now: T2, force: false, subresource: 'status' });
+    expect(r.conflicts.map((c) => c.field)).toEqual(['.status.phase']);
+  });
+
+  test('server defaults inside an atomic list do not make it differ from the annotation when the defaulter is passed', () => {
+    const defaults = (o: Obj): Obj => {
+      const out = structuredClone(o);
+      const spec = out.spec as { disks?: Record<string, unknown>[] };
+      for (const d of spec.disks ?? []) d.bus ??= 'virtio';
+      return out;
+    };
+    const live = clientSideApplied(base, defaults(base));
+    const manifest: Obj = { ...base, spec: { ...(base.spec as object), disks: [{ name: 'root', image: 'debian-12', size: '20Gi' }] } };
+    expect(apply(live, manifest, { manager: 'kubectl', now: T1, force: false }).conflicts.map((c) => c.field)).toEqual(['.spec.disks']);
+    const r = apply(live, manifest, { manager: 'kubectl', now: T1, force: false, defaults });
+    expect(r.conflicts).toEqual([]);
+    expect((r.object.spec as { disks: unknown[] }).disks).toEqual([{ name: 'root', image: 'debian-12', size: '20Gi', bus: 'virtio' }]);
+  });
+
+  test('applying as "kubectl" keeps the annotation up to date with the applied manifest, and never adds one', () => {
+    const live = clientSideApplied(base);
+    const manifest = withMemory('4Gi');
+    const r = apply(live, manifest, { manager: 'kubectl', now: T1, force: false });
+    expect(annotationOf(r.object)).toEqual(manifest);
+    expect(r.object.metadata?.annotations?.[LAST_APPLIED_ANNOTATION]).toBe(encodeLastApplied(manifest));
+    // re-applying the same manifest changes nothing at all
+    expect(apply(stored(r.object), manifest, { manager: 'kubectl', now: T2, force: false }).object).toEqual(stored(r.object));
+    // an object never applied client-side gets no annotation, on create or update
+    const created = applyOk(undefined, base, 'kubectl', T0);
+    expect(created.metadata?.annotations).toBeUndefined();
+    expect(applyOk(stored(created), manifest, 'kubectl', T1).metadata?.annotations).toBeUndefined();
+  });
+
+  test('the annotation is encoded as Kubernetes encodes it: sorted keys, HTML characters escaped, a final newline, without itself', () => {
+    const manifest = vm({ cpu: 1, memory: '1Gi' }, { annotations: { note: '<a & b>', [LAST_APPLIED_ANNOTATION]: 'old' } });
+    expect(encodeLastApplied(manifest)).toBe(
+      `{"apiVersion":"${AV}","kind":"VirtualMachine","metadata":{"annotations":{"note":"\\u003ca \\u0026 b\\u003e"},"name":"web-1","namespace":"demo"},"spec":{"cpu":1,"memory":"1Gi"}}\n`);
+    expect(JSON.parse(encodeLastApplied(manifest)).metadata.annotations.note).toBe('<a & b>');
+  });
+
+  test('an annotation that would push the annotations over 256 KiB is dropped, as Kubernetes drops it', () => {
+    const big = 'x'.repeat(200 * 1024);
+    const withBig = vm(base.spec as Record<string, unknown>, { labels: { app: 'web' }, annotations: { big } });
+    const live = clientSideApplied({ ...base, metadata: { ...base.metadata, annotations: {} } }, withBig);
+    const r = apply(live, { ...withBig, spec: { ...(base.spec as object), cpu: 3 } }, { manager: 'kubectl', now: T1, force: false });
+    expect(r.conflicts).toEqual([]);
+    expect(r.object.metadata?.annotations).toEqual({ big });
   });
 });

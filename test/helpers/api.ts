@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
-import { createApp } from '../../api/app';
+import { createApp, type AppOptions } from '../../api/app';
 import { Security, type SecurityRepositories } from '../../api/auth/security';
 import { MetricsStore } from '../../store/samples';
 import { loadAuthConfig, type AuthConfig } from '../../config/auth';
@@ -47,13 +47,13 @@ export function testAuthConfig(over: Partial<AuthConfig> = {}): AuthConfig {
   return { ...loadAuthConfig({}), rateLimitQps: 0, authFailureQps: 0, projectCacheMs: 0, ...over };
 }
 
-export async function openTestApi(prefix: string, opts: { maxBytes?: number; auth?: Partial<AuthConfig>; clock?: Clock; logger?: Logger } = {}): Promise<TestApi> {
+export async function openTestApi(prefix: string, opts: { maxBytes?: number; auth?: Partial<AuthConfig>; clock?: Clock; logger?: Logger; watch?: AppOptions['watch'] } = {}): Promise<TestApi> {
   const t = await openTestStore(prefix, { followerGraceMs: 300, followerOverlapMs: 500 });
   const logger = opts.logger ?? pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
   const security = new Security({ repositories: securityRepositories(t.client, t.keyspace), store: t.store, config: testAuthConfig(opts.auth), logger, clock: opts.clock });
   const { app, close: closeApp } = createApp({
     store: t.store, validator, logger, security, clock: opts.clock,
-    limits: { maxBytes: opts.maxBytes ?? 256 * 1024 }, watch: { pollMs: 50, bookmarkMs: 500 },
+    limits: { maxBytes: opts.maxBytes ?? 256 * 1024 }, watch: { pollMs: 50, bookmarkMs: 500, ...opts.watch },
     monitoring: new MetricsStore({ client: t.client, keyspace: t.keyspace }),
   });
   const server = http.createServer(app.callback());
@@ -78,6 +78,8 @@ export async function openTestApi(prefix: string, opts: { maxBytes?: number; aut
 }
 
 export interface SiblingApi {
+  /** its listening address, for raw HTTP */
+  url: string;
   req: ReturnType<typeof request.agent>;
   anon: ReturnType<typeof request>;
   security: Security;
@@ -100,7 +102,7 @@ export async function openSiblingApi(api: TestApi, opts: { auth?: Partial<AuthCo
   const token = await adminToken(security);
   const as = (tok: string) => request.agent(server).set('Authorization', `Bearer ${tok}`);
   return {
-    req: as(token), anon: request(server), security, as,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, req: as(token), anon: request(server), security, as,
     async close() {
       close();
       await security.close();

@@ -33,3 +33,11 @@ test('no spec, no cpu or a negative cpu request nothing', () => {
   expect(vmRequest({ spec: { cpu: -1, memory: '1Gi' } })).toEqual({ cpu: 0, memory: Gi, storage: 0 });
   expect(vmRequest({ spec: { cpu: 'two' as never, memory: '1Gi' } })).toEqual({ cpu: 0, memory: Gi, storage: 0 });
 });
+
+test('a quantity above 8Pi (stored before validation refused it) throws, and quota counts it as 8Pi, never 0 or Infinity', () => {
+  const spec = { cpu: 1, memory: '1e1000', disks: [{ name: 'b', size: '1e309' }, { name: 'c', size: '1Gi' }] } as never;
+  expect(() => vmRequest({ spec })).toThrow(expect.objectContaining({ code: 'InvalidQuantity', tooLarge: true }));
+  expect(vmRequest({ spec }, { invalid: 'zero' })).toEqual({ cpu: 1, memory: 2 ** 53, storage: 2 ** 53 + Gi });
+  const vol = { apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Volume', metadata: { name: 'v' }, spec: { size: '1e309' } };
+  expect(amountsOf(vol).storage).toBe(2 ** 53);
+});

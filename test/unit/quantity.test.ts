@@ -1,6 +1,6 @@
 // Kubernetes quantities: parsing (bytes, vCPUs) and the canonical forms written back.
 
-import { QuantityError, formatBytes, formatCpu, isQuantity, parseQuantity } from '../../schemas/quantity';
+import { MAX_QUANTITY, QuantityError, formatBytes, formatCpu, isQuantity, parseQuantity } from '../../schemas/quantity';
 
 describe('parseQuantity', () => {
   test.each<[string | number, number]>([
@@ -13,7 +13,9 @@ describe('parseQuantity', () => {
     ['1k', 1000],
     ['3M', 3e6],
     ['2T', 2e12],
-    ['1E', 1e18],
+    ['1P', 1e15],
+    ['8Pi', 2 ** 53],
+    ['9007199254740992', 2 ** 53],
     ['100m', 0.1],
     ['1500m', 1.5],
     ['250u', 0.00025],
@@ -42,6 +44,27 @@ describe('parseQuantity', () => {
     expect(() => parseQuantity('1e400')).toThrow(/too large/);
   });
 
+  test.each<string | number>(['1e1000', '1e309', '1e99999999999999999999', '9'.repeat(400), '1E', '1Ei', '9Pi', '9007199254740993', '9007199254740992.5', `9007199254740992.${'0'.repeat(100)}1`, '9.007199254740993e15', '1e16', '8.1Pi', 2 ** 53 + 2, 1e300, Infinity])(
+    '%p is above the maximum of 8Pi and is refused, never read as Infinity or capped',
+    (q) => {
+      expect(() => parseQuantity(q)).toThrow(expect.objectContaining({ code: 'InvalidQuantity', tooLarge: true, message: expect.stringMatching(/too large: must be less than or equal to 8Pi \(9007199254740992\)$/) }));
+    },
+  );
+
+  test('malformed quantities are not flagged as too large', () => {
+    for (const q of ['two', '-1e1000', '1e', '1e1000Gi']) {
+      expect(() => parseQuantity(q)).toThrow(expect.objectContaining({ tooLarge: false }));
+    }
+  });
+
+  test('a tiny exponent is a finite number, and every accepted value is finite and at most the maximum', () => {
+    expect(parseQuantity('1e-400')).toBe(0);
+    for (const q of ['8Pi', '8192Ti', '9007199254740992', '9007199254740992.000', '9.007199254740992e15', '0.9007199254740992e16', '1e15']) {
+      const n = parseQuantity(q);
+      expect(Number.isFinite(n) && n <= MAX_QUANTITY).toBe(true);
+    }
+  });
+
   test('isQuantity tells valid quantities from the rest', () => {
     expect(['2Gi', 4, '100m'].every(isQuantity)).toBe(true);
     expect(['2GB', -1, true, null].some(isQuantity)).toBe(false);
@@ -67,6 +90,16 @@ describe('formatBytes', () => {
 
   test('formatting then parsing gives the same number of bytes', () => {
     for (const n of [0, 1, 512, 4096, 10e9, 1610612736, 7 * 2 ** 40]) expect(parseQuantity(formatBytes(n))).toBe(n);
+  });
+
+  test('sums beyond the maximum (many VMs of 8Pi) still format as a valid quantity, never as 1e+26Ei', () => {
+    for (const n of [2 ** 53 * 3, 2 ** 60 * 7, 1e44, 12345678901234567890123]) {
+      const s = formatBytes(n);
+      expect(s).toMatch(/^[0-9]+([KMGTPE]i)?$/);
+      expect(BigInt(s.replace(/[KMGTPE]i$/, '')) * (2n ** BigInt(10 * (' KMGTPE'.indexOf(s.slice(-2, -1)) > 0 && s.endsWith('i') ? ' KMGTPE'.indexOf(s.slice(-2, -1)) : 0)))).toBe(BigInt(n));
+    }
+    expect(formatBytes(1e44)).not.toMatch(/e\+/);
+    expect(formatCpu(1e21)).toBe('1000000000000000000000');
   });
 
   test('negative and non-finite byte counts are rejected', () => {

@@ -129,6 +129,22 @@ describe('errors name the field', () => {
     }
   });
 
+  test('a quantity that overflows or is above 8Pi is refused with one cause naming the field, wherever quantities are', () => {
+    const r = validator.validate('VirtualMachine', vm({ memory: '1e1000', disks: [{ name: 'd', size: '1e309' }] }));
+    expect(r.causes.map(formatCause)).toEqual([
+      'spec.memory: Invalid value: "1e1000": must be less than or equal to 8Pi (9007199254740992)',
+      'spec.disks[0].size: Invalid value: "1e309": must be less than or equal to 8Pi (9007199254740992)',
+    ]);
+    for (const bad of ['9Pi', '1Ei', '1E', 2 ** 60]) {
+      expect(validator.validate('VirtualMachine', vm({ memory: bad })).causes.map((c) => c.field)).toEqual(['spec.memory']);
+    }
+    expect(validator.validate('Volume', { apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Volume', metadata: { name: 'v', namespace: 'p' }, spec: { size: '1e309' } }).causes.map(formatCause))
+      .toEqual(['spec.size: Invalid value: "1e309": must be less than or equal to 8Pi (9007199254740992)']);
+    expect(validator.validate('Project', { apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'p' }, spec: { quota: { memory: '1e1000' } } }).causes.map((c) => c.field))
+      .toEqual(['spec.quota.memory']);
+    expect(validator.validate('VirtualMachine', vm({ memory: '8Pi' })).causes).toEqual([]);
+  });
+
   test('errors deep in lists carry indices: spec.disks[1].bus', () => {
     const r = validator.validate('VirtualMachine', vm({ disks: [{ name: 'root', image: 'debian-12' }, { name: 'data', volume: 'v', bus: 'ide' }] }));
     expect(fields(r)).toEqual(['spec.disks[1].bus']);

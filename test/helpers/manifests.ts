@@ -1,0 +1,31 @@
+// A small valid manifest of every served kind (schemas/kinds.ts) and its URLs, for tests that
+// exercise all kinds the same way (strict decoding, fuzzing).
+
+import { KINDS, type KindInfo } from '../../schemas/kinds';
+import { API } from './api';
+
+const V = 'stratuslab.eu/v1alpha1';
+
+const SPECS: Record<string, Record<string, unknown>> = {
+  VirtualMachine: { cpu: 1, memory: '1Gi' },
+  Volume: { size: '1Gi' },
+  Image: { source: { url: 'https://example.org/i.qcow2' }, format: 'qcow2' },
+  Host: { unschedulable: false },
+  Project: {},
+};
+
+/** A manifest of `kind` that the API accepts as it is. */
+export function manifestOf(kind: KindInfo, name: string, labels: Record<string, string> = { app: 'test' }): Record<string, any> {
+  const spec = SPECS[kind.kind];
+  if (!spec) throw new Error(`test/helpers/manifests.ts has no manifest for kind ${kind.kind}: add one`);
+  return { apiVersion: V, kind: kind.kind, metadata: { name, labels }, spec: structuredClone(spec) };
+}
+
+/** The collection URL of `kind` (in `namespace` when namespaced), or one object's URL. */
+export function urlOf(kind: KindInfo, namespace: string, name?: string): string {
+  const base = kind.namespaced ? `${API}/namespaces/${namespace}/${kind.plural}` : `${API}/${kind.plural}`;
+  return name === undefined ? base : `${base}/${name}`;
+}
+
+/** Every served kind. */
+export const SERVED_KINDS: readonly KindInfo[] = KINDS;

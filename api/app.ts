@@ -19,6 +19,7 @@ import { FeedHub } from './feed-hub';
 import type { Security } from './auth/security';
 import type { MetricsStore } from '../store/samples';
 import { mountMetrics } from './routes-metrics';
+import { largeBodyGate, type LargeBodyGateOptions } from './middleware/large-bodies';
 import type { Clock } from '../runtime';
 
 export interface AppOptions {
@@ -34,6 +35,8 @@ export interface AppOptions {
   ready?: () => Promise<boolean>;
   /** authentication, authorization, admission (quota), rate limits, audit: api/auth/security.ts */
   security: Security;
+  /** how many requests with large bodies are served at once (memory bound): api/middleware/large-bodies.ts */
+  largeBodies?: LargeBodyGateOptions;
   /** the agents' monitoring samples and accounting; serves metrics.stratuslab.eu when given */
   monitoring?: MetricsStore;
 }
@@ -88,6 +91,7 @@ export function createApp(o: AppOptions): StratusApp {
   app.use(o.security.auditTrail());
   app.use(errorMiddleware());
   app.use(o.security.authenticate());
+  app.use(largeBodyGate(o.largeBodies));
 
   const router = new Router();
   router.get('/healthz', (ctx) => { ctx.type = 'text/plain'; ctx.body = 'ok'; });

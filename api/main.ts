@@ -41,7 +41,7 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   const { app, close: closeApp } = createApp({
     store, validator: new Validator(), logger, metrics, security,
     monitoring: new MetricsStore({ client, keyspace: cfg.cassandra.keyspace }),
-    limits: { maxBytes: cfg.maxBodyBytes }, watch: { pollMs: cfg.watchPollMs, bookmarkMs: cfg.watchBookmarkMs, keepAliveMs: cfg.watchKeepAliveMs },
+    limits: { maxBytes: cfg.maxBodyBytes }, largeBodies: { concurrent: Math.max(1, cfg.largeRequests) }, watch: { pollMs: cfg.watchPollMs, bookmarkMs: cfg.watchBookmarkMs, keepAliveMs: cfg.watchKeepAliveMs },
     ready: async () => {
       if (manager.notReady()) return false;
       await pingCassandra(client);

@@ -31,6 +31,8 @@ export interface ApiConfig {
   logLevel: string;
   /** STRATUS_MAX_BODY_BYTES: default 3 MiB */
   maxBodyBytes: number;
+  /** STRATUS_API_LARGE_REQUESTS: requests with bodies over 256 KiB served at once (memory bound), default 2 */
+  largeRequests: number;
   /** STRATUS_WATCH_POLL_MS: how often watches read the change feed, default 250 */
   watchPollMs: number;
   /** STRATUS_WATCH_BOOKMARK_MS: how often watches that allow them get a BOOKMARK, default 60000 (as kube-apiserver) */
@@ -70,6 +72,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     tlsKey: env['STRATUS_TLS_KEY'] || undefined,
     logLevel: env['STRATUS_LOG_LEVEL'] ?? 'info',
     maxBodyBytes: int(env, 'STRATUS_MAX_BODY_BYTES', 3 * 1024 * 1024),
+    largeRequests: int(env, 'STRATUS_API_LARGE_REQUESTS', 2),
     watchPollMs: int(env, 'STRATUS_WATCH_POLL_MS', 250),
     watchBookmarkMs: Math.max(1, int(env, 'STRATUS_WATCH_BOOKMARK_MS', 60_000)),
     watchKeepAliveMs: int(env, 'STRATUS_WATCH_KEEPALIVE_MS', 30_000),

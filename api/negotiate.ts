@@ -48,7 +48,7 @@ export async function readBody(ctx: Context, allowed: string[], limits: BodyLimi
     text = await getRawBody(ctx.req, { limit: limits.maxBytes, length: ctx.get('Content-Length') || undefined, encoding: 'utf8' });
   } catch (err) {
     const e = err as { type?: string; status?: number };
-    if (e.type === 'entity.too.large' || e.status === 413) throw new RequestEntityTooLargeError(`request body is larger than the limit of ${limits.maxBytes} bytes`);
+    if (e.type === 'entity.too.large' || e.status === 413) throw new RequestEntityTooLargeError(`Request entity too large: limit is ${limits.maxBytes}`);
     throw new BadRequestError(`could not read the request body: ${(err as Error).message}`);
   }
   if (text.trim() === '') throw new BadRequestError('the request body is empty');

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ObjectStore, VolumeObject } from '../store';
-import { Manager, sleep, systemClock, type Clock, type ControllerMetrics } from '../runtime';
+import { Manager, sleep, systemClock, untilAborted, type Clock, type ControllerMetrics } from '../runtime';
 import { defaultExecutor, writeTestHost, type LibvirtExecutor } from '../libvirt';
 import type { VirtType } from './domain';
-import { buildHostAgent, type AgentTimings, type HostAgent } from './host-agent';
+import { buildHostAgent, type AgentTimings, type HostAgent, type HostAgentOptions } from './host-agent';
 import type { LeaseBackend } from './host/lease';
 import type { LeaseRepository } from '../store/leases';
 import type { MetricsStore } from '../store/samples';
@@ -26,6 +26,11 @@ import { VmSource } from './vm/source';
 import { volumeHost } from './vm/desired';
 import { HostSource } from './host-source';
 import { ImageCache } from './images/image-cache';
+import { HOLLOW_HOST_LABEL } from '../kube/names';
+import { ConsoleServer, type ConsoleServerOptions } from './console/server';
+import { ImageStatusReporter } from './images/image-reporter';
+import type { EventBroadcaster } from '../runtime/events';
+import { API_VERSION } from '../schemas/kinds';
 
 export interface HostSpecForProcess {
   name: string;
@@ -59,6 +64,19 @@ export interface AgentProcessOptions {
   random?: () => number;
   /** start hosts over this long, so N hollow hosts do not all renew in step; default min(N*10, 10000) ms */
   startSpreadMs?: number;
+  /** cloud-init seed ISOs per VM: 'auto' (default: real hosts only), 'on' (the test driver too), 'off' */
+  seeds?: 'auto' | 'on' | 'off';
+  /** real hosts: where the guests' SSH ports are forwarded from; default 127.0.0.1, ports 22000-22999 */
+  forwards?: { address: string; from: number; to: number };
+  /** the address poller's periods and sources (HostAgentOptions.addresses) */
+  addresses?: HostAgentOptions['addresses'];
+  /**
+   * The console server (serial consoles, VNC, console logs for the frontends: console/server.ts):
+   * where it listens and the cluster's console key; none: the hosts serve no consoles
+   */
+  console?: { address: string; port: number; advertise?: string; key: Uint8Array; followPollMs?: number; onSession?: ConsoleServerOptions['onSession'] };
+  /** the process's events (main.ts: over store/events.ts); each host reports as stratus-agent from its own name */
+  events?: EventBroadcaster;
   /** Prometheus registry: when given, the process's metrics (libvirt calls, hosts, reconciles) are registered on it */
   registry?: Registry;
   /** reconcile metrics; default those of `registry`, if any */
@@ -77,7 +95,7 @@ export async function hollowHosts(o: { prefix: string; count: number; dir: strin
       memoryKiB: o.memoryMiB * 1024,
       pools: [{ name: 'default', path: `/var/lib/stratus/hollow/${name}` }],
     });
-    out.push({ name, libvirtUri: uri, labels: { ...(o.labels ?? {}), 'stratuslab.eu/hollow': 'true' }, hostname: name });
+    out.push({ name, libvirtUri: uri, labels: { ...(o.labels ?? {}), [HOLLOW_HOST_LABEL]: 'true' }, hostname: name });
   }
   return out;
 }
@@ -87,12 +105,15 @@ export class AgentProcess {
   /** the Volumes whose storage is (or is to be) on this process's hosts */
   readonly volumes: HostSource<VolumeObject>;
   readonly images: ImageCache;
+  readonly imageStatus: ImageStatusReporter;
   readonly refs: RefResolver;
   readonly leases: LeaseRepository;
   readonly metrics?: MetricsStore;
   /** the Prometheus metrics, when a registry was given */
   readonly prometheus?: AgentMetrics;
   readonly agents: HostAgent[];
+  /** serves the consoles of the VMs of these hosts, when configured */
+  readonly consoleServer?: ConsoleServer;
   private readonly clock: Clock;
 
   constructor(private readonly o: AgentProcessOptions) {
@@ -103,8 +124,11 @@ export class AgentProcess {
       logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs,
     });
     this.refs = new RefResolver({ store: o.store, clock: o.clock });
-    // Images with a source.url: downloaded once for all the hosts of this process.
-    this.images = new ImageCache({ dir: join(o.stateDir, 'images'), logger: o.logger, clock: o.clock });
+    // Images: downloaded (source.url) and verified once for all the hosts of this process; with
+    // a real host among them, probed with qemu-img and a source.path must exist.
+    const real = o.hosts.some((h) => !h.libvirtUri.startsWith('test:'));
+    this.images = new ImageCache({ dir: join(o.stateDir, 'images'), logger: o.logger, clock: o.clock, probe: real });
+    this.imageStatus = new ImageStatusReporter({ store: o.store, logger: o.logger, clock: o.clock });
     this.leases = o.leases;
     this.metrics = o.samples;
     if (o.registry) {
@@ -112,15 +136,42 @@ export class AgentProcess {
     }
     const controllerMetrics = o.controllerMetrics ?? this.prometheus?.controllers;
     const machine = hostname();
+    this.consoleServer = o.console ? this.buildConsoleServer(o.console) : undefined;
     this.agents = o.hosts.map((h) => buildHostAgent({
       host: h.name, libvirtUri: h.libvirtUri, labels: h.labels, hostname: h.hostname,
       store: o.store, source: this.source, volumes: this.volumes, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
-      images: this.images,
+      images: this.images, imageStatus: this.imageStatus,
       holder: `${h.name}@${machine}`,
       pool: o.pool, poolPath: join(o.stateDir, 'pools', o.pool ?? 'default'), consoleDir: join(o.stateDir, 'console'),
+      consoleEndpoint: () => this.consoleServer?.endpoint,
+      seedDir: join(o.stateDir, 'seeds', h.name), seeds: o.seeds, forwards: o.forwards, addresses: o.addresses,
+      events: this.recorderOf(h.name),
       virtType: o.virtType, timings: o.timings, workers: o.workers, statusWriters: o.statusWriters, executor: o.executor,
       logger: o.logger, clock: o.clock, random: o.random, controllerMetrics,
     }));
+  }
+
+  /** Builds the console server of the process's hosts (in the constructor: no I/O until started). */
+  private buildConsoleServer(c: NonNullable<AgentProcessOptions['console']>): ConsoleServer {
+    const byHost = (host: string): HostAgent | undefined => this.agents.find((a) => a.host === host);
+    const names = this.o.hosts.map((h) => h.name);
+    return new ConsoleServer({
+      address: c.address, port: c.port, advertise: c.advertise, key: c.key, followPollMs: c.followPollMs,
+      onSession: (s) => {
+        c.onSession?.(s);
+        this.recorderOf(s.host)?.event({ apiVersion: API_VERSION, kind: 'VirtualMachine', metadata: { name: s.name, namespace: s.namespace, uid: s.uid } },
+          'Normal', 'ConsoleConnected', `a ${s.channel} console session was opened on host ${s.host}`);
+      },
+      hosts: () => names,
+      vm: (host, key) => this.source.boundTo(host, key),
+      files: (host, namespace, name) => byHost(host)?.consoleFiles(namespace, name),
+      logger: this.o.logger, clock: this.o.clock,
+    });
+  }
+
+  /** The event recorder of one host of the process (undefined without events). */
+  private recorderOf(host: string) {
+    return this.o.events?.recorder({ component: 'stratus-agent', host, controller: 'stratuslab.eu/agent', instance: host });
   }
 
   /** Resolves once every host reconciles VMs. */
@@ -142,10 +193,13 @@ export class AgentProcess {
    * (after the state directory exists), then the hosts (stopped first).
    */
   addTo(manager: Manager): Manager {
+    if (this.o.events) manager.add(this.o.events, 'events');
     return manager
       .add(this.source, { name: 'vm-source', after: () => mkdir(join(this.o.stateDir, 'console'), { recursive: true }).then(() => true) })
       .add(this.volumes, 'volume-source')
-      .add({ name: 'hosts', start: (signal) => this.runHosts(signal) });
+      // The console server before the hosts: they advertise where it listens from their first heartbeat.
+      .add(this.consoleServer ?? { name: 'no-console-server', start: untilAborted }, 'console-server')
+      .add({ name: 'hosts', start: (signal) => this.runHosts(signal) }, { after: (s) => this.consoleServer?.waitListening(s) ?? Promise.resolve(true) });
   }
 
   /** Runs the process on a manager of its own (tests, benches; main.ts uses addTo). */

@@ -13,7 +13,7 @@ import {
   Controller, Latch, Manager, Periodic, sleep, systemClock, untilAborted,
   type Clock, type ControllerMetrics, type ReconcileResult, type Runnable,
 } from '../runtime';
-import type { ImageObject, ObjectStore, VolumeObject } from '../store';
+import type { HostObject, ImageObject, ObjectStore, VolumeObject } from '../store';
 import type { LibvirtConnection, LibvirtExecutor } from '../libvirt';
 import type { VirtType } from './domain';
 import { keyOfDomainName } from './names';
@@ -34,6 +34,15 @@ import type { HostSource } from './host-source';
 import type { HostContext } from './vm/desired';
 import { VolumeReconciler } from './volume/reconciler';
 import type { ImageCache } from './images/image-cache';
+import type { DaemonEndpoint } from '../schemas/types.gen';
+import { consoleFilesOf, type ConsoleFiles } from './console/files';
+import type { ImageStatusReporter } from './images/image-reporter';
+import type { InterfaceAddressSource } from '../libvirt';
+import { SeedStore } from './vm/seeds';
+import { ForwardPorts } from './host/forwards';
+import { AddressPoller } from './vm/address-poller';
+import type { EventRecorder } from '../runtime/events';
+import { API_VERSION } from '../schemas/kinds';
 
 /** How many of `items` fall under each key. */
 function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
@@ -71,8 +80,10 @@ export interface HostAgentOptions {
   refs: RefResolver;
   lease: LeaseBackend;
   metrics?: MetricsStore;
-  /** local copies of Images with a source.url (shared by the hosts of a process) */
+  /** the verified local copies of Images (source.url or source.path; shared by the hosts of a process) */
   images?: ImageCache;
+  /** where the hosts' findings about their copies go (the Images' status) */
+  imageStatus?: ImageStatusReporter;
   /** who holds the lease: the same value after a restart keeps it (default host@machine) */
   holder: string;
   labels?: Record<string, string>;
@@ -81,6 +92,16 @@ export interface HostAgentOptions {
   /** where to create the pool when the host has none of that name */
   poolPath: string;
   consoleDir: string;
+  /** where the process's console server listens (advertised in the Host's status.daemonEndpoints) */
+  consoleEndpoint?: () => DaemonEndpoint | undefined;
+  /** the folder of this host's cloud-init seed ISOs */
+  seedDir: string;
+  /** build a seed per VM: 'auto' (the default) on real hosts only, 'on' on the test driver too, 'off' never */
+  seeds?: 'auto' | 'on' | 'off';
+  /** real hosts: where the guests' SSH ports are forwarded from; default 127.0.0.1, ports 22000-22999 */
+  forwards?: { address: string; from: number; to: number };
+  /** the address poller: how often a guest with addresses is asked again (default 30 000 ms; 0: never), while it has none (default 2000 ms), and where (default agent, then lease) */
+  addresses?: { steadyMs?: number; fastMs?: number; sources?: InterfaceAddressSource[] };
   /** 'auto': test for test:// URIs, kvm when libvirt offers it, else qemu (TCG) */
   virtType?: VirtType | 'auto';
   defaultDiskBytes?: number;
@@ -98,6 +119,8 @@ export interface HostAgentOptions {
   /** random source of the sweep's jitter and the monitor's spread; default Math.random */
   random?: () => number;
   controllerMetrics?: ControllerMetrics;
+  /** records what the host's agent does (core/v1 Events on its VMs and its Host): default nothing */
+  events?: EventRecorder;
 }
 
 /** One host's agent, as the process and its tests see it: run it, ask how it is. */
@@ -113,6 +136,8 @@ export interface HostAgent extends Runnable {
   readonly conn: LibvirtConnection | undefined;
   /** whether the agent runs libvirt domain `domain` (benches) */
   hasDomain(domain: string): boolean;
+  /** where VM `namespace/name`'s console lives on this host (its socket, log: console/files.ts) */
+  consoleFiles(namespace: string, name: string): ConsoleFiles;
   /** one pass of the periodic sweep, now */
   sweep(): Promise<void>;
 }
@@ -130,6 +155,8 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
   const connected = new Latch();
   const running = new Latch();
   let virtType: VirtType = 'test'; // detected once connected, before anything reads it
+  /** the Host as registered (its uid is the reference of the host's events) */
+  let hostObject: HostObject | undefined;
 
   const link: LibvirtLink = new LibvirtLink({
     uri: o.libvirtUri, executor: o.executor, pool, poolPath: o.poolPath, clock, logger: log,
@@ -150,14 +177,30 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     host, store: o.store, conn, pools, pool, labels: o.labels ?? {}, libvirtUri: o.libvirtUri,
     agentVersion: o.agentVersion ?? '0.1.0', hostname: o.hostname,
     hypervisor: () => ({ name: virtType === 'test' ? 'Test' : 'QEMU', kvm: virtType === 'kvm' }),
+    endpoints: () => {
+      const console = o.consoleEndpoint?.();
+      return console ? { console } : undefined;
+    },
     conditions: () => [libvirtCondition(link.state, o.libvirtUri)],
     keeper, clock, heartbeatIntervalMs: t.heartbeatIntervalMs, capacityRefreshMs: t.hostFactsRefreshMs, logger: log,
   });
   const images = o.images;
+  /** This host's copy of an Image, verified, and reported in the Image's status. */
+  function imageCopy(img: ImageObject): ReturnType<ImageCache['state']> {
+    const st = images?.state(img);
+    if (st) o.imageStatus?.note(img, host, st);
+    return st;
+  }
+  const seeds = new SeedStore({ dir: o.seedDir });
+  const seedsOn = (): boolean => o.seeds === 'on' || (o.seeds !== 'off' && virtType !== 'test');
+  const fwd = o.forwards ?? { address: '127.0.0.1', from: 22000, to: 22999 };
+  const forwards = new ForwardPorts(fwd);
   const hostContext = (): HostContext => ({
-    ...(images ? { images: (img: ImageObject) => images.state(img) } : {}),
+    ...(images ? { images: (img: ImageObject) => imageCopy(img) } : {}),
     host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
     defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,
+    ...(seedsOn() ? { seedDir: seeds.dir } : {}),
+    ...(virtType !== 'test' ? { forward: { address: forwards.address, portOf: (key: string) => forwards.get(key) } } : {}),
   });
   const volumes = new VolumeReconciler({
     host, store: o.store, pools, volumes: o.volumes, vms: o.source, refs: o.refs, hostContext,
@@ -174,6 +217,12 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     hostContext,
     claimVolume: (namespace, name) => volumes.claim(namespace, name),
     freshVolume: (namespace, name) => volumes.latest(`${namespace}/${name}`),
+    events: o.events,
+    seeds, forwards,
+  });
+  const addresses = new AddressPoller({
+    host, store: o.store, source: o.source, conn: () => link.connection, forwards: { get: (key) => (virtType !== 'test' ? forwards.get(key) : undefined), address: forwards.address },
+    sources: o.addresses?.sources, fastMs: o.addresses?.fastMs, steadyMs: o.addresses?.steadyMs, clock, logger: log,
   });
   const controller: Controller = new Controller({
     name: `vm@${host}`, reconciler: (k, ctx): Promise<ReconcileResult> => whileConnected(() => reconciler.reconcile(k, ctx)), workers: o.workers ?? 4,
@@ -233,13 +282,27 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     const owned = await ownedDomains(link.conn, host, domainNames);
     await Promise.all(owned.filter((d) => d.active).map((d) => d.destroy().catch((err) => log.error({ vm: d.key, err: String(err) }, 'fencing could not destroy a domain'))));
     log.error({ stopped: owned.filter((d) => d.active).map((d) => d.key) }, 'fenced: stopped every domain');
+    // Written once Cassandra answers again (the recorder's queue holds them meanwhile).
+    const why = `host ${host} could not renew its lease for ${Math.round(t.fenceAfterMs / 1000)}s`;
+    o.events?.event(hostObject ?? { apiVersion: API_VERSION, kind: 'Host', metadata: { name: host } }, 'Warning', 'Fenced', `${why}: stopped its domains`);
+    for (const d of owned.filter((x) => x.active)) {
+      const vm = o.source.boundTo(host, d.key);
+      if (vm) o.events?.event(vm, 'Warning', 'Fenced', `${why}: stopped the domain`);
+    }
     for (const d of owned) controller.enqueue(d.key);
+  }
+
+  /** The SSH ports the host's domains hold (their metadata): never given to another VM. */
+  function claimPorts(owned: { key: string; sshPort?: number }[]): void {
+    for (const d of owned) if (d.sshPort !== undefined) forwards.claim(d.key, d.sshPort);
   }
 
   /** One pass of the sweep: every bound VM and held Volume, every owned domain, leftover volumes. */
   async function sweep(): Promise<void> {
     enqueueAll();
-    for (const d of await ownedDomains(link.conn, host, domainNames)) controller.enqueue(d.key);
+    const owned = await ownedDomains(link.conn, host, domainNames);
+    claimPorts(owned);
+    for (const d of owned) controller.enqueue(d.key);
     for (const [key, vols] of await leftoverVolumes(pools, pool, (k) => o.source.boundTo(host, k))) {
       reconciler.leftovers.set(key, vols);
       controller.enqueue(key);
@@ -258,7 +321,7 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
   async function register(signal: AbortSignal): Promise<boolean> {
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
-        await registrar.register();
+        hostObject = await registrar.register();
         return true;
       } catch (err) {
         log.warn({ err: String(err) }, 'registering the host failed; retrying');
@@ -308,7 +371,12 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     name: 'vm-controller',
     after: async (s) => {
       if (!(await o.source.waitForSync(s)) || !(await o.volumes.waitForSync(s))) return false;
-      await listDomainNames(link.conn, domainNames).catch((err) => log.warn({ err: String(err) }, 'listing domains failed; looking each up'));
+      // Real hosts: the SSH ports of the domains defined before this agent started stay theirs.
+      if (virtType !== 'test') {
+        await ownedDomains(link.conn, host, domainNames).then(claimPorts, (err) => log.warn({ err: String(err) }, 'listing domains failed; looking each up'));
+      } else {
+        await listDomainNames(link.conn, domainNames).catch((err) => log.warn({ err: String(err) }, 'listing domains failed; looking each up'));
+      }
     },
   });
   manager.add(volumeController, 'volume-controller');
@@ -329,6 +397,14 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     },
   }));
   if (monitor) manager.add(monitor, 'monitor');
+  if ((o.addresses?.steadyMs ?? 30_000) > 0) {
+    manager.add(new Periodic({
+      name: 'addresses', periodMs: addresses.periodMs, jitter: 0.1, clock, random: o.random, logger: log, errorMessage: 'reading guest addresses failed',
+      run: async () => {
+        if (link.connected) await addresses.poll();
+      },
+    }));
+  }
 
   const ready = manager.started.then(() => {
     running.open();
@@ -360,6 +436,7 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
       return link.connection;
     },
     hasDomain: (domain) => registry.get(domain) !== undefined,
+    consoleFiles: (namespace, name) => consoleFilesOf(o.consoleDir, virtType, namespace, name),
     sweep,
   };
 }

@@ -5,12 +5,16 @@
  * Flags override the environment (config/agent.ts). SIGINT/SIGTERM stop it; domains keep running.
  */
 import { Command } from 'commander';
-import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadAgentConfig, type AgentFlags } from '../config/agent';
+import { agentLogger } from './logger';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
 import { LeaseRepository } from '../store/leases';
 import { MetricsStore } from '../store/samples';
+import { EventRepository } from '../store/events';
+import { EventBroadcaster } from '../runtime/events';
+import { ClusterSecretRepository, CONSOLE_TOKEN_SECRET } from '../store/cluster-secrets';
+import { randomBytes } from 'node:crypto';
 import { LibvirtExecutor } from '../libvirt';
 import { abortOnSignals, closer, Manager } from '../runtime';
 import { AgentProcess, hollowHosts, type HostSpecForProcess } from './agent-process';
@@ -35,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-monitoring', 'no monitoring samples or accounting')
     .option('--metrics-port <port>', 'serve Prometheus /metrics, /healthz and /readyz on this port (default: $STRATUS_AGENT_METRICS_PORT or 0 = off)')
     .option('--metrics-address <addr>', 'address /metrics listens on (default: $STRATUS_AGENT_METRICS_ADDRESS or 127.0.0.1)')
+    .option('--seeds <mode>', 'cloud-init seed ISO per VM: auto (real hosts only), on, off (default: $STRATUS_AGENT_SEEDS or auto)')
+    .option('--console-address <host:port>', 'console server for the frontends: serial consoles, VNC, console logs (default: $STRATUS_AGENT_CONSOLE_ADDRESS or 127.0.0.1:0, any free port)')
     .option('--log-level <level>', 'log level (default info)');
   program.parse(argv);
   const flags = program.opts<AgentFlags>();
@@ -45,7 +51,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`stratus-agent: ${(err as Error).message}\n`);
     return 2;
   }
-  const logger = pino({ level: cfg.logLevel, base: { component: 'agent' } });
+  // Cloud-init user data can hold secrets: never in a log line, whatever logs a VM.
+  const logger = agentLogger(cfg.logLevel);
   const client = createCassandraClient({
     contactPoints: cfg.cassandra.contactPoints, localDataCenter: cfg.cassandra.localDataCenter,
     username: cfg.cassandra.username, password: cfg.cassandra.password,
@@ -54,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
   await migrate({ client, keyspace: cfg.cassandra.keyspace, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec, logger });
   const store = new ObjectStore({ client, keyspace: cfg.cassandra.keyspace, logger, feed: { retentionSec: cfg.feedRetentionSec } });
   await store.init();
+  // The key of console tokens, shared with the frontends through Cassandra (created by whoever comes first).
+  const consoleKey = await new ClusterSecretRepository({ client, keyspace: cfg.cassandra.keyspace }).getOrCreate(CONSOLE_TOKEN_SECRET, () => randomBytes(32));
 
   const hosts: HostSpecForProcess[] = cfg.hollow > 0
     ? await hollowHosts({ prefix: cfg.host, count: cfg.hollow, dir: join(cfg.stateDir, 'hollow'), cpus: cfg.hollowCpus, memoryMiB: cfg.hollowMemoryMiB, labels: cfg.labels })
@@ -65,10 +74,16 @@ async function main(argv: string[]): Promise<number> {
     registry,
     store, hosts, stateDir: cfg.stateDir, pool: cfg.pool,
     leases: new LeaseRepository({ client, keyspace: cfg.cassandra.keyspace }),
+    events: new EventBroadcaster({
+      sink: new EventRepository({ client, keyspace: cfg.cassandra.keyspace, feed: store.feed, ttlSec: cfg.events.ttlSec }),
+      registry, logger, queueSize: cfg.events.queueSize, correlator: { burst: cfg.events.burst, refillMs: cfg.events.refillMs },
+    }),
     samples: cfg.monitoring
       ? new MetricsStore({ client, keyspace: cfg.cassandra.keyspace, sampleTtlSec: cfg.sampleTtlSec, usageTtlSec: cfg.usageTtlSec })
       : undefined,
     virtType: cfg.hollow > 0 ? 'test' : cfg.virtType, workers: cfg.workers, pollIntervalMs: cfg.pollIntervalMs, executor, logger,
+    console: { ...cfg.console, advertise: cfg.consoleAdvertise, key: consoleKey },
+    seeds: cfg.seeds, forwards: { address: cfg.forwardAddress, ...cfg.forwardPorts }, addresses: { steadyMs: cfg.addressPollMs },
     timings: {
       renewIntervalMs: cfg.renewIntervalMs, fenceAfterMs: cfg.fenceAfterMs, heartbeatIntervalMs: cfg.heartbeatIntervalMs,
       resyncMs: cfg.resyncMs, sampleIntervalMs: cfg.sampleIntervalMs, accountingFlushMs: cfg.accountingFlushMs, shutdownGraceMs: cfg.shutdownGraceMs,

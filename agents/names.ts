@@ -47,6 +47,11 @@ export function parseVmVolumeName(volume: string): ParsedVmVolume | undefined {
   return { namespace: p[1], name: p[2], disk: p[3], uidTag: p[4] };
 }
 
+/** The cloud-init seed ISO of VM `namespace/name`, within its host's seed folder. */
+export function seedFileName(namespace: string, name: string): string {
+  return `${namespace}.${name}.iso`;
+}
+
 /** The console log file name of VM `namespace/name`. */
 export function consoleLogName(namespace: string, name: string): string {
   return `${namespace}.${name}.log`;

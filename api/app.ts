@@ -1,6 +1,8 @@
 // The Koa application of one stateless frontend: Kubernetes-style routes over the object store.
 
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
@@ -15,10 +17,18 @@ import type { ProjectCache } from './project-cache';
 import { ResourceHandlers, type Target } from './resources';
 import { watchRequested } from './decode/list-options';
 import { mountDiscovery } from './routes-discovery';
+import { VmActions } from './actions/handler';
+import { VM_ACTIONS } from './actions/decide';
+import { RequestValidator } from '../schemas/requests';
 import { FeedHub } from './feed-hub';
+import { ConsoleProxy } from './console/proxy';
+import { mountConsole } from './console/routes';
+import { upgradeListener } from './console/upgrade';
 import type { Security } from './auth/security';
 import type { MetricsStore } from '../store/samples';
 import { mountMetrics } from './routes-metrics';
+import { mountEvents } from './events/routes';
+import type { EventRepository } from '../store/events';
 import { largeBodyGate, type LargeBodyGateOptions } from './middleware/large-bodies';
 import type { Clock } from '../runtime';
 
@@ -39,13 +49,19 @@ export interface AppOptions {
   largeBodies?: LargeBodyGateOptions;
   /** the agents' monitoring samples and accounting; serves metrics.stratuslab.eu when given */
   monitoring?: MetricsStore;
+  /** the Events the controllers and agents record; serves core/v1 events (read-only) when given */
+  events?: EventRepository;
+  /** the cluster's console key (store/cluster-secrets.ts): VM consoles and logs through the agents; none: they answer 503 */
+  consoleKey?: Uint8Array;
 }
 
 export interface StratusApp {
   app: Koa;
   metrics: ApiMetrics;
-  /** stops the shared feed followers */
+  /** stops the shared feed followers and ends the console sessions */
   close(): void;
+  /** the node server's 'upgrade' listener: websockets (VM consoles) through the same middleware as requests */
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 type Verb = 'list' | 'create' | 'deletecollection' | 'get' | 'update' | 'patch' | 'delete';
@@ -112,12 +128,20 @@ export function createApp(o: AppOptions): StratusApp {
     mayView: (ctx, name) => o.security.mayViewProject(ctx, name), forbidden: (ctx, name) => o.security.namespaceForbidden(ctx, name),
   });
   o.security.mount(router);
+  if (o.events) {
+    mountEvents(router, {
+      events: o.events, store: o.store, hub, logger: o.logger, clock: o.clock, watch,
+      authorize: (ctx, t, verb) => o.security.authorize(ctx, t, verb), scope: (ctx, t) => o.security.listScope(ctx, t),
+      onWatchOpen: () => metrics.watches.inc(), onWatchClose: () => metrics.watches.dec(),
+    });
+  }
   if (o.monitoring) {
     mountMetrics(router, { metrics: o.monitoring, clock: o.clock, authorize: (ctx, ns) => o.security.authorizeMonitoring(ctx, ns) });
   }
 
   const base = `/apis/${GROUP}/${VERSION}`;
-  const target = async (ctx: Context, verb: Verb, sub?: 'status'): Promise<Target> => {
+  const actions = new VmActions({ store: o.store, requests: new RequestValidator(), limits, admission: o.security.admission, clock: o.clock, logger: o.logger });
+  const target = async (ctx: Context, verb: Verb, sub?: Target['subresource']): Promise<Target> => {
     const p = ctx.params as Record<string, string>;
     const kind: KindInfo | undefined = kindByPlural(p['plural']);
     if (!kind) throw new NotFoundError('the server could not find the requested resource');
@@ -145,9 +169,27 @@ export function createApp(o: AppOptions): StratusApp {
     router.put(`${prefix}/:plural/:name/status`, async (ctx) => handlers.replace(ctx, await target(ctx, 'update', 'status')));
     router.patch(`${prefix}/:plural/:name/status`, async (ctx) => handlers.patch(ctx, await target(ctx, 'patch', 'status')));
   }
+  // VM actions (start, stop, restart), authorized as updates of virtualmachines/ACTION: api/actions/.
+  for (const action of VM_ACTIONS) {
+    const act = async (ctx: Context) => {
+      if ((ctx.params as Record<string, string>)['plural'] !== 'virtualmachines') throw new NotFoundError('the server could not find the requested resource');
+      await actions.handle(ctx, await target(ctx, 'update', action), action);
+    };
+    router.put(`${base}/namespaces/:namespace/:plural/:name/${action}`, act);
+    router.post(`${base}/namespaces/:namespace/:plural/:name/${action}`, act);
+  }
+  // VM consoles, VNC and console logs, proxied to the agents: api/console/.
+  const consoles = new ConsoleProxy({ store: o.store, key: o.consoleKey, logger: o.logger, clock: o.clock });
+  mountConsole(router, base, { proxy: consoles, authorize: (ctx, t, verb) => o.security.authorize(ctx, t, verb) });
   app.use(router.routes());
   // As Status objects (through the error middleware), like every other error.
   const notAllowed = () => new MethodNotAllowedError('the server does not allow this method on the requested resource');
   app.use(router.allowedMethods({ throw: true, methodNotAllowed: notAllowed, notImplemented: notAllowed }));
-  return { app, metrics, close: () => hub.close() };
+  return {
+    app, metrics, upgrade: upgradeListener(app.callback()),
+    close: () => {
+      hub.close();
+      consoles.close();
+    },
+  };
 }

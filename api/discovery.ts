@@ -2,6 +2,7 @@
 // and legacy (/api, /apis, /apis/<group>/<version>). Pure builders from schemas/kinds.ts; no I/O.
 
 import { API_VERSION, GROUP, KINDS, VERSION, type KindInfo } from '../schemas/kinds';
+import { VM_ACTIONS } from './actions/decide';
 
 // ---------------------------------------------------------------------------------------------
 // Accept header parsing (shared with api/table.ts)
@@ -84,8 +85,26 @@ export function versionInfo(overrides: Partial<VersionInfo> = {}): VersionInfo {
 export const KIND_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] as const;
 /** Verbs on the status subresource. */
 export const STATUS_VERBS = ['get', 'patch', 'update'] as const;
+/** Verbs of the VM actions (api/actions/): PUT (or POST) with an optional body, authorized as update. */
+export const ACTION_VERBS = ['update'] as const;
+
+/** The subresources of a kind besides status. */
+function actionSubresources(k: KindInfo): readonly string[] {
+  return k.kind === 'VirtualMachine' ? VM_ACTIONS : [];
+}
+/**
+ * The console subresources of a kind (api/console/), with their verbs as Kubernetes lists pods/exec
+ * and pods/log: the console and VNC websockets (GET, authorized as create), the log (get).
+ */
+function consoleSubresources(k: KindInfo): { subresource: string; verbs: string[] }[] {
+  return k.kind === 'VirtualMachine'
+    ? [{ subresource: 'console', verbs: ['create', 'get'] }, { subresource: 'vnc', verbs: ['create', 'get'] }, { subresource: 'log', verbs: ['get'] }]
+    : [];
+}
 /** Projects answer read-only as core/v1 Namespaces. */
 export const NAMESPACE_VERBS = ['get', 'list'] as const;
+/** core/v1 Events are read-only: the controllers and agents record them (api/events/). */
+export const EVENT_VERBS = ['get', 'list', 'watch'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Aggregated discovery (apidiscovery.k8s.io/v2, also served as v2beta1)
@@ -177,6 +196,8 @@ function resourceDiscovery(k: KindInfo): APIResourceDiscovery {
   };
   if (k.categories.length > 0) r.categories = [...k.categories];
   r.subresources = [{ subresource: 'status', responseKind: gvk(k.kind), verbs: [...STATUS_VERBS] }];
+  for (const sub of actionSubresources(k)) r.subresources.push({ subresource: sub, responseKind: { group: '', version: 'v1', kind: 'Status' }, verbs: [...ACTION_VERBS] });
+  for (const c of consoleSubresources(k)) r.subresources.push({ subresource: c.subresource, responseKind: { group: '', version: 'v1', kind: 'Status' }, verbs: c.verbs });
   return r;
 }
 
@@ -191,8 +212,9 @@ export function aggregatedDiscovery(version: AggregatedVersion = 'v2', kinds: re
 }
 
 /**
- * Body of GET /api for aggregated discovery: the core group with only `namespaces` (Projects
- * seen as Namespaces; get and list), so `kubectl get ns` works. It must be aggregated too:
+ * Body of GET /api for aggregated discovery: the core group with `namespaces` (Projects seen as
+ * Namespaces; get and list), so `kubectl get ns` works, and `events` (read-only; kubectl get
+ * events, kubectl events and kubectl describe read them there). It must be aggregated too:
  * a plain APIVersions here makes kubectl ignore the aggregated /apis. Serving it requires
  * GET /api/v1/namespaces[/{name}] (kubectl's apply probes GET /api/v1/namespaces/{ns} anyway).
  */
@@ -212,6 +234,13 @@ export function aggregatedLegacyDiscovery(version: AggregatedVersion = 'v2'): AP
           singularResource: 'namespace',
           verbs: [...NAMESPACE_VERBS],
           shortNames: ['ns'],
+        }, {
+          resource: 'events',
+          responseKind: { group: '', version: 'v1', kind: 'Event' },
+          scope: 'Namespaced',
+          singularResource: 'event',
+          verbs: [...EVENT_VERBS],
+          shortNames: ['ev'],
         }],
         freshness: 'Current',
       }],
@@ -276,7 +305,7 @@ export function apiGroupList(): APIGroupList {
   return { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name, versions, preferredVersion }] };
 }
 
-/** Body of GET /api for legacy discovery: core v1, which holds only namespaces (see coreV1ResourceList). */
+/** Body of GET /api for legacy discovery: core v1, which holds namespaces and events (see coreV1ResourceList). */
 export function apiVersions(): APIVersions {
   return { kind: 'APIVersions', versions: ['v1'] };
 }
@@ -296,16 +325,21 @@ export function apiResourceList(kinds: readonly KindInfo[] = KINDS): APIResource
     if (k.categories.length > 0) r.categories = [...k.categories];
     resources.push(r);
     resources.push({ name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: [...STATUS_VERBS] });
+    for (const sub of actionSubresources(k)) resources.push({ name: `${k.plural}/${sub}`, singularName: '', namespaced: k.namespaced, kind: 'Status', verbs: [...ACTION_VERBS] });
+    for (const c of consoleSubresources(k)) resources.push({ name: `${k.plural}/${c.subresource}`, singularName: '', namespaced: k.namespaced, kind: 'Status', verbs: c.verbs });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: API_VERSION, resources };
 }
 
-/** Body of GET /api/v1: only namespaces, the read-only view of Projects. */
+/** Body of GET /api/v1: namespaces (the read-only view of Projects) and events (read-only). */
 export function coreV1ResourceList(): APIResourceList {
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion: 'v1',
-    resources: [{ name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: [...NAMESPACE_VERBS], shortNames: ['ns'] }],
+    resources: [
+      { name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: [...NAMESPACE_VERBS], shortNames: ['ns'] },
+      { name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: [...EVENT_VERBS], shortNames: ['ev'] },
+    ],
   };
 }

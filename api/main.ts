@@ -1,5 +1,6 @@
 // stratus-api: one stateless frontend. Connects to Cassandra, applies migrations, serves the API.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cluster from 'node:cluster';
 import http from 'node:http';
@@ -12,12 +13,14 @@ import { AuditRepository } from '../store/audit';
 import { LeaseRepository } from '../store/leases';
 import { QuotaRepository } from '../store/quota';
 import { TokenRepository } from '../store/tokens';
+import { ClusterSecretRepository, CONSOLE_TOKEN_SECRET } from '../store/cluster-secrets';
 import { abortOnSignals, closer, HttpServerRunnable, Manager, untilAborted } from '../runtime';
 import { createApp } from './app';
 import { Security } from './auth/security';
 import { LOG_REDACT } from './auth/redact';
 import { ApiMetrics } from './metrics';
 import { MetricsStore } from '../store/samples';
+import { EventRepository } from '../store/events';
 import { ErrorCode, hasCode } from '../errors';
 
 export async function runApi(signal: AbortSignal): Promise<void> {
@@ -38,9 +41,13 @@ export async function runApi(signal: AbortSignal): Promise<void> {
     tokens: new TokenRepository(ks), audit: new AuditRepository(ks), quota: new QuotaRepository(ks), quotaLeases: new LeaseRepository({ ...ks, family: 'quota' }),
   };
   const security = new Security({ repositories, store, config: cfg.auth, logger });
-  const { app, close: closeApp } = createApp({
+  // The key of console tokens, shared with the agents through Cassandra (created by whoever comes first).
+  const consoleKey = await new ClusterSecretRepository(ks).getOrCreate(CONSOLE_TOKEN_SECRET, () => randomBytes(32));
+  const { app, close: closeApp, upgrade } = createApp({
+    consoleKey,
     store, validator: new Validator(), logger, metrics, security,
     monitoring: new MetricsStore({ client, keyspace: cfg.cassandra.keyspace }),
+    events: new EventRepository({ client, keyspace: cfg.cassandra.keyspace }),
     limits: { maxBytes: cfg.maxBodyBytes }, largeBodies: { concurrent: Math.max(1, cfg.largeRequests) }, watch: { pollMs: cfg.watchPollMs, bookmarkMs: cfg.watchBookmarkMs, keepAliveMs: cfg.watchKeepAliveMs },
     ready: async () => {
       if (manager.notReady()) return false;
@@ -52,6 +59,7 @@ export async function runApi(signal: AbortSignal): Promise<void> {
     ? https.createServer({ cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey) }, app.callback())
     : http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
+  server.on('upgrade', upgrade);
   // One manager, started in this order and stopped in reverse: the watch streams end first (so
   // the server can close their connections), then the server, then the quota ledger's background
   // repair and the audit flush, and Cassandra last.

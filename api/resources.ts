@@ -238,7 +238,7 @@ export class ResourceHandlers {
     }
     const admitted = new AdmissionScope(this.o.admission);
     const out = await admitted.around(() => this.o.store.guaranteedUpdate(key, async (latest) => {
-      const { object, conflicts } = ssaApply(latest, applied, { manager, force, now: this.now(), subresource: sub, defaults: this.defaulter(fv, ctx) });
+      const { object, conflicts } = ssaApply(latest, applied, { manager, force, now: this.now(), subresource: sub === 'status' ? sub : undefined, defaults: this.defaulter(fv, ctx) });
       if (conflicts.length > 0) {
         throw new ConflictError(formatConflictMessage(conflicts), { name: t.name, kind: t.kind.plural, causes: conflictCauses(conflicts) });
       }
@@ -332,7 +332,7 @@ export class ResourceHandlers {
   }
 
   /** Validates against the kind's schema, applying defaults; warnings go to the Warning header. */
-  private validate(obj: StoredObject, fv: FieldValidation, ctx: Context, sub?: 'status'): StoredObject {
+  private validate(obj: StoredObject, fv: FieldValidation, ctx: Context, sub?: Target['subresource']): StoredObject {
     const res = this.o.validator.validate(obj.kind, obj, { fieldValidation: fv, part: sub === 'status' ? 'status' : 'object' });
     if (!res.ok) throw invalid(obj.kind, obj.metadata.name, res.causes);
     if (fv === 'Warn') {

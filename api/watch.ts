@@ -47,6 +47,20 @@ export interface WatchRequest {
   table?: { includeObject: IncludeObject };
   /** authorization: only objects this accepts are sent (checked per event) */
   allow?: (o: StoredObject) => Promise<boolean>;
+  /** a collection outside the object store (core/v1 Events): how it lists, matches and prints */
+  collection?: WatchCollection;
+}
+
+/** What a watch needs of a collection the object store does not hold (api/events/). */
+export interface WatchCollection {
+  /** apiVersion of its BOOKMARKs */
+  apiVersion: string;
+  /** one page of the current objects (the ADDED events of a watch from "now") */
+  list(cont?: string): Promise<{ items: StoredObject[]; continue?: string }>;
+  /** the request's field selector, on this collection's fields */
+  matches(o: StoredObject): boolean;
+  /** the one-row Table of a watch event (headers on the first) */
+  table(o: StoredObject, first: boolean, includeObject: IncludeObject): unknown;
 }
 
 export class Watcher {
@@ -88,14 +102,16 @@ export class Watcher {
     // Labels are checked by throughLabelSelector (an object leaving the selection is DELETED).
     const keep = (o: StoredObject) =>
       (req.namespace === undefined || (o.metadata.namespace ?? '') === req.namespace) &&
-      matchesFields(req.fieldSelector, o);
+      (req.collection ? req.collection.matches(o) : matchesFields(req.fieldSelector, o));
     let first = true;
     let lastWrite = this.clock.now();
     const send = (ev: WatchEvent | { type: 'BOOKMARK'; object: unknown }) => {
       lastWrite = this.clock.now();
       let object = ev.object;
       if (req.table && ev.type !== 'BOOKMARK') {
-        object = watchEventTable(req.kind, ev.object, first, req.table.includeObject);
+        object = req.collection
+          ? req.collection.table(ev.object, first, req.table.includeObject)
+          : watchEventTable(req.kind, ev.object, first, req.table.includeObject);
         first = false;
       }
       out.write(JSON.stringify({ type: ev.type, object }) + '\n');
@@ -114,7 +130,9 @@ export class Watcher {
       follower = open();
       let cont: string | undefined;
       do {
-        const page = await store.list(req.kind.kind, req.namespace, { continue: cont, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
+        const page = req.collection
+          ? await req.collection.list(cont)
+          : await store.list(req.kind.kind, req.namespace, { continue: cont, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
         for (const o of page.items) if (!req.allow || await req.allow(o)) send({ type: 'ADDED', object: o });
         cont = page.continue;
       } while (cont && !signal.aborted);
@@ -132,7 +150,7 @@ export class Watcher {
           if (ev && keep(ev.object) && (!req.allow || await req.allow(ev.object))) send(ev);
         }
         if (req.bookmarks && clock.now() - lastBookmark >= this.o.bookmarkMs) {
-          send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
+          send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: req.collection?.apiVersion ?? 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
           lastBookmark = clock.now();
         }
         const keepAliveMs = this.o.keepAliveMs ?? 30_000;

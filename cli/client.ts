@@ -1,7 +1,8 @@
 // The HTTP client of the CLI: a list of API frontends tried in order (fail over only on connection
-// errors, never after an HTTP response), bearer token, custom CA, JSON bodies, typed API errors, watch streams.
+// errors, never after an HTTP response), bearer token, custom CA, JSON bodies, typed API errors, watch and log streams, websockets (consoles).
 
 import { Agent, fetch, type Response } from 'undici';
+import WebSocket from 'ws';
 import { ApiError } from './errors/api-error';
 import { CliError } from './errors/cli-error';
 import { ConnectionError, type ConnectionAttempt } from './errors/connection-error';
@@ -138,6 +139,8 @@ export class ApiClient {
   private readonly log?: (line: string) => void;
   private readonly warn?: (line: string) => void;
   private readonly userAgent: string;
+  private readonly caPem?: string;
+  private readonly connectTimeoutMs: number;
   /** index of the server that answered last: later requests start there */
   private current = 0;
 
@@ -147,6 +150,8 @@ export class ApiClient {
     this.log = opts.log;
     this.warn = opts.warn;
     this.userAgent = opts.userAgent ?? 'stratus';
+    this.caPem = opts.caPem;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.dispatcher = new Agent({
       connect: { timeout: opts.connectTimeoutMs ?? 5000, ...(opts.caPem ? { ca: opts.caPem } : {}) },
       // watch streams may stay silent for a long time
@@ -207,6 +212,68 @@ export class ApiClient {
     } finally {
       reader.cancel().catch(() => undefined);
     }
+  }
+
+  /** GETs `path` and yields its body as it arrives (logs); an HTTP status >= 400 throws an ApiError. */
+  async *stream(path: string, opts: RequestOptions = {}): AsyncGenerator<Uint8Array> {
+    const res = await this.send('GET', path, { accept: 'text/plain, application/json', ...opts });
+    if (res.status >= 400) {
+      const text = await res.text();
+      throw ApiError.fromResponse(res.status, parseBody(text, res.headers.get('content-type')), res.statusText);
+    }
+    if (!res.body) return;
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (value) yield value;
+      }
+    } finally {
+      reader.cancel().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Opens a websocket on `path` (a VM's console), trying the servers in order on connection
+   * errors, as requests do; a refusal (403, 409...) throws an ApiError with the server's Status.
+   */
+  async websocket(path: string, protocols: string[] = []): Promise<WebSocket> {
+    if (this.servers.length === 0) throw new ConnectionError([]);
+    const attempts: ConnectionAttempt[] = [];
+    for (let i = 0; i < this.servers.length; i++) {
+      const idx = (this.current + i) % this.servers.length;
+      const server = this.servers[idx];
+      const url = server.replace(/^http/i, 'ws') + path;
+      const started = Date.now();
+      try {
+        const ws = await new Promise<WebSocket>((resolve, reject) => {
+          const headers: Record<string, string> = { 'user-agent': this.userAgent };
+          if (this.token) headers.authorization = `Bearer ${this.token}`;
+          const s = new WebSocket(url, protocols, { headers, handshakeTimeout: this.connectTimeoutMs, ...(this.caPem ? { ca: this.caPem } : {}), perMessageDeflate: false });
+          s.once('open', () => resolve(s));
+          s.once('unexpected-response', (_req, res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => reject(ApiError.fromResponse(res.statusCode ?? 0, parseBody(text, res.headers['content-type'] ?? null), res.statusMessage ?? '')));
+            res.on('error', reject);
+          });
+          s.once('error', reject);
+        });
+        this.current = idx;
+        this.log?.(`GET ${url} 101 Switching Protocols in ${Date.now() - started} milliseconds`);
+        return ws;
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        const code = errorCodeOf(err) ?? 'UNKNOWN';
+        const message = describeFetchError(err);
+        this.log?.(`GET ${url} failed: ${message}`);
+        if (!isConnectionError(err)) throw new ConnectionError([...attempts, { server, errorCode: code, message }]);
+        attempts.push({ server, errorCode: code, message });
+      }
+    }
+    throw new ConnectionError(attempts);
   }
 
   /** Sends with fail-over; returns the Response whatever its status. */

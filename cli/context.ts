@@ -3,6 +3,7 @@
 
 import * as os from 'node:os';
 import { ApiClient } from './client';
+import { execForeground } from './exec';
 import { resolveSettings, type GlobalFlags, type Settings } from './config';
 import { parseOutputFormat, type OutputFormat } from './output';
 import { clientVersion } from './version';
@@ -22,6 +23,8 @@ export interface CliIO {
   signal?: AbortSignal;
   /** current time in ms (for ages) */
   now: () => number;
+  /** runs a program with the terminal (ssh, scp) and resolves to its exit code */
+  exec: (file: string, args: string[]) => Promise<number>;
 }
 
 export function defaultIO(): CliIO {
@@ -32,6 +35,7 @@ export function defaultIO(): CliIO {
     env: process.env,
     homedir: os.homedir(),
     now: Date.now,
+    exec: execForeground,
   };
 }
 

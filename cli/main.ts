@@ -12,6 +12,7 @@ import * as describe from './commands/describe';
 import * as diff from './commands/diff';
 import * as get from './commands/get';
 import * as version from './commands/version';
+import * as consoleCmd from './commands/console';
 import * as wait from './commands/wait';
 import * as login from './commands/login';
 import * as admin from './commands/admin';
@@ -19,11 +20,13 @@ import * as audit from './commands/audit';
 import * as hostCmd from './commands/host';
 import * as top from './commands/top';
 import * as usage from './commands/usage';
+import * as vmActions from './commands/actions';
+import * as ssh from './commands/ssh';
 
 export type { CliIO } from './context';
 
 /** Each command registers itself; add new ones (top, usage, login, host cordon...) here. */
-const COMMANDS: Array<{ register(program: Command, run: CommandRunner): void }> = [apply, get, describe, del, wait, diff, version, login, admin, audit, hostCmd, top, usage];
+const COMMANDS: Array<{ register(program: Command, run: CommandRunner): void }> = [apply, get, describe, del, wait, diff, version, login, admin, audit, hostCmd, top, usage, ssh, vmActions, consoleCmd];
 
 export function buildProgram(io: CliIO, run: CommandRunner): Command {
   const program = new Command('stratus');

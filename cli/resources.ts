@@ -3,6 +3,7 @@
 
 import { API_VERSION, GROUP, KINDS, VERSION, resolveKind, type KindInfo } from '../schemas/kinds';
 import { UsageError } from './errors/usage-error';
+import { EVENT_API_VERSION, EVENT_KIND } from '../kube/events';
 
 export type { KindInfo };
 
@@ -12,9 +13,20 @@ export function resolveKindOrThrow(name: string): KindInfo {
   // kubectl also accepts plural.version.group
   const fullSuffix = `.${VERSION}.${GROUP}`;
   if (n.toLowerCase().endsWith(fullSuffix)) n = n.slice(0, -fullSuffix.length);
-  const k = n ? resolveKind(n) : undefined;
+  const k = n ? resolveKind(n) ?? coreKind(n) : undefined;
   if (!k) throw new UsageError(`the server doesn't have a resource type "${name}"`);
   return k;
+}
+
+/** core/v1 kinds the CLI reads besides the stratuslab.eu ones: Events (`events`, `event`, `ev`, `events.v1.`). */
+function coreKind(name: string): KindInfo | undefined {
+  const n = name.toLowerCase().replace(/\.(v1\.)?$/, '');
+  return ['events', 'event', 'ev'].includes(n) ? EVENT_KIND : undefined;
+}
+
+/** The API prefix of a kind: /api/v1 for core kinds (Events), /apis/stratuslab.eu/v1alpha1 otherwise. */
+export function apiPrefix(kind: KindInfo): string {
+  return kind === EVENT_KIND ? `/api/${EVENT_API_VERSION}` : `/apis/${API_VERSION}`;
 }
 
 /** `vm,vol` or `all` → kinds (deduplicated, in the given order). */
@@ -30,14 +42,14 @@ export function resolveKinds(spec: string): KindInfo[] {
   return out;
 }
 
-/** `virtualmachine.stratuslab.eu`, the prefix of kubectl's messages. */
+/** `virtualmachine.stratuslab.eu`, the prefix of kubectl's messages (`event` for core Events). */
 export function qualifiedSingular(k: KindInfo): string {
-  return `${k.singular}.${GROUP}`;
+  return k === EVENT_KIND ? k.singular : `${k.singular}.${GROUP}`;
 }
 
-/** `virtualmachines.stratuslab.eu` */
+/** `virtualmachines.stratuslab.eu` (`events` for core Events) */
 export function qualifiedPlural(k: KindInfo): string {
-  return `${k.plural}.${GROUP}`;
+  return k === EVENT_KIND ? k.plural : `${k.plural}.${GROUP}`;
 }
 
 /** `virtualmachine.stratuslab.eu/web-1` (what `-o name` and apply print). */
@@ -54,7 +66,7 @@ export interface PathParts {
 
 /** The REST path of a collection or object of `kind`. */
 export function resourcePath(kind: KindInfo, parts: PathParts = {}): string {
-  let p = `/apis/${API_VERSION}`;
+  let p = apiPrefix(kind);
   if (kind.namespaced && parts.namespace !== undefined) p += `/namespaces/${encodeURIComponent(parts.namespace)}`;
   p += `/${kind.plural}`;
   if (parts.name !== undefined) {

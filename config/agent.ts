@@ -1,10 +1,12 @@
 // Settings of stratus-agent (one hypervisor, or N hollow ones), from command-line flags over the
 // environment, with documented defaults. Only config/ reads process.env.
 
+import { isIPv4 } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { intValue, type Env } from './env';
 import { loadCassandraConfig, type CassandraConfig } from './index';
+import { loadEventConfig, type EventConfig } from './events';
 
 export interface AgentFlags {
   host?: string;
@@ -23,6 +25,8 @@ export interface AgentFlags {
   monitoring?: boolean;
   metricsPort?: string | number;
   metricsAddress?: string;
+  consoleAddress?: string;
+  seeds?: string;
 }
 
 export interface AgentConfig {
@@ -79,11 +83,50 @@ export interface AgentConfig {
   metricsAddress: string;
   /** STRATUS_AGENT_WORKERS: concurrent reconciles per host, default 4 */
   workers: number;
+  /**
+   * --console-address / STRATUS_AGENT_CONSOLE_ADDRESS: "HOST:PORT" of the console server (serial
+   * consoles, VNC displays and console logs, for the frontends); default 127.0.0.1:0, any free port
+   * on the loopback (the frontends of a one-machine cloud); 0.0.0.0:PORT for frontends elsewhere
+   */
+  console: { address: string; port: number };
+  /** STRATUS_AGENT_CONSOLE_ADVERTISE: the address frontends reach the console server at, default the listen address (the machine's name for 0.0.0.0) */
+  consoleAdvertise?: string;
+  /**
+   * --seeds / STRATUS_AGENT_SEEDS: build a cloud-init seed ISO (xorriso) per VM: auto (the default:
+   * on real hosts, not on the test driver, where thousands of hollow VMs would each spawn xorriso),
+   * on, off
+   */
+  seeds: 'auto' | 'on' | 'off';
+  /** STRATUS_AGENT_FORWARD_PORTS: hypervisor ports forwarded to the guests' SSH port (real hosts), "FROM-TO", default 22000-22999 */
+  forwardPorts: { from: number; to: number };
+  /** STRATUS_AGENT_FORWARD_ADDRESS: the IPv4 address those forwards listen on, default 127.0.0.1 */
+  forwardAddress: string;
+  /** STRATUS_AGENT_ADDRESS_POLL_MS: how often the addresses of a running guest that has them are read again, default 30000; 0 = never */
+  addressPollMs: number;
   /** STRATUS_HOLLOW_CPUS / STRATUS_HOLLOW_MEMORY_MIB: size of each hollow host, default 32 and 131072 */
   hollowCpus: number;
   hollowMemoryMiB: number;
+  /** the Events the agent records (STRATUS_EVENT_*: config/events.ts) */
+  events: EventConfig;
 }
 
+
+/** "FROM-TO" → { from, to }: a range of TCP ports, named `name` in errors. */
+export function parsePortRange(name: string, s: string): { from: number; to: number } {
+  const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(s);
+  const from = m ? Number(m[1]) : NaN;
+  const to = m ? Number(m[2]) : NaN;
+  if (!m || from < 1 || to > 65535 || from > to) throw new Error(`${name} must be a port range FROM-TO within 1-65535, got "${s}"`);
+  return { from, to };
+}
+
+/** "HOST:PORT" (IPv6 as [ADDR]:PORT) → { address, port }, named `name` in errors. */
+export function parseListenAddress(name: string, s: string): { address: string; port: number } {
+  const m = /^\s*(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})\s*$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`${name} must be HOST:PORT (port 0 = any free port), got "${s}"`);
+  return { address: m[1] ?? m[2], port };
+}
 
 /** "k=v,k2=v2" → { k: 'v', k2: 'v2' } */
 export function parseLabels(s: string | undefined): Record<string, string> {
@@ -110,6 +153,10 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   const heartbeatIntervalMs = intValue('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], Math.min(10_000, Math.max(100, Math.floor(fenceAfterMs / 3))));
   const metricsPort = intValue('STRATUS_AGENT_METRICS_PORT', flags.metricsPort ?? env['STRATUS_AGENT_METRICS_PORT'], 0);
   if (metricsPort > 65535) throw new Error(`the metrics port must be at most 65535, got ${metricsPort}`);
+  const seeds = (flags.seeds ?? env['STRATUS_AGENT_SEEDS'] ?? 'auto') as AgentConfig['seeds'];
+  if (!['auto', 'on', 'off'].includes(seeds)) throw new Error(`STRATUS_AGENT_SEEDS must be auto, on or off, got "${seeds}"`);
+  const forwardAddress = env['STRATUS_AGENT_FORWARD_ADDRESS'] ?? '127.0.0.1';
+  if (!isIPv4(forwardAddress)) throw new Error(`STRATUS_AGENT_FORWARD_ADDRESS must be an IPv4 address, got "${forwardAddress}"`);
   if (renewIntervalMs >= fenceAfterMs || heartbeatIntervalMs >= fenceAfterMs) {
     throw new Error(`the lease renewal (${renewIntervalMs} ms) and heartbeat (${heartbeatIntervalMs} ms) periods must be shorter than T_fence (${fenceAfterMs} ms)`);
   }
@@ -139,7 +186,14 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     metricsPort,
     metricsAddress: flags.metricsAddress ?? env['STRATUS_AGENT_METRICS_ADDRESS'] ?? '127.0.0.1',
     workers: Math.max(1, intValue('STRATUS_AGENT_WORKERS', env['STRATUS_AGENT_WORKERS'], 4)),
+    console: parseListenAddress('STRATUS_AGENT_CONSOLE_ADDRESS', flags.consoleAddress ?? env['STRATUS_AGENT_CONSOLE_ADDRESS'] ?? '127.0.0.1:0'),
+    consoleAdvertise: env['STRATUS_AGENT_CONSOLE_ADVERTISE'] || undefined,
+    seeds,
+    forwardPorts: parsePortRange('STRATUS_AGENT_FORWARD_PORTS', env['STRATUS_AGENT_FORWARD_PORTS'] || '22000-22999'),
+    forwardAddress,
+    addressPollMs: intValue('STRATUS_AGENT_ADDRESS_POLL_MS', env['STRATUS_AGENT_ADDRESS_POLL_MS'], 30_000),
     hollowCpus: Math.max(1, intValue('STRATUS_HOLLOW_CPUS', env['STRATUS_HOLLOW_CPUS'], 32)),
     hollowMemoryMiB: Math.max(1, intValue('STRATUS_HOLLOW_MEMORY_MIB', env['STRATUS_HOLLOW_MEMORY_MIB'], 131072)),
+    events: loadEventConfig(env),
   };
 }

@@ -4,6 +4,7 @@
 import { int, type Env } from './env';
 import { hostname } from 'node:os';
 import { loadCassandraConfig, type CassandraConfig } from './index';
+import { loadEventConfig, type EventConfig } from './events';
 
 export interface ControllerConfig {
   cassandra: CassandraConfig;
@@ -48,6 +49,8 @@ export interface ControllerConfig {
     /** STRATUS_CLAIM_GRACE_MS: default 30000 */
     claimGraceMs: number;
   };
+  /** the Events the controllers record (STRATUS_EVENT_*: config/events.ts) */
+  events: EventConfig;
 }
 
 
@@ -82,6 +85,7 @@ export function loadControllerConfig(env: Env = process.env): ControllerConfig {
       rescheduleMs: int(env, 'STRATUS_RESCHEDULE_MS', 60_000),
     },
     audit: { periodMs: int(env, 'STRATUS_AUDIT_PERIOD_MS', 60_000), claimGraceMs: int(env, 'STRATUS_CLAIM_GRACE_MS', 30_000) },
+    events: loadEventConfig(env),
   };
   if (cfg.hostHealth.rescheduleMs <= cfg.hostHealth.fenceMs) {
     throw new Error(`STRATUS_RESCHEDULE_MS (${cfg.hostHealth.rescheduleMs}) must be longer than STRATUS_FENCE_MS (${cfg.hostHealth.fenceMs})`);

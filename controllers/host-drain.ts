@@ -14,6 +14,7 @@ import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
 import { Controller, systemClock, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from '../runtime';
 import { changeBoundVm } from './unbind';
+import type { EventRecorder } from '../runtime/events';
 
 export const DRAIN_ANNOTATION = 'stratuslab.eu/drain';
 export { EVICTED_REASON };
@@ -29,6 +30,8 @@ export interface HostDrainOptions {
   resyncPeriodMs?: number;
   /** how often to look again while VMs are still being stopped; default 1000 ms */
   pollMs?: number;
+  /** records Evicting and Evicted on the VMs; default nothing */
+  events?: EventRecorder;
 }
 
 export class HostDrain {
@@ -74,7 +77,9 @@ export class HostDrain {
         st.phase = 'Pending';
         return 'unbind';
       });
+      if (r.outcome === 'updated') this.o.events?.event(vm, 'Normal', 'Evicting', `host ${name} is being drained: stopping the VM so it can move`);
       if (r.outcome !== 'unbound') continue;
+      this.o.events?.event(vm, 'Normal', 'Evicted', `moved off drained host ${name}: rescheduling`);
       if (r.released) this.o.metrics.releases.inc({ reason: 'drained' });
       ctx.logger.info({ vm: `${vm.metadata.namespace}/${vm.metadata.name}` }, 'evicted a VM from a drained host');
     }

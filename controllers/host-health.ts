@@ -17,6 +17,7 @@ import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
 import { Controller, systemClock, type CachedObject, type Clock, type Informer, type ReconcileContext, type ReconcileResult } from '../runtime';
 import { changeBoundVm, finishDeletion } from './unbind';
+import type { EventRecorder } from '../runtime/events';
 
 export interface HostHealthOptions {
   store: ObjectStore;
@@ -35,6 +36,8 @@ export interface HostHealthOptions {
   rescheduleMs?: number;
   workers?: number;
   resyncPeriodMs?: number;
+  /** records NotReady/Ready on Hosts and HostLost on the VMs moved off them; default nothing */
+  events?: EventRecorder;
 }
 
 export const HOST_INDEX = 'host';
@@ -118,13 +121,21 @@ export class HostHealth {
         : { status: 'False' as const, reason: 'LeaseExpired', message: `no heartbeat seen for ${Math.round(age / 1000)}s (last ${obs.hb})` };
     const prev = getCondition(host.status?.conditions, 'Ready');
     if (prev?.status !== ready.status || prev?.reason !== ready.reason) {
+      let changed = false;
       await this.o.store.guaranteedUpdate<HostObject>({ kind: 'Host', namespace: '', name }, (cur) => {
+        changed = false;
         if (cur.status?.heartbeatTime !== obs.hb) return undefined; // changed meanwhile: next reconcile decides
         const st = (cur.status ??= {});
         st.conditions = setCondition(st.conditions, { type: 'Ready', ...ready }, now);
+        changed = true;
         return cur;
       }, { status: true });
       ctx.logger.info({ ready: ready.status, reason: ready.reason }, 'host readiness changed');
+      // Not for a host's first heartbeat (no condition yet): that one is no news.
+      if (changed && (prev || ready.status !== 'True')) {
+        if (ready.status === 'True') this.o.events?.event(host, 'Normal', 'Ready', `host ${name} is ready: ${ready.message}`);
+        else this.o.events?.event(host, 'Warning', 'NotReady', `host ${name} is not ready (${ready.reason}): ${ready.message}`);
+      }
     }
     if (fenced) {
       const wait = this.fencedGrace - (now - this.fencedSince.get(name)!);
@@ -177,7 +188,9 @@ export class HostHealth {
         st.phase = 'Pending';
         return 'unbind';
       });
+      if (r.outcome === 'updated') this.o.events?.event(vm, 'Warning', 'HostNotReady', `host ${name} stopped renewing its lease: the VM's state is unknown`);
       if (r.outcome !== 'unbound') continue;
+      this.o.events?.event(vm, 'Warning', 'HostLost', `host ${name} stopped renewing its lease: rescheduling`);
       metrics.rescheduled.inc();
       if (r.released) metrics.releases.inc({ reason: 'host-lost' });
       ctx.logger.info({ vm: key }, 'unbound a VM from a failed host for rescheduling');

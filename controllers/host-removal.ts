@@ -108,6 +108,7 @@ export class HostRemoval {
       return 'unbind';
     });
     if (r.outcome !== 'unbound') return;
+    this.o.events?.event(vm, 'Warning', HOST_DELETED, `host ${host} was deleted: ${elsewhere ? 'rescheduling' : 'the VM is not placed again until its spec changes'}`);
     if (elsewhere) this.o.metrics.rescheduled.inc();
     if (r.released) this.o.metrics.releases.inc({ reason: 'host-deleted' });
     ctx.logger.info({ vm: key, rescheduled: elsewhere }, 'took a VM off a deleted host');

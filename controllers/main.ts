@@ -6,14 +6,17 @@ import http from 'node:http';
 import pino from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadControllerConfig } from '../config/controllers';
+import { REDACTED, SECRET_LOG_PATHS } from '../kube/secret-fields';
 import { createCassandraClient, migrate, ObjectStore } from '../store';
 import { MetricsStore } from '../store/samples';
+import { EventRepository } from '../store/events';
+import { EventBroadcaster } from '../runtime/events';
 import { abortOnSignals, closer, HttpServerRunnable, Manager } from '../runtime';
 import { buildReplica } from './replica';
 
 export async function runControllers(signal: AbortSignal): Promise<void> {
   const cfg = loadControllerConfig();
-  const logger = pino({ level: cfg.logLevel, base: { component: 'controllers', id: cfg.identity } });
+  const logger = pino({ level: cfg.logLevel, base: { component: 'controllers', id: cfg.identity }, redact: { paths: [...SECRET_LOG_PATHS], censor: REDACTED } });
   const client = createCassandraClient({ ...cfg.cassandra, keyspace: undefined });
   await client.connect();
   await migrate({ client, keyspace: cfg.cassandra.keyspace, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec, logger });
@@ -50,6 +53,10 @@ export async function runControllers(signal: AbortSignal): Promise<void> {
     store, logger, registry, identity: cfg.identity, informer: cfg.informer, manager,
     loads: { samples: new MetricsStore({ client, keyspace: cfg.cassandra.keyspace }) },
     scheduler: cfg.scheduler, hostHealth: cfg.hostHealth, audit: cfg.audit,
+    events: new EventBroadcaster({
+      sink: new EventRepository({ client, keyspace: cfg.cassandra.keyspace, feed: store.feed, ttlSec: cfg.events.ttlSec }),
+      registry, logger, queueSize: cfg.events.queueSize, correlator: { burst: cfg.events.burst, refillMs: cfg.events.refillMs },
+    }),
   });
   logger.info('stratus-controllers started');
   try {

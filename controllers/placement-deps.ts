@@ -6,6 +6,7 @@ import type { HostAllocationObject, HostObject, ObjectStore, VirtualMachineObjec
 import type { PlacementMetrics } from './metrics';
 import type { PlacementCache } from './placement/cache';
 import type { Clock, Informer } from '../runtime';
+import type { EventRecorder } from '../runtime/events';
 
 export interface PlacementInformers {
   hosts: Informer<HostObject>;
@@ -21,4 +22,6 @@ export interface PlacementDeps {
   logger: Logger;
   metrics: PlacementMetrics;
   clock?: Clock;
+  /** records what the controller did (core/v1 Events); default nothing */
+  events?: EventRecorder;
 }

@@ -19,6 +19,7 @@ import { Informer, Manager, systemClock, type Clock } from '../runtime';
 import { Scheduler, type SchedulerOptions } from './scheduler';
 import { VmLifecycle } from './vm-lifecycle';
 import { VmResize } from './vm-resize';
+import type { EventBroadcaster } from '../runtime/events';
 
 type Tuning<T> = Partial<Omit<T, 'store' | 'informers' | 'cache' | 'logger' | 'metrics' | 'clock' | 'identity'>>;
 
@@ -37,6 +38,11 @@ export interface ReplicaOptions {
   loads?: { samples: HostLoadSamplerOptions['samples']; periodMs?: number };
   /** the manager to register the runnables with (main.ts passes the process's one); default a new one */
   manager?: Manager;
+  /**
+   * the process's events (main.ts: over store/events.ts): registered before the controllers (so
+   * stopped after them); the scheduler reports as stratus-scheduler, the others as stratus-controllers
+   */
+  events?: EventBroadcaster;
   /** which controllers to run; default all */
   enable?: { scheduler?: boolean; hostHealth?: boolean; hostRemoval?: boolean; drain?: boolean; lifecycle?: boolean; audit?: boolean; resize?: boolean };
 }
@@ -65,13 +71,17 @@ export function buildReplica(o: ReplicaOptions): Replica {
   };
   informers.vms.addIndex(HOST_INDEX, (vm) => (vm.status?.host ? [vm.status.host] : []));
   const cache = new PlacementCache(informers);
-  const common = { store: o.store, informers, cache, logger, metrics, clock };
+  const reporter = (component: string, controller: string) => o.events?.recorder({ component, controller, instance: o.identity });
+  const common = { store: o.store, informers, cache, logger, metrics, clock, events: reporter('stratus-controllers', 'stratuslab.eu/controllers') };
   const on = { scheduler: true, hostHealth: true, hostRemoval: true, drain: true, lifecycle: true, resize: true, audit: true, ...o.enable };
   const resyncPeriodMs = o.informer?.resyncPeriodMs;
   const r: Replica = { manager: o.manager ?? new Manager({ logger, clock }), informers, cache, metrics };
   if (o.loads) r.manager.add(new HostLoadSampler({ ...o.loads, logger, clock, onLoads: (m) => cache.setLoads(m) }));
+  if (o.events) r.manager.add(o.events, 'events');
   r.manager.add(informers.hosts, 'informer/Host').add(informers.allocations, `informer/${ALLOCATION_KIND}`).add(informers.vms, 'informer/VirtualMachine');
-  if (on.scheduler) r.scheduler = new Scheduler({ ...common, identity: o.identity, resyncPeriodMs, ...o.scheduler });
+  if (on.scheduler) {
+    r.scheduler = new Scheduler({ ...common, events: reporter('stratus-scheduler', 'stratuslab.eu/scheduler'), identity: o.identity, resyncPeriodMs, ...o.scheduler });
+  }
   if (on.hostHealth) r.hostHealth = new HostHealth({ ...common, resyncPeriodMs, ...o.hostHealth });
   // the same T_resched as host health: a deleted host's agent must have fenced before its VMs move
   if (on.hostRemoval) r.hostRemoval = new HostRemoval({ ...common, resyncPeriodMs, rescheduleMs: o.hostHealth?.rescheduleMs });

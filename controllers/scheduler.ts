@@ -25,6 +25,7 @@ import {
 } from '../runtime';
 import { derivePhase, strandedByHostDeletion } from './vm-status';
 import type { PlacementDeps } from './placement-deps';
+import { NO_EVENTS, type EventRecorder } from '../runtime/events';
 
 export interface SchedulerOptions extends PlacementDeps {
   cache: PlacementCache;
@@ -71,6 +72,7 @@ export class Scheduler {
   private readonly o: SchedulerOptions;
   private readonly clock: Clock;
   private readonly rng: () => number;
+  private readonly events: EventRecorder;
   /** VMs last found unschedulable: re-queued when hosts change or capacity is freed */
   private readonly unschedulable = new Set<string>();
   /** deleted bound VMs whose claim is still to be released */
@@ -80,6 +82,7 @@ export class Scheduler {
     this.o = o;
     this.clock = o.clock ?? systemClock;
     this.rng = o.random ?? Math.random;
+    this.events = o.events ?? NO_EVENTS;
     this.controller = new Controller({
       name: 'scheduler', logger: o.logger, clock: this.clock, metrics: o.metrics.runtime,
       workers: o.workers ?? 16, resyncPeriodMs: o.resyncPeriodMs,
@@ -144,6 +147,7 @@ export class Scheduler {
       request = vmRequest(vm);
     } catch (err) {
       await this.writeScheduled(fresh, 'False', 'InvalidSpec', String((err as Error).message));
+      this.events.event(fresh, 'Warning', 'FailedScheduling', `invalid spec: ${(err as Error).message}`);
       throw new TerminalError(`cannot place ${key}: ${(err as Error).message}`);
     }
     const placement = vm.spec.placement;
@@ -152,6 +156,7 @@ export class Scheduler {
     if (pin.conflict) {
       this.unschedulable.add(key);
       await this.writeScheduled(fresh, 'False', 'Unschedulable', pin.conflict);
+      this.events.event(fresh, 'Warning', 'FailedScheduling', pin.conflict);
       return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
     }
     const d = decide(
@@ -171,6 +176,7 @@ export class Scheduler {
       metrics.unschedulable.inc();
       const message = unschedulableMessage(d);
       await this.writeScheduled(fresh, 'False', 'Unschedulable', message);
+      this.events.event(fresh, 'Warning', 'FailedScheduling', message);
       ctx.logger.debug({ message }, 'unschedulable');
       return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
     }
@@ -222,6 +228,7 @@ export class Scheduler {
       }
       const bound = await this.bind(key, fresh, host);
       if (bound === 'ok') {
+        this.events.event(fresh, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${host}`);
         this.unschedulable.delete(key);
         metrics.placements.inc();
         metrics.attempt.observe((this.clock.now() - started) / 1000);

@@ -40,6 +40,11 @@ export interface DerivedStatus {
   observedGeneration?: number;
 }
 
+/** Ready=False reasons of the agent (agents/vm/status.ts) for a domain that is stopped and meant to stay so. */
+const STOPPED_REASONS: ReadonlySet<string> = new Set(['Stopped', 'Evicted', 'Halted', 'Succeeded']);
+/** Ready=False reasons of the agent for a domain that still runs (shutting down for a stop or restart, or paused). */
+const UP_REASONS: ReadonlySet<string> = new Set(['Stopping', 'Restarting', 'Paused']);
+
 export function derivePhase(vm: VmView): DerivedStatus {
   const status: VirtualMachineStatus = vm.status ?? {};
   const conds = status.conditions;
@@ -57,7 +62,8 @@ export function derivePhase(vm: VmView): DerivedStatus {
   if (ready?.status === 'True') return { phase: 'Running', observedGeneration };
   if (ready?.status === 'False') {
     if (ready.reason === 'Failed') return { phase: 'Failed', observedGeneration };
-    if (ready.reason === 'Stopped' || ready.reason === 'Evicted') return { phase: 'Stopped', observedGeneration };
+    if (ready.reason !== undefined && STOPPED_REASONS.has(ready.reason)) return { phase: 'Stopped', observedGeneration };
+    if (ready.reason !== undefined && UP_REASONS.has(ready.reason)) return { phase: 'Running', observedGeneration };
     if (ready.reason === 'Starting') return { phase: 'Starting', observedGeneration };
   }
   if (ready?.status === 'Unknown' && status.phase) return { phase: status.phase, observedGeneration };

@@ -11,3 +11,6 @@ export const EVICTING_CONDITION = 'Evicting';
 
 /** The Ready reason with which the agent answers Evicting: the domain is stopped, the VM may move. */
 export const EVICTED_REASON = 'Evicted';
+
+/** The label of hollow Hosts (libvirt's test driver): their VMs have no guest to log into. */
+export const HOLLOW_HOST_LABEL = 'stratuslab.eu/hollow';

@@ -108,29 +108,35 @@ export interface FieldRequirement {
   value: string;
 }
 
-/** Fields a fieldSelector may name, and how to read them from an object. */
-const FIELDS: Record<string, (o: { metadata: { name: string; namespace?: string }; status?: Record<string, unknown> }) => string> = {
+/** The fields a fieldSelector may name for a kind, and how to read each from an object. */
+export type FieldSet<T> = Record<string, (o: T) => string>;
+
+type SelectableObject = { metadata: { name: string; namespace?: string }; status?: Record<string, unknown> };
+
+/** Fields a fieldSelector may name on Stratus kinds, and how to read them from an object. */
+const FIELDS: FieldSet<SelectableObject> = {
   'metadata.name': (o) => o.metadata.name,
   'metadata.namespace': (o) => o.metadata.namespace ?? '',
   'status.phase': (o) => String(o.status?.phase ?? ''),
   'status.host': (o) => String(o.status?.host ?? ''),
 };
 
-export function parseFieldSelector(s: string | undefined): FieldRequirement[] {
+/** Parses `a=b,c!=d` against the fields `fields` supports (the Stratus kinds' by default). */
+export function parseFieldSelector(s: string | undefined, fields: Readonly<Record<string, unknown>> = FIELDS): FieldRequirement[] {
   if (!s) return [];
   return splitTerms(s).map((term) => {
     const m = term.match(/^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/);
     if (!m) throw new BadRequestError(`invalid fieldSelector: unable to parse requirement "${term}"`);
-    if (!FIELDS[m[1]]) {
-      throw new BadRequestError(`field label not supported: ${m[1]} (supported: ${Object.keys(FIELDS).join(', ')})`);
+    if (!Object.prototype.hasOwnProperty.call(fields, m[1])) {
+      throw new BadRequestError(`field label not supported: ${m[1]} (supported: ${Object.keys(fields).join(', ')})`);
     }
     return { field: m[1], op: m[2] === '!=' ? '!=' : '=', value: m[3] };
   });
 }
 
-export function matchesFields(reqs: FieldRequirement[], obj: { metadata: { name: string; namespace?: string }; status?: Record<string, unknown> }): boolean {
+export function matchesFields<T = SelectableObject>(reqs: FieldRequirement[], obj: T, fields: FieldSet<T> = FIELDS as FieldSet<T>): boolean {
   for (const r of reqs) {
-    const v = FIELDS[r.field](obj);
+    const v = fields[r.field](obj);
     if (r.op === '=' ? v !== r.value : v === r.value) return false;
   }
   return true;

@@ -148,6 +148,17 @@ export type StoragePoolStateName = (typeof STORAGE_POOL_STATES)[number] | 'unkno
 export const STORAGE_VOL_TYPES = ['file', 'block', 'dir', 'network', 'netdir', 'ploop'] as const;
 export type StorageVolTypeName = (typeof STORAGE_VOL_TYPES)[number] | 'unknown';
 
+/** virDomainInterfaceAddressesSource: where virDomainInterfaceAddresses reads the addresses. */
+export const INTERFACE_ADDRESS_SOURCES = {
+  /** the DHCP leases of libvirt's own networks */
+  lease: 0,
+  /** the qemu guest agent inside the guest */
+  agent: 1,
+  /** the host's ARP table */
+  arp: 2,
+} as const;
+export type InterfaceAddressSource = keyof typeof INTERFACE_ADDRESS_SOURCES;
+
 /** virDomainStatsTypes, by the group name used in the records' keys. */
 export const DOMAIN_STATS_TYPES = {
   state: 1,

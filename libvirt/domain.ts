@@ -9,6 +9,7 @@ import { LibvirtHandle } from './handle';
 import {
   AFFECT_FLAGS,
   DOMAIN_STATS_TYPES,
+  INTERFACE_ADDRESS_SOURCES,
   METADATA_TYPES,
   VIR_DOMAIN_DESTROY_GRACEFUL,
   VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
@@ -26,9 +27,11 @@ import {
   type Affect,
   type DomainStateName,
   type DomainStatsType,
+  type InterfaceAddressSource,
   type MetadataType,
 } from './constants';
 import { decodeStatsRecords, type DomainStatsRecord } from './stats';
+import { decodeInterfaces, type DomainInterface } from './addresses';
 
 export interface DomainState {
   state: DomainStateName;
@@ -247,6 +250,16 @@ export class Domain extends LibvirtHandle {
       txErrs: Number(s.tx_errs),
       txDrop: Number(s.tx_drop),
     };
+  }
+
+  /**
+   * The guest's interfaces and IP addresses (virDomainInterfaceAddresses), read from `source`:
+   * 'lease' (DHCP leases of libvirt networks; the default), 'agent' (the qemu guest agent: fails
+   * while it does not answer) or 'arp' (the host's ARP table). Only a running domain answers.
+   */
+  async interfaceAddresses(source: InterfaceAddressSource = 'lease'): Promise<DomainInterface[]> {
+    const r = await this.invokeInt('virDomainInterfaceAddresses', [[null], INTERFACE_ADDRESS_SOURCES[source], 0], { outs: [1] });
+    return decodeInterfaces((r.outs[0] as Array<bigint | null>)[0], r.result);
   }
 
   /** Bulk statistics for this domain (virDomainListGetStats); all groups when `types` is empty. */

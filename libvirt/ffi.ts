@@ -70,6 +70,19 @@ const STRUCTS: Record<string, Record<string, string>> = {
     tx_errs: 'long long',
     tx_drop: 'long long',
   },
+  /** One element of the array virDomainInterfaceAddresses returns (virDomainInterface). */
+  virDomainInterface: {
+    name: 'char *',
+    hwaddr: 'char *',
+    naddrs: 'unsigned int',
+    addrs: 'void *',
+  },
+  /** One address of a virDomainInterface (virDomainIPAddress). */
+  virDomainIPAddress: {
+    type: 'int',
+    addr: 'char *',
+    prefix: 'unsigned int',
+  },
   /** One element of the array virConnectGetAllDomainStats returns. */
   virDomainStatsRecord: {
     dom: 'void *',
@@ -141,6 +154,8 @@ const FUNCTIONS = [
   'int virConnectGetAllDomainStats(virConnect *conn, unsigned int stats, _Out_ void **retStats, unsigned int flags)',
   'int virDomainListGetStats(void **doms, unsigned int stats, _Out_ void **retStats, unsigned int flags)',
   'void virDomainStatsRecordListFree(void *stats)',
+  'int virDomainInterfaceAddresses(virDomain *dom, _Out_ void **ifaces, unsigned int source, unsigned int flags)',
+  'void virDomainInterfaceFree(void *iface)',
   // Storage pools
   'virStoragePool *virStoragePoolLookupByName(virConnect *conn, const char *name)',
   'int virConnectListAllStoragePools(virConnect *conn, _Out_ void **pools, unsigned int flags)',

@@ -21,6 +21,7 @@ export type { LibvirtExecutorOptions } from './executor';
 export { LibvirtError, isLibvirtError, errorCodeName, errorNumberOf, mayMeanConnectionLost } from './errors';
 export type { LibvirtErrorCode, LibvirtErrorDomain } from './errors';
 export type { DomainStatsRecord, TypedValue } from './stats';
+export type { DomainInterface, DomainIpAddress } from './addresses';
 export type { DomainLifecycleListener } from './events';
 export { eventLoopRunning } from './events';
 export { libvirtVersion, LIBVIRT_SONAME } from './ffi';
@@ -31,6 +32,7 @@ export type {
   DomainListFilter,
   DomainStateName,
   DomainStatsType,
+  InterfaceAddressSource,
   MetadataType,
   StoragePoolStateName,
   StorageVolTypeName,

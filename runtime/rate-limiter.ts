@@ -63,12 +63,24 @@ export class TokenBucket {
 
   /** Reserves a token (possibly in the future) and returns the wait in ms. */
   reserve(): number {
+    this.refill();
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.qps);
+  }
+
+  /** Takes a token if one is there now (client-go's TryAccept); false leaves the bucket as it was. */
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private refill(): void {
     const now = this.clock.now();
     if (now > this.last) {
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.qps) / 1000);
       this.last = now;
     }
-    this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.qps);
   }
 }

@@ -48,6 +48,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Memory', type: 'string', jsonPath: '.spec.memory', description: 'Guest memory.' },
       { name: 'Ready', type: 'string', jsonPath: READY, description: 'The Ready condition.' },
       AGE,
+      { name: 'IP', type: 'string', jsonPath: '.status.ip', priority: 1, description: 'The guest\'s primary IP address.' },
       { name: 'Run Strategy', type: 'string', jsonPath: '.spec.runStrategy', priority: 1, description: 'Whether the VM should run.' },
       { name: 'Domain UUID', type: 'string', jsonPath: '.status.domainUUID', priority: 1, description: 'The libvirt domain.' },
       { name: 'Generation', type: 'integer', jsonPath: '.metadata.generation', priority: 1, description: 'The generation of the spec.' },
@@ -114,6 +115,8 @@ export const INTERNAL_KINDS: readonly InternalKindInfo[] = [
   { kind: 'HostAllocation', namespaced: false, schemaFile: 'hostallocation.json' },
   /** a topology domain held by an anti-affinity group member (controllers/placement/topology-claims.ts) */
   { kind: 'TopologyClaim', namespaced: true, schemaFile: 'topologyclaim.json' },
+  /** a core/v1 Event: not under stratuslab.eu, kept in its own table (store/events.ts), served read-only at /api/v1 (api/events/) */
+  { kind: 'Event', namespaced: true, schemaFile: 'event.json' },
 ];
 
 const byAnyName = new Map<string, KindInfo>();

@@ -1,5 +1,5 @@
 // The shapes of request options and patches (schemas/requests/*.json: DeleteOptions, ListOptions
-// query parameters, JSON patches), compiled once per RequestValidator and reported as field causes.
+// query parameters, JSON patches, VM action options), compiled once per RequestValidator and reported as field causes.
 
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
@@ -7,6 +7,7 @@ import { causesOf, type FieldCause } from './validate';
 import deleteOptionsSchema from './requests/deleteoptions.json';
 import listOptionsSchema from './requests/listoptions.json';
 import jsonPatchSchema from './requests/jsonpatch.json';
+import vmActionOptionsSchema from './requests/vmactionoptions.json';
 
 /** The outcome of checking a request part: the causes of its refusal, empty when it is well formed. */
 export interface RequestCheck {
@@ -23,6 +24,7 @@ export class RequestValidator {
   private readonly deleteOptionsFn: ValidateFunction;
   private readonly listOptionsFn: ValidateFunction;
   private readonly jsonPatchFn: ValidateFunction;
+  private readonly vmActionOptionsFn: ValidateFunction;
 
   constructor() {
     const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
@@ -30,6 +32,7 @@ export class RequestValidator {
     this.deleteOptionsFn = ajv.compile(deleteOptionsSchema);
     this.listOptionsFn = ajv.compile(listOptionsSchema);
     this.jsonPatchFn = ajv.compile(jsonPatchSchema);
+    this.vmActionOptionsFn = ajv.compile(vmActionOptionsSchema);
   }
 
   /** A decoded DELETE body (any JSON value). */
@@ -45,6 +48,11 @@ export class RequestValidator {
   /** A decoded JSON patch; unknown fields of operations are refused only when `strict`. */
   jsonPatch(body: unknown, strict: boolean): RequestCheck {
     return check(this.jsonPatchFn, body, strict);
+  }
+
+  /** The body of a VM's start, stop or restart action (api/actions/options.ts). */
+  vmActionOptions(body: unknown): RequestCheck {
+    return check(this.vmActionOptionsFn, body, true);
   }
 }
 

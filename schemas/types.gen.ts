@@ -76,20 +76,50 @@ export type Disk = {
 };
 
 /**
- * A hypervisor, registered by its agent. Placement reads its labels (metadata.labels), taints, capacity and allocations.
+ * A core/v1 Event, as Kubernetes shapes it: what happened to an object, aggregated (count, firstTimestamp, lastTimestamp) and expiring (a TTL in Cassandra). Written only by the components' event recorders (runtime/events/), served read-only as /api/v1 events (api/events/). Events explain; nothing reads them to decide. The name is <object name>.<16 hex digits of the aggregation key>.
  */
-export type Host = {
+export type Event = {
   /**
-   * The API group and version: stratuslab.eu/v1alpha1.
+   * The core API version: v1.
    */
-  apiVersion: 'stratuslab.eu/v1alpha1';
+  apiVersion: 'v1';
   /**
-   * The kind: Host.
+   * The kind: Event.
    */
-  kind: 'Host';
+  kind: 'Event';
   metadata: ObjectMeta;
-  spec?: HostSpec;
-  status?: HostStatus;
+  involvedObject: ObjectReference;
+  /**
+   * A short UpperCamelCase word saying why, e.g. Scheduled, FailedScheduling, Started.
+   */
+  reason: string;
+  /**
+   * What happened, for people (never user data or secrets).
+   */
+  message: string;
+  source: EventSource;
+  firstTimestamp: Timestamp;
+  lastTimestamp: Timestamp;
+  /**
+   * How many times it was seen between firstTimestamp and lastTimestamp.
+   */
+  count: number;
+  /**
+   * Normal or Warning.
+   */
+  type: 'Normal' | 'Warning';
+  /**
+   * Unused by the core/v1 form Stratus writes (null, as client-go's legacy recorder leaves it).
+   */
+  eventTime?: null;
+  /**
+   * The controller that reported the event, e.g. stratuslab.eu/scheduler.
+   */
+  reportingComponent?: string;
+  /**
+   * Which instance of it (a controller replica, an agent's host).
+   */
+  reportingInstance?: string;
 };
 /**
  * Standard object metadata, as in Kubernetes.
@@ -212,6 +242,64 @@ export type ManagedFieldsEntry = {
   [k: string]: unknown;
 };
 /**
+ * The object the event is about.
+ */
+export type ObjectReference = {
+  /**
+   * e.g. stratuslab.eu/v1alpha1.
+   */
+  apiVersion?: string;
+  /**
+   * e.g. VirtualMachine.
+   */
+  kind: string;
+  /**
+   * The object's project; absent for cluster-scoped objects.
+   */
+  namespace?: string;
+  /**
+   * The object's name.
+   */
+  name: string;
+  /**
+   * The object's uid (one incarnation of the name).
+   */
+  uid?: string;
+  /**
+   * A part of the object, e.g. spec.disks{root}.
+   */
+  fieldPath?: string;
+};
+/**
+ * The component that reported the event.
+ */
+export type EventSource = {
+  /**
+   * e.g. stratus-scheduler, stratus-agent, stratus-controllers.
+   */
+  component?: string;
+  /**
+   * The Host an agent reported from.
+   */
+  host?: string;
+};
+/**
+ * A hypervisor, registered by its agent. Placement reads its labels (metadata.labels), taints, capacity and allocations.
+ */
+export type Host = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: Host.
+   */
+  kind: 'Host';
+  metadata: ObjectMeta;
+  spec?: HostSpec;
+  status?: HostStatus;
+};
+/**
  * How the host may be used, written by operators.
  */
 export type HostSpec = {
@@ -281,6 +369,7 @@ export type HostStatus = {
    */
   observedGeneration?: number;
   nodeInfo?: NodeInfo;
+  daemonEndpoints?: DaemonEndpoints;
 };
 /**
  * One aspect of an object's observed state (e.g. Ready, Scheduled).
@@ -365,6 +454,25 @@ export type NodeInfo = {
    * Whether hardware virtualization (/dev/kvm) is available.
    */
   kvm?: boolean;
+};
+/**
+ * Where the host's agent serves what frontends reach it for (as a Kubernetes Node's status.daemonEndpoints).
+ */
+export type DaemonEndpoints = {
+  console?: DaemonEndpoint;
+};
+/**
+ * A network endpoint of the agent.
+ */
+export type DaemonEndpoint = {
+  /**
+   * A host name or IP address the frontends can reach.
+   */
+  address: string;
+  /**
+   * The TCP port.
+   */
+  port: number;
 };
 /**
  * Internal (not served by the API): the allocation record of one Host, cluster-scoped and named after it. One claim per VM placed there, keyed by the VM's uid; schedulers add a claim by compare-and-set before binding (controllers/placement/allocation-record.ts).
@@ -499,7 +607,7 @@ export type ImageSpec = {
   size?: Quantity;
 };
 /**
- * Where the image's content comes from: exactly one of url, path or volume.
+ * Where the image's content comes from: exactly one of url, path or volume, and optionally the content's sha256.
  */
 export type ImageSource = {
   /**
@@ -511,15 +619,27 @@ export type ImageSource = {
    */
   path?: string;
   volume?: DNSLabel;
+  /**
+   * The SHA-256 sum of the image file (64 lowercase hexadecimal digits). Each agent verifies its copy (after a download, or the file at path) against it and uses no copy that differs: the Image reports ChecksumMismatch.
+   */
+  sha256?: string;
 };
 /**
  * The observed image, written by controllers and agents only.
  */
 export type ImageStatus = {
   /**
-   * A one-word summary for people.
+   * A one-word summary for people: Pending (no host has needed it yet), Downloading, Verifying, Ready (usable where needed), Failed (see the Ready condition's reason).
    */
-  phase?: 'Pending' | 'Ready' | 'Failed' | 'Terminating';
+  phase?: 'Pending' | 'Downloading' | 'Verifying' | 'Ready' | 'Failed' | 'Terminating';
+  /**
+   * The disk format as found (qemu-img info on a real host; the declared format on the test driver).
+   */
+  format?: string;
+  /**
+   * The SHA-256 sum of the image file as found on the hosts (differs from spec.source.sha256 on a ChecksumMismatch).
+   */
+  sha256?: string;
   /**
    * The Hosts holding a copy of the image.
    */
@@ -544,9 +664,17 @@ export type ImageHostCopy = {
    */
   path?: string;
   /**
-   * Whether the copy is complete.
+   * Whether the copy is complete (and verified, where it can be).
    */
   ready?: boolean;
+  /**
+   * The copy's state in one word: the reasons of the Image's Ready condition.
+   */
+  reason?: string;
+  /**
+   * Why the copy is not ready, for people.
+   */
+  message?: string;
 };
 /**
  * A tenant: members with roles and a quota. Its name is the namespace of the VMs, Volumes and Images it owns.
@@ -789,16 +917,26 @@ export type AffinityTerm = {
  */
 export type CloudInit = {
   /**
-   * cloud-init user data, e.g. a #cloud-config document.
+   * cloud-init user data, e.g. a #cloud-config document or a script (at most 64 KiB). It may hold secrets: it is never logged.
    */
   userData?: string;
+  /**
+   * OpenSSH public keys (authorized_keys lines, e.g. "ssh-ed25519 AAAA... me@laptop") installed for the guest's default user.
+   *
+   * @maxItems 32
+   */
+  sshAuthorizedKeys?: string[];
+  /**
+   * A cloud-init network-config version 2 document (YAML). Absent: DHCP on every interface, matched by MAC address.
+   */
+  networkData?: string;
 };
 /**
  * Console access to the guest.
  */
 export type Console = {
   /**
-   * serial: a serial console whose output is logged to status.consoleLog; vnc: a graphical console as well.
+   * serial: an interactive serial console (the console subresource, `stratus console`), logged (the log subresource, `stratus logs`); vnc: a VNC display as well (the vnc subresource), from the VM's next boot.
    */
   type?: 'serial' | 'vnc';
 };
@@ -824,7 +962,7 @@ export type VirtualMachineStatus = {
    */
   domainUUID?: string;
   /**
-   * The tail of the serial console output.
+   * Where the serial console is logged on its host (read it through the API: the log subresource, `stratus logs`).
    */
   consoleLog?: string;
   startTime?: Timestamp;
@@ -833,9 +971,17 @@ export type VirtualMachineStatus = {
    */
   volumes?: DiskStatus[];
   /**
-   * The guest's primary IP address, when known.
+   * The guest's primary IP address, when known: the first IPv4 address of the first interface that has one.
    */
   ip?: string;
+  /**
+   * The VM's network interfaces as the guest reports them (qemu guest agent) or as the host sees them (DHCP leases), in spec.networks order. Kept while the guest does not answer; cleared when the domain stops.
+   */
+  interfaces?: InterfaceStatus[];
+  /**
+   * Start, stop and restart requests made through the API's start, stop and restart actions (as KubeVirt's): the VM's agent carries them out in order and removes each one it has done.
+   */
+  stateChangeRequests?: StateChangeRequest[];
 };
 /**
  * The storage backing one disk.
@@ -853,6 +999,86 @@ export type DiskStatus = {
    * The path of the disk's file on the host.
    */
   path?: string;
+};
+/**
+ * One network interface of the VM and its addresses.
+ */
+export type InterfaceStatus = {
+  /**
+   * The interface's name in spec.networks.
+   */
+  name: string;
+  /**
+   * Its MAC address.
+   */
+  mac: string;
+  /**
+   * Its name in the guest, e.g. eth0 (when the guest agent reports it).
+   */
+  interfaceName?: string;
+  /**
+   * Its primary address: the first IPv4 address, else the first IPv6 one.
+   */
+  ipAddress?: string;
+  /**
+   * Its addresses, without prefix length, IPv4 first; loopback and link-local ones left out.
+   */
+  ipAddresses?: string[];
+  /**
+   * Where the addresses came from: guest-agent (the qemu guest agent), lease (a DHCP lease of a libvirt network) or arp (the host's ARP table).
+   */
+  infoSource?: 'guest-agent' | 'lease' | 'arp';
+  /**
+   * Ports of the guest reachable through the hypervisor (user-mode networking): connect to hostIP:hostPort to reach the guest's port.
+   */
+  forwards?: PortForward[];
+};
+/**
+ * A port of the guest forwarded from the hypervisor.
+ */
+export type PortForward = {
+  /**
+   * TCP.
+   */
+  protocol: 'TCP';
+  /**
+   * The port in the guest, e.g. 22.
+   */
+  port: number;
+  /**
+   * The hypervisor address the forward listens on.
+   */
+  hostIP: string;
+  /**
+   * The hypervisor port the forward listens on.
+   */
+  hostPort: number;
+};
+/**
+ * One start, stop or restart request of a VM, carried out once by its agent.
+ */
+export type StateChangeRequest = {
+  /**
+   * Start (boot the stopped domain), Stop (shut the guest down, then power it off after the grace period) or Restart (stop if it runs, then start).
+   */
+  action: 'Start' | 'Stop' | 'Restart';
+  /**
+   * The metadata.uid of the VM the request is for; a request for an earlier VM of the same name is dropped.
+   */
+  uid: string;
+  /**
+   * The request's unique id: an agent carries each request out once.
+   */
+  id: string;
+  requestTime: Timestamp;
+  /**
+   * Stop and Restart: how long the guest gets to shut down before it is powered off; 0 powers it off at once. The agent's default when absent.
+   */
+  gracePeriodSeconds?: number;
+  /**
+   * Who made the request.
+   */
+  user?: string;
 };
 /**
  * A disk in a hypervisor's storage pool: blank, or cloned copy-on-write from an Image.
@@ -920,6 +1146,7 @@ export type VolumeStatus = {
 
 /** Every kind (served or internal) by name, to its object type; kube/types.ts ObjectOf<K> builds on it. */
 export type KindTypes = {
+  Event: Event;
   Host: Host;
   HostAllocation: HostAllocation;
   Image: Image;

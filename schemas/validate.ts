@@ -9,6 +9,8 @@ import { ErrorCode } from '../errors';
 import { deepFreeze } from './freeze';
 import { TOO_LARGE_REASON, parseQuantity, type QuantityError } from './quantity';
 import { MAX_ANNOTATIONS_BYTES, annotationsBytes } from './limits';
+import { sshPublicKeyProblem } from './ssh-key';
+import { networkConfigProblem } from './network-config';
 import { KINDS, resolveKind } from './kinds';
 import commonSchema from './common.json';
 import objectMetaSchema from './objectmeta.json';
@@ -97,6 +99,10 @@ const MESSAGE = 'x-stratus-message';
 const LIST_TYPE = 'x-kubernetes-list-type';
 /** On common.json's quantity: the value must parse with schemas/quantity.ts (no overflow, at most 8Pi). */
 const QUANTITY = 'x-stratus-quantity';
+/** On spec.cloudInit.sshAuthorizedKeys items: one OpenSSH public key (schemas/ssh-key.ts). */
+const SSH_PUBLIC_KEY = 'x-stratus-ssh-public-key';
+/** On spec.cloudInit.networkData: a cloud-init network-config version 2 document (schemas/network-config.ts). */
+const NETWORK_CONFIG = 'x-stratus-network-config';
 
 interface CompiledKind {
   object: ValidateFunction;
@@ -125,6 +131,8 @@ export class Validator {
     ajv.addVocabulary(ANNOTATIONS);
     ajv.addKeyword({ keyword: LIST_TYPE, type: 'array', schemaType: 'string', errors: true, validate: validateListType });
     ajv.addKeyword({ keyword: QUANTITY, type: ['string', 'number'], schemaType: 'boolean', errors: true, validate: validateQuantity });
+    ajv.addKeyword({ keyword: SSH_PUBLIC_KEY, type: 'string', schemaType: 'boolean', errors: true, validate: textCheck(SSH_PUBLIC_KEY, sshPublicKeyProblem) });
+    ajv.addKeyword({ keyword: NETWORK_CONFIG, type: 'string', schemaType: 'boolean', errors: true, validate: textCheck(NETWORK_CONFIG, networkConfigProblem) });
     for (const doc of Object.values(DOCUMENTS)) ajv.addSchema(doc);
 
     const registry = new Map(Object.values(DOCUMENTS).map((d) => [String(d.$id), d]));
@@ -295,6 +303,16 @@ const validateQuantity: SchemaValidateFunction = function (enabled: boolean, dat
   return true;
 };
 
+/** A keyword whose string value `problem` checks: its answer becomes the error's message. */
+function textCheck(keyword: string, problem: (text: string) => string | undefined): SchemaValidateFunction {
+  const validate: SchemaValidateFunction = function (enabled: boolean, data: string): boolean {
+    const why = enabled ? problem(data) : undefined;
+    validate.errors = why === undefined ? [] : [{ keyword, message: why, params: {} }];
+    return why === undefined;
+  };
+  return validate;
+}
+
 /** ajv's summary errors that always come with a more precise one. */
 function isWrapper(e: ErrorObject, all: ErrorObject[]): boolean {
   if (e.keyword === 'if' || e.keyword === 'propertyNames') return true;
@@ -339,7 +357,11 @@ function toCause(e: ErrorObject, root: SchemaNode | undefined, prefix: string[])
     case LIST_TYPE:
       return make(at(), 'FieldValueDuplicate', `Duplicate value: ${formatValue(e.params.duplicate)}`);
     case QUANTITY:
+    case SSH_PUBLIC_KEY:
       return make(at(), 'FieldValueInvalid', `Invalid value: ${formatValue(e.data)}: ${e.message}`);
+    case NETWORK_CONFIG:
+      // The document itself is not repeated: it can be long.
+      return make(at(), 'FieldValueInvalid', `Invalid value: ${e.message}`);
     default:
       return make(at(), 'FieldValueInvalid', `Invalid value: ${formatValue(e.data)}: ${custom ?? describe(e)}`);
   }

@@ -44,14 +44,18 @@ const COMMON = {
 const ROLES = {
   stratus_frontend: {
     ...COMMON, users: RW, tokens: RW, token_ids: RW, tokens_by_user: RW, quota_usage: RW, quota_leases: RW, audit_log: RW,
+    // the key of console tokens (store/cluster-secrets.ts): created with an LWT by the first frontend or agent
+    cluster_secrets: RW,
     // read-only: what agents measure, served by `stratus top` and `stratus usage` (api/routes-metrics.ts)
     host_samples_latest: R, vm_samples_latest: R, usage_hourly: R,
+    // read-only: the Events the controllers and agents record (store/events.ts), served at /api/v1
+    events: R,
   },
   stratus_controllers: {
-    ...COMMON, host_leases: R, host_samples: R, host_samples_latest: R,
+    ...COMMON, host_leases: R, host_samples: R, host_samples_latest: R, events: RW,
   },
   stratus_agents: {
-    ...COMMON, host_leases: RW, host_samples: RW, vm_samples: RW, host_samples_latest: RW, vm_samples_latest: RW, usage_hourly: RW,
+    ...COMMON, host_leases: RW, host_samples: RW, vm_samples: RW, host_samples_latest: RW, vm_samples_latest: RW, usage_hourly: RW, cluster_secrets: RW, events: RW,
   },
 };
 const ADMIN = 'stratus_admin';

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `npm run up`: a working local cloud on this machine, from a fresh clone.
 # Installs what is missing, builds, starts Cassandra, a frontend (HTTPS with a local CA), the
-# controllers and an agent (the parts that exist), writes the CLI config and a kubeconfig,
-# applies examples/ and prints what to try next. Running it twice is harmless.
+# controllers and an agent of hollow hosts, writes the CLI config and a kubeconfig, applies
+# examples/ and prints what to try next. Where the machine can run qemu it also starts a real host
+# and a Debian VM with your SSH key, and prints the command that opens a shell in it
+# (scripts/up-qemu.sh). Running it twice is harmless.
 # A local administrator ("admin", group stratus:admins) is created and its token written into both
 # configs; the token is kept while it still works. Cassandra (its own node, see scripts/up-env.sh)
 # runs with passwords and permissions and every component logs in with its own role;
@@ -116,8 +118,13 @@ contexts:
 current-context: stratus
 YAML
 
+# The real host (where qemu can run) starts before the examples are applied: its taint keeps them off it.
+. scripts/up-qemu.sh
+qemu_host_up
+
 step "applying examples/"
 node bin/stratus.js apply -f examples/
+qemu_vm_up || true
 
 cat >&2 <<MSG
 
@@ -132,4 +139,7 @@ Try:
   npx stratus whoami                       # admin, a cluster administrator
   npx stratus admin user create alice      # users, tokens: npx stratus admin --help
   npm run down                             # stop everything
+
+$(qemu_summary)
 MSG
+[[ -z "$QEMU_FAILED" ]] || exit 1

@@ -147,6 +147,25 @@ export const MIGRATIONS: Migration[] = [
     description: 'a token records the token that minted it (revoked with it, never outliving it)',
     statements: () => [`ALTER TABLE tokens ADD parent text`, `ALTER TABLE tokens_by_user ADD parent text`],
   },
+  {
+    id: 8,
+    description: 'cluster secrets (e.g. the key of console tokens), created once by whichever process comes first',
+    // Written only by lightweight transactions (INSERT IF NOT EXISTS): store/cluster-secrets.ts.
+    statements: () => [`CREATE TABLE IF NOT EXISTS cluster_secrets (name text PRIMARY KEY, value blob, created_at timestamp)`],
+  },
+  {
+    id: 9,
+    description: 'Events (core/v1), aggregated per object and reason, expiring by TTL (store/events.ts)',
+    // A partition per project and shard (of the involved object's name), rows named <object>.<hash>
+    // so one object's events are one slice of one partition; every write carries a TTL (default
+    // 1 h, renewed by each repeat), the table's default is the safety net. Plain writes only.
+    statements: () => [
+      `CREATE TABLE IF NOT EXISTS events (
+         namespace text, shard int, name text, body text,
+         PRIMARY KEY ((namespace, shard), name))
+       WITH default_time_to_live = 3600 AND gc_grace_seconds = 3600`,
+    ],
+  },
 ];
 
 export interface MigrateOptions {

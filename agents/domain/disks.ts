@@ -1,6 +1,7 @@
 /**
  * Domain XML builder: one <disk> per VM disk, in boot order, with target names by bus
- * (virtio: vda, vdb...; sata/scsi: sda, sdb...).
+ * (virtio: vda, vdb...; sata/scsi: sda, sdb...), then the cloud-init seed as the last virtio disk,
+ * read-only (the guest kernel has virtio drivers, not always ATA ones for a cdrom).
  * Pure; one of the small builders composed by domain.ts.
  */
 import { esc } from './xml';
@@ -24,9 +25,9 @@ export function diskTargets(disks: Pick<DomainDisk, 'bus'>[]): string[] {
   return disks.map((d) => (d.bus === 'virtio' ? deviceName('vd', vd++) : deviceName('sd', sd++)));
 }
 
-export function buildDisks(disks: DomainDisk[]): string {
+export function buildDisks(disks: DomainDisk[], seed?: string): string {
   const targets = diskTargets(disks);
-  return disks
+  const out = disks
     .map((d, i) =>
       [
         `<disk type='file' device='disk'>`,
@@ -36,6 +37,18 @@ export function buildDisks(disks: DomainDisk[]): string {
         `  <alias name='ua-disk-${esc(d.name)}'/>`,
         `</disk>`,
       ].join('\n'),
-    )
-    .join('\n');
+    );
+  if (seed !== undefined) {
+    const vd = disks.filter((d) => d.bus === 'virtio').length;
+    out.push([
+      `<disk type='file' device='disk'>`,
+      `  <driver name='qemu' type='raw'/>`,
+      `  <source file='${esc(seed)}'/>`,
+      `  <target dev='${deviceName('vd', vd)}' bus='virtio'/>`,
+      `  <readonly/>`,
+      `  <alias name='ua-cloudinit'/>`,
+      `</disk>`,
+    ].join('\n'));
+  }
+  return out.join('\n');
 }

@@ -7,16 +7,24 @@ import { buildCompute } from './compute';
 import { buildConsole } from './console';
 import { buildDisks } from './disks';
 import { buildMetadata } from './metadata';
-import { buildNetwork } from './network';
+import { QEMU_NS, buildNetwork, buildQemuCommandline, userNetArgs } from './network';
+import { buildGuestAgentChannel } from './channel';
 import { esc, indent } from './xml';
 import type { DomainSpec } from './types';
 
 export function buildDomainXml(spec: DomainSpec): string {
-  const devices = [buildDisks(spec.disks), buildNetwork(spec.nics), buildConsole(spec.consoleLog, { vnc: spec.vnc })]
+  const commandLine = spec.userNet !== undefined;
+  const devices = [
+    buildDisks(spec.disks, spec.seed),
+    buildNetwork(spec.nics, { commandLine }),
+    buildConsole(spec.consoleLog, { vnc: spec.vnc, socket: spec.consoleSocket, vncSocket: spec.vncSocket }),
+    spec.guestAgent ? buildGuestAgentChannel(spec.guestAgentSocket) : '',
+  ]
     .filter(Boolean)
     .join('\n');
+  const qemu = commandLine ? buildQemuCommandline(userNetArgs(spec.nics, spec.userNet?.forward)) : '';
   return [
-    `<domain type='${esc(spec.virtType)}'>`,
+    `<domain type='${esc(spec.virtType)}'${qemu ? ` xmlns:qemu='${QEMU_NS}'` : ''}>`,
     `  <name>${esc(spec.name)}</name>`,
     `  <uuid>${esc(spec.uuid)}</uuid>`,
     indent(buildMetadata(spec.owner), 2),
@@ -30,6 +38,7 @@ export function buildDomainXml(spec: DomainSpec): string {
     `  <devices>`,
     indent(devices, 4),
     `  </devices>`,
+    ...(qemu ? [indent(qemu, 2)] : []),
     `</domain>`,
     '',
   ].join('\n');

@@ -18,7 +18,18 @@ export interface DomainFingerprint {
   cmdline?: string;
   disks: { source?: string; target?: string; bus?: string }[];
   nics: { type?: string; mac?: string; model?: string; network?: string }[];
+  /** the serial port's file (test driver) or unix socket (real hosts) */
   serial?: string;
+  /** the serial port's log file (real hosts) */
+  serialLog?: string;
+  /** the VNC display, if any: "vnc" and its unix socket, if it has one */
+  graphics?: string;
+  /** the cloud-init seed's content hash in our metadata */
+  seed?: string;
+  /** qemu command-line arguments (<qemu:commandline>: the user-mode network on real hosts) */
+  qemuArgs: string[];
+  /** the target names of the <channel> devices (the guest agent's) */
+  channels: string[];
 }
 
 function text(xml: string, element: string): string | undefined {
@@ -39,6 +50,14 @@ function toKiB(value: string | undefined, unit: string | undefined): number | un
   const n = Number(value);
   const factor: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, m: 1024, mib: 1024, g: 1024 ** 2, gib: 1024 ** 2 };
   return Math.round(n * (factor[(unit ?? 'KiB').toLowerCase()] ?? 1));
+}
+
+/** "vnc" (a port) or "vnc:SOCKET" of the first VNC display, libvirt's read-back included. */
+function graphicsOf(xml: string): string | undefined {
+  const g = /<graphics\b[^>]*>/.exec(xml)?.[0];
+  if (!g || attrOf(g, 'type') !== 'vnc') return undefined;
+  const socket = attrOf(g, 'socket');
+  return socket ? `vnc:${socket}` : 'vnc';
 }
 
 export function fingerprintOf(xml: string): DomainFingerprint {
@@ -67,6 +86,12 @@ export function fingerprintOf(xml: string): DomainFingerprint {
       network: attrOf(tag(n, 'source') ?? '', 'network'),
     })),
     serial: serial ? attrOf(tag(serial, 'source') ?? '', 'path') : undefined,
+    serialLog: serial ? attrOf(tag(serial, 'log') ?? '', 'file') : undefined,
+    graphics: graphicsOf(xml),
+    seed: parseOwner(xml)?.seed,
+    // libvirt may write the pass-through namespace with any prefix.
+    qemuArgs: [...xml.matchAll(/<(?:[A-Za-z_][\w.-]*:)?arg\s[^>]*>/g)].map((m) => attrOf(m[0], 'value') ?? ''),
+    channels: blocks(xml, 'channel').map((c) => attrOf(tag(c, 'target') ?? '', 'name') ?? ''),
   };
 }
 

@@ -11,9 +11,10 @@ export const OWNER_NS = 'https://stratuslab.eu/xmlns/agent/1';
 export const OWNER_PREFIX = 'stratus';
 
 export function buildMetadata(owner: DomainOwner): string {
+  const extra = `${owner.seed !== undefined ? ` seed='${esc(owner.seed)}'` : ''}${owner.sshPort !== undefined ? ` sshPort='${esc(owner.sshPort)}'` : ''}`;
   return [
     '<metadata>',
-    `  <${OWNER_PREFIX}:vm xmlns:${OWNER_PREFIX}='${OWNER_NS}' uid='${esc(owner.uid)}' namespace='${esc(owner.namespace)}' name='${esc(owner.name)}' host='${esc(owner.host)}' generation='${esc(owner.generation)}'/>`,
+    `  <${OWNER_PREFIX}:vm xmlns:${OWNER_PREFIX}='${OWNER_NS}' uid='${esc(owner.uid)}' namespace='${esc(owner.namespace)}' name='${esc(owner.name)}' host='${esc(owner.host)}' generation='${esc(owner.generation)}'${extra}/>`,
     '</metadata>',
   ].join('\n');
 }
@@ -37,7 +38,13 @@ export function parseOwner(xml: string): DomainOwner | undefined {
     const host = attrOf(tag, 'host');
     const generation = Number(attrOf(tag, 'generation') ?? '0');
     if (!uid || namespace === undefined || !name || !host) continue;
-    return { uid, namespace, name, host, generation: Number.isFinite(generation) ? generation : 0 };
+    const seed = attrOf(tag, 'seed');
+    const sshPort = Number(attrOf(tag, 'sshPort'));
+    return {
+      uid, namespace, name, host, generation: Number.isFinite(generation) ? generation : 0,
+      ...(seed !== undefined ? { seed } : {}),
+      ...(Number.isInteger(sshPort) && sshPort > 0 ? { sshPort } : {}),
+    };
   }
   return undefined;
 }

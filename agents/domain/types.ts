@@ -13,6 +13,10 @@ export interface DomainOwner {
   host: string;
   /** metadata.generation the definition was built from */
   generation: number;
+  /** content hash of the cloud-init seed the definition attaches (seed.ts), if any */
+  seed?: string;
+  /** the hypervisor port forwarded to the guest's SSH port (user-mode networking), if any */
+  sshPort?: number;
 }
 
 export type VirtType = 'test' | 'qemu' | 'kvm';
@@ -38,6 +42,14 @@ export interface DomainNic {
   mac: string;
 }
 
+/** A guest port reachable through a host port (qemu user-mode networking's hostfwd). */
+export interface DomainForward {
+  /** the hypervisor address it listens on */
+  address: string;
+  hostPort: number;
+  guestPort: number;
+}
+
 export interface DomainSpec {
   /** libvirt domain name */
   name: string;
@@ -52,6 +64,24 @@ export interface DomainSpec {
   nics: DomainNic[];
   /** serial console log file */
   consoleLog: string;
+  /**
+   * Real hosts: the serial console's unix socket (qemu listens; the agent's console server
+   * connects), still logged to consoleLog. Absent (the test driver): the console is the log file.
+   */
+  consoleSocket?: string;
+  /** Real hosts: the VNC display's unix socket, when `vnc` (absent: a VNC port on 127.0.0.1) */
+  vncSocket?: string;
+  /** the cloud-init NoCloud seed ISO, attached read-only as the last virtio disk */
+  seed?: string;
+  /**
+   * Real hosts: the "default" network as qemu user-mode networking given on qemu's command line
+   * (so that it can forward a host port to the guest), and the qemu guest agent's channel.
+   * Absent (the test driver): <interface type='user'> and no channel.
+   */
+  userNet?: { forward?: DomainForward };
+  guestAgent?: boolean;
+  /** the guest agent channel's unix socket (absent: libvirt picks one) */
+  guestAgentSocket?: string;
   /** also a VNC display */
   vnc?: boolean;
 }

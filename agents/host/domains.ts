@@ -13,6 +13,8 @@ export interface OwnedDomain {
   /** namespace/name of the VM */
   key: string;
   active: boolean;
+  /** the hypervisor port forwarded to its SSH port, from its metadata (real hosts) */
+  sshPort?: number;
   destroy: () => Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export async function ownedDomains(conn: LibvirtConnection, host: string, names:
       const owner = meta ? parseOwner(meta) : undefined;
       if (!owner || owner.host !== host) continue;
       const active = await dom.isActive();
-      out.push({ key: `${owner.namespace}/${owner.name}`, active, destroy: async () => {
+      out.push({ key: `${owner.namespace}/${owner.name}`, active, ...(owner.sshPort !== undefined ? { sshPort: owner.sshPort } : {}), destroy: async () => {
         const d = await conn.lookupDomainByUUID(dom.uuid);
         if (!d) return;
         try { await d.destroy(); } finally { d.free(); }

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { HostObject, ObjectStore } from '../../store';
-import type { Condition, HostStatus } from '../../schemas/types.gen';
+import type { Condition, DaemonEndpoints, HostStatus } from '../../schemas/types.gen';
 import { systemClock, type Clock } from '../../runtime';
 import type { LibvirtConnection, NodeInfo } from '../../libvirt';
 import { parseVmVolumeName } from '../names';
@@ -43,6 +43,8 @@ export interface HostRegistrarOptions {
   keeper: LeaseKeeper;
   /** more conditions the agent owns, written with each heartbeat (e.g. LibvirtConnected) */
   conditions?: () => Condition[];
+  /** where the agent serves frontends (status.daemonEndpoints), written with each heartbeat once known */
+  endpoints?: () => DaemonEndpoints | undefined;
   clock?: Clock;
   /** default 10 000 ms */
   heartbeatIntervalMs?: number;
@@ -108,8 +110,10 @@ export class HostRegistrar {
       ? { type: 'Fenced', status: 'True', reason: 'LeaseLost', message: 'the agent could not renew its lease for T_fence and stopped every domain' }
       : { type: 'Fenced', status: 'False', reason: 'LeaseHeld', message: 'the agent holds its lease' }, heartbeatAt);
     for (const c of this.o.conditions?.() ?? []) conditions = setCondition(conditions, c, heartbeatAt);
+    const endpoints = this.o.endpoints?.();
     return {
       ...structuredClone(prev),
+      ...(endpoints ? { daemonEndpoints: endpoints } : {}),
       capacity,
       allocatable: hostAllocatable(capacity, cur.spec),
       heartbeatTime: new Date(heartbeatAt).toISOString(),

@@ -6,10 +6,12 @@
 import type { ImageObject, VirtualMachineObject, VolumeObject } from '../../store';
 import type { VirtualMachineSpec, VirtualMachineStatus } from '../../schemas/types.gen';
 import { quantityBytes } from '../../kube/resources';
-import { buildDomainXml, buildVolumeXml, macFor, type DomainBoot, type DomainDisk, type DomainSpec, type VirtType } from '../domain';
-import { consoleLogName, domainName, vmVolumeName, volumeObjectVolumeName } from '../names';
+import { GUEST_SSH_PORT, buildDomainXml, buildSeedFiles, buildVolumeXml, macFor, seedHash, type DomainBoot, type DomainDisk, type DomainSpec, type SeedFiles, type VirtType } from '../domain';
+import { domainName, seedFileName, vmVolumeName, volumeObjectVolumeName } from '../names';
 import { EVICTING_CONDITION } from '../../kube/names';
+import { pendingRequests, type StateChangeRequest } from '../../kube/state-change';
 import type { ImageState } from '../images/image-cache';
+import { consoleFilesOf } from '../console/files';
 
 export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Halted' | 'Manual';
 
@@ -17,7 +19,7 @@ export type RunStrategy = 'Always' | 'RerunOnFailure' | 'Halted' | 'Manual';
 export interface HostContext {
   host: string;
   virtType: VirtType;
-  /** folder of the serial console logs */
+  /** folder of the serial consoles: logs, and per-VM folders of sockets on real hosts (console/files.ts) */
   consoleDir: string;
   /** the pool of VM disks (and of Volumes that name none) */
   pool: string;
@@ -26,10 +28,18 @@ export interface HostContext {
   /** size of a disk cloned from an Image when neither the disk nor the Image gives one */
   defaultDiskBytes: number;
   /**
-   * The local copy of an Image with a `source.url` (ImageCache.state: asking starts the download
-   * when there is none). Without it, such Images are not available on this host.
+   * The verified local copy of an Image with a `source.url` or `source.path` (ImageCache.state:
+   * asking starts the download or verification when there is none; undefined for other sources).
+   * Without it, `source.url` Images are not available and `source.path` ones are used unverified.
    */
-  images?: (img: ImageObject) => ImageState;
+  images?: (img: ImageObject) => ImageState | undefined;
+  /** the folder of the cloud-init seed ISOs; undefined: VMs get no seed (hollow hosts, by default) */
+  seedDir?: string;
+  /**
+   * Real hosts: the guest's SSH port forwarded from `address` and the VM's port there (assigned
+   * before the reconcile: ForwardPorts.ensure); undefined on the test driver.
+   */
+  forward?: { address: string; portOf(key: string): number | undefined };
 }
 
 /** Images and Volumes of the VM's project that its disks name (undefined: not found). */
@@ -63,9 +73,13 @@ export interface DesiredVm {
   everStarted: boolean;
   /** the drain controller asks this host to stop it (condition Evicting=True) so that it can move */
   evicting: boolean;
+  /** start, stop and restart requests waiting for this incarnation, oldest first (status.stateChangeRequests) */
+  requests: StateChangeRequest[];
   domain: DomainSpec;
   xml: string;
   volumes: DesiredVolume[];
+  /** the cloud-init seed to write at `path` (its content can hold secrets: never log it) */
+  seed?: { path: string; hash: string; files: SeedFiles };
 }
 
 /** Why a VM cannot be built here; `terminal`: retrying will not help until the spec or refs change. */
@@ -108,12 +122,14 @@ function bytes(q: string | number | undefined): number | undefined {
 function imageBacking(name: string, img: ImageObject, ctx: HostContext): { path: string; format: 'qcow2' | 'raw' } | Problem {
   const src = img.spec.source;
   const format = img.spec.format ?? 'qcow2';
-  if (src?.path) return { path: src.path, format };
-  if (src?.url) {
+  if (src?.path && !ctx.images) return { path: src.path, format };
+  if (src?.url || src?.path) {
     if (!ctx.images) return { reason: 'ImageNotAvailable', message: `Image ${name}: this agent does not download images (source.url)`, terminal: true };
     const st = ctx.images(img);
-    if (st.state === 'ready') return { path: st.path, format };
-    if (st.state === 'failed') return { reason: 'ImageDownloadFailed', message: `Image ${name}: ${st.message}; retrying`, terminal: false };
+    if (!st || st.state === 'ready') return { path: st?.path ?? src.path ?? '', format };
+    // A copy that failed verification is not used: the VM says why (reasons ImageChecksumMismatch, ...).
+    if (st.state === 'failed') return { reason: `Image${st.reason}`, message: `Image ${name}: ${st.message}${st.reason === 'DownloadFailed' ? '; retrying' : ''}`, terminal: false };
+    if (st.state === 'verifying') return { reason: 'ImageVerifying', message: `Image ${name}: verifying ${st.path} on host ${ctx.host}`, terminal: false };
     const of = st.totalBytes ? ` (${Math.floor((100 * st.receivedBytes) / st.totalBytes)}% of ${st.totalBytes} bytes)` : '';
     return { reason: 'ImageDownloading', message: `Image ${name}: downloading ${src.url} to host ${ctx.host}${of}`, terminal: false };
   }
@@ -245,18 +261,41 @@ export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx
     disks.push({ name: d.name, path: vol.path, format: 'qcow2', bus });
   }
 
+  const nics = (spec.networks ?? [{ name: 'default' }]).map((n, i) => ({ name: n.name, model: n.model ?? 'virtio', mac: macFor(uid, i) }));
+  let seed: DesiredVm['seed'];
+  if (ctx.seedDir !== undefined) {
+    const ci = spec.cloudInit ?? {};
+    const files = buildSeedFiles({ uid, hostname: meta.name, sshAuthorizedKeys: ci.sshAuthorizedKeys, userData: ci.userData, networkData: ci.networkData, nics });
+    seed = { path: `${ctx.seedDir.replace(/\/+$/, '')}/${seedFileName(namespace, meta.name)}`, hash: seedHash(files), files };
+  }
+  let sshPort: number | undefined;
+  if (ctx.virtType !== 'test' && ctx.forward && nics.some((n) => n.name === 'default')) {
+    sshPort = ctx.forward.portOf(`${namespace}/${meta.name}`);
+    if (sshPort === undefined) return problem('NoForwardPort', `no free port left on host ${ctx.host} to forward to the guest's SSH port (STRATUS_AGENT_FORWARD_PORTS)`);
+  }
+  const consoleFiles = consoleFilesOf(ctx.consoleDir, ctx.virtType, namespace, meta.name);
   const domain: DomainSpec = {
     name: domainName(namespace, meta.name),
     uuid: uid,
     virtType: ctx.virtType,
     vcpus: spec.cpu,
     memoryKiB,
-    owner: { uid, namespace, name: meta.name, host: ctx.host, generation: meta.generation ?? 0 },
+    owner: {
+      uid, namespace, name: meta.name, host: ctx.host, generation: meta.generation ?? 0,
+      ...(seed ? { seed: seed.hash } : {}),
+      ...(sshPort !== undefined ? { sshPort } : {}),
+    },
     boot,
     disks,
-    nics: (spec.networks ?? [{ name: 'default' }]).map((n, i) => ({ name: n.name, model: n.model ?? 'virtio', mac: macFor(uid, i) })),
-    consoleLog: `${ctx.consoleDir.replace(/\/+$/, '')}/${consoleLogName(namespace, meta.name)}`,
+    nics,
+    consoleLog: consoleFiles.log,
     vnc: spec.console?.type === 'vnc',
+    ...(consoleFiles.serial ? { consoleSocket: consoleFiles.serial } : {}),
+    ...(consoleFiles.vnc && spec.console?.type === 'vnc' ? { vncSocket: consoleFiles.vnc } : {}),
+    ...(seed ? { seed: seed.path } : {}),
+    ...(ctx.virtType !== 'test'
+      ? { guestAgent: true, ...(consoleFiles.dir ? { guestAgentSocket: `${consoleFiles.dir}/agent.sock` } : {}), userNet: sshPort !== undefined ? { forward: { address: ctx.forward!.address, hostPort: sshPort, guestPort: GUEST_SSH_PORT } } : {} }
+      : {}),
   };
   let xml: string;
   try {
@@ -273,9 +312,11 @@ export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx
       runStrategy: spec.runStrategy ?? 'Always',
       everStarted: Boolean(status.startTime) && status.domainUUID === uid && status.host === ctx.host,
       evicting: (status.conditions ?? []).some((c) => c.type === EVICTING_CONDITION && c.status === 'True'),
+      requests: pendingRequests(status, uid),
       domain,
       xml,
       volumes,
+      ...(seed ? { seed } : {}),
     },
   };
 }

@@ -6,8 +6,11 @@
  */
 import { isLibvirtError, type Domain, type DomainStateName, type LibvirtConnection } from '../../libvirt';
 import { ActionFailedError } from '../errors';
+import { buildRequestsMark, REQUESTS_NS, REQUESTS_PREFIX } from '../domain';
 import type { PoolCache } from '../host/pools';
 import type { Action } from './plan';
+import type { SeedFiles } from '../domain/seed';
+import type { SeedStore } from './seeds';
 
 export interface ExecuteOptions {
   conn: LibvirtConnection;
@@ -16,6 +19,11 @@ export interface ExecuteOptions {
   domainName: string;
   /** told of each lifecycle event an action will cause (so the agent does not react to its own) */
   expectEvent?: (event: string) => void;
+  /** the host's cloud-init seeds, and the content a writeSeed action writes (never part of the action) */
+  seeds?: SeedStore;
+  seedFiles?: SeedFiles;
+  /** runs before a define or a start: what qemu needs on the host (the console folder) */
+  beforeBoot?: () => Promise<void>;
 }
 
 export interface ExecuteResult {
@@ -38,6 +46,9 @@ const REASONS: Record<Action['type'], string> = {
   shutdown: 'ShutdownFailed',
   destroy: 'DestroyFailed',
   undefine: 'UndefineFailed',
+  markRequests: 'MarkRequestsFailed',
+  writeSeed: 'CloudInitSeedFailed',
+  deleteSeed: 'DeleteSeedFailed',
 };
 
 /** The lifecycle event each action causes. */
@@ -70,7 +81,8 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
         result.done.push(a);
       } catch (err) {
         const code = codeOf(err);
-        const what = a.type === 'createVolume' || a.type === 'deleteVolume' ? `${a.type} ${a.pool}/${a.name}` : `${a.type} ${o.domainName}`;
+        const what = a.type === 'createVolume' || a.type === 'deleteVolume' ? `${a.type} ${a.pool}/${a.name}`
+          : a.type === 'writeSeed' || a.type === 'deleteSeed' ? `${a.type} ${a.path}` : `${a.type} ${o.domainName}`;
         result.error = new ActionFailedError(a.type, REASONS[a.type], `${what}: ${(err as Error).message}`, { cause: err, libvirtCode: code });
         return result;
       }
@@ -98,6 +110,7 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
       case 'deleteVolume':
         return o.pools.deleteVolume(a.pool, a.name);
       case 'define': {
+        await o.beforeBoot?.();
         const defined = await o.conn.defineDomain(a.xml);
         dom?.free();
         dom = defined;
@@ -106,6 +119,7 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
       case 'start': {
         const d = await domain();
         if (!d) throw new Error('domain not found');
+        await o.beforeBoot?.();
         try {
           await d.start();
         } catch (err) {
@@ -147,6 +161,20 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
         }
         d.free();
         dom = undefined;
+        return;
+      }
+      case 'writeSeed':
+        if (!o.seeds || !o.seedFiles) throw new Error('no cloud-init seed content to write');
+        return o.seeds.write(a.path, o.seedFiles, a.hash);
+      case 'deleteSeed':
+        if (!o.seeds) throw new Error('no seed store');
+        return o.seeds.remove(a.path);
+      case 'markRequests': {
+        // Best effort: the agent also remembers the ids until the requests leave status.
+        const d = await domain();
+        if (!d) return;
+        const live = await d.isActive().catch(() => false);
+        await d.setMetadata(buildRequestsMark(a.ids), REQUESTS_PREFIX, REQUESTS_NS, { affect: live ? 'both' : 'config' }).catch(() => undefined);
         return;
       }
     }

@@ -4,12 +4,13 @@
  * and this VM's volumes of any incarnation referenced by its domain or named by its disks).
  */
 import type { LibvirtConnection } from '../../libvirt';
-import { fingerprintOf, parseOwner } from '../domain';
+import { OWNER_NS, fingerprintOf, parseOwner, parseRequestsMark } from '../domain';
 import { domainName, parseVmVolumeName } from '../names';
 import type { PoolCache } from '../host/pools';
 import type { DesiredVm } from './desired';
 import type { DomainAfter } from './status';
-import type { Observed, ObservedDomain, ObservedVolume } from './plan';
+import { isActive, type Observed, type ObservedDomain, type ObservedVolume } from './plan';
+import type { SeedStore } from './seeds';
 
 export interface ObserveOptions {
   conn: LibvirtConnection;
@@ -21,15 +22,24 @@ export interface ObserveOptions {
   extraVolumes?: { pool: string; name: string }[];
   /** true if the domain certainly does not exist (DomainNames): no look-up */
   domainAbsent?: (name: string) => boolean;
+  /** the host's cloud-init seeds, when VMs get one here: the VM's seed file is looked at too */
+  seeds?: SeedStore;
 }
 
-export async function observeDomain(conn: LibvirtConnection, name: string): Promise<ObservedDomain | undefined> {
+/**
+ * The domain named `name`. With `liveSeed`, a running domain's live metadata is read as well: the
+ * cloud-init seed it booted with (its persistent definition may name a newer one).
+ */
+export async function observeDomain(conn: LibvirtConnection, name: string, options: { liveSeed?: boolean } = {}): Promise<ObservedDomain | undefined> {
   const dom = await conn.lookupDomainByName(name);
   if (!dom) return undefined;
   try {
     const [st, xml] = await Promise.all([dom.getState(), dom.getXML({ inactive: true })]);
     const fingerprint = fingerprintOf(xml);
+    const live = options.liveSeed && isActive(st.state) ? await dom.getMetadata(OWNER_NS).catch(() => undefined) : undefined;
+    const liveSeed = live ? parseOwner(live)?.seed : undefined;
     return {
+      ...(liveSeed !== undefined ? { liveSeed } : {}),
       name: dom.name,
       uuid: dom.uuid,
       state: st.state,
@@ -37,6 +47,7 @@ export async function observeDomain(conn: LibvirtConnection, name: string): Prom
       owner: parseOwner(xml),
       fingerprint,
       diskPaths: fingerprint.disks.flatMap((d) => (d.source ? [d.source] : [])),
+      honouredRequests: parseRequestsMark(xml),
     };
   } finally {
     dom.free();
@@ -57,7 +68,11 @@ export async function domainAfter(conn: LibvirtConnection, name: string): Promis
 
 export async function observeVm(o: ObserveOptions): Promise<Observed> {
   const dname = domainName(o.namespace, o.name);
-  const domain = o.domainAbsent?.(dname) ? undefined : await observeDomain(o.conn, dname);
+  const seedPath = o.seeds?.pathOf(o.namespace, o.name);
+  const [domain, seedFile] = await Promise.all([
+    o.domainAbsent?.(dname) ? undefined : observeDomain(o.conn, dname, { liveSeed: o.desired?.seed !== undefined }),
+    seedPath === undefined ? undefined : o.seeds!.current(seedPath),
+  ]);
   const candidates = new Map<string, { pool: string; name: string }>();
   const add = (pool: string, name: string) => candidates.set(`${pool}/${name}`, { pool, name });
   for (const v of o.desired?.volumes ?? []) add(v.pool, v.name);
@@ -83,5 +98,5 @@ export async function observeVm(o: ObserveOptions): Promise<Observed> {
     }),
   );
   volumes.sort((a, b) => (a.pool + a.name).localeCompare(b.pool + b.name));
-  return { domain, volumes };
+  return { domain, volumes, ...(seedPath !== undefined && seedFile ? { seed: { path: seedPath, ...seedFile } } : {}) };
 }

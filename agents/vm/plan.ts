@@ -6,6 +6,7 @@
 import type { DomainStateName } from '../../libvirt';
 import { fingerprintDiff, fingerprintOf, type DomainFingerprint, type DomainOwner } from '../domain';
 import { parseVmVolumeName, uidTag } from '../names';
+import type { StateChangeRequest } from '../../kube/state-change';
 import type { DesiredVm, Problem } from './desired';
 
 export interface ObservedDomain {
@@ -20,6 +21,10 @@ export interface ObservedDomain {
   fingerprint: DomainFingerprint;
   /** disk files of the definition */
   diskPaths: string[];
+  /** the cloud-init seed hash of the running domain (its live definition), when it was read */
+  liveSeed?: string;
+  /** ids of the restart requests carried out on this domain (its requests mark) */
+  honouredRequests?: string[];
 }
 
 export interface ObservedVolume {
@@ -35,6 +40,8 @@ export interface Observed {
   volumes: ObservedVolume[];
   /** when the agent asked the guest to shut down (graceful stop in progress) */
   shutdownRequestedAt?: number;
+  /** the VM's cloud-init seed file on this host, if there is one, and the hash it was made from (if known) */
+  seed?: { path: string; hash?: string };
 }
 
 export type Action =
@@ -45,7 +52,12 @@ export type Action =
   | { type: 'resume' }
   | { type: 'shutdown' }
   | { type: 'destroy' }
-  | { type: 'undefine' };
+  | { type: 'undefine' }
+  /** (re)writes the cloud-init seed ISO; its content comes from the desired VM, never in the action */
+  | { type: 'writeSeed'; path: string; hash: string }
+  | { type: 'deleteSeed'; path: string }
+  /** records carried-out restart requests on the domain (agents/domain/requests-mark.ts) */
+  | { type: 'markRequests'; ids: string[] };
 
 export type Intent = 'run' | 'stop' | 'leave' | 'remove' | 'fenced';
 
@@ -59,6 +71,16 @@ export interface PlanInput {
   now: number;
   /** how long a guest gets to shut down before it is destroyed */
   shutdownGraceMs: number;
+  /** the start, stop or restart request to act on (agents/vm/requests.ts), if any */
+  request?: StateChangeRequest;
+}
+
+/** What a plan does about the request it was given. */
+export interface PlanRequest {
+  id: string;
+  action: StateChangeRequest['action'];
+  /** the request is carried out once these actions succeed (a stop or restart in progress: false) */
+  done: boolean;
 }
 
 export interface Plan {
@@ -76,6 +98,10 @@ export interface Plan {
   restartPending: boolean;
   /** the managed fields that differed from the spec (a repaired definition) */
   drift: string[];
+  /** the running domain was started with an older cloud-init seed: a restart applies the new one */
+  restartRequired?: { reason: string; message: string };
+  /** the request acted on, and whether these actions complete it */
+  request?: PlanRequest;
 }
 
 const ACTIVE: ReadonlySet<DomainStateName> = new Set(['running', 'blocked', 'paused', 'shutdown', 'pmsuspended', 'crashed']);
@@ -99,7 +125,7 @@ function removal(domain: ObservedDomain | undefined, volumes: ObservedVolume[]):
   return out;
 }
 
-/** Whether the VM should be running now, or be left as it is (Manual after its first start). */
+/** Whether the VM should be running now, or be left as it is (Manual: only requests start or stop it). */
 function runIntent(d: DesiredVm, domain: ObservedDomain | undefined): 'run' | 'stop' | 'leave' {
   if (d.evicting) return 'stop'; // a drain moves it: stopped here first, whatever its runStrategy
   switch (d.runStrategy) {
@@ -108,8 +134,8 @@ function runIntent(d: DesiredVm, domain: ObservedDomain | undefined): 'run' | 's
     case 'Halted':
       return 'stop';
     case 'Manual':
-      // The first start is the user's (creating the VM); after that only the user starts or stops it.
-      return d.everStarted ? 'leave' : 'run';
+      // Never started or stopped by the agent on its own: start, stop and restart requests do it.
+      return 'leave';
     case 'RerunOnFailure':
       if (!d.everStarted || !domain) return 'run';
       // A guest that shut itself down cleanly has finished; anything else is a failure to rerun.
@@ -129,7 +155,8 @@ export function plan(input: PlanInput): Plan {
   // Gone, unbound or being deleted: remove our domain (never a foreign one) and this VM's volumes.
   if (!desired) {
     const volumes = observed.volumes.filter((v) => parseVmVolumeName(v.name) !== undefined);
-    return { ...base, actions: removal(owned ? domain : undefined, volumes), cleanedUp: true };
+    const seed: Action[] = observed.seed ? [{ type: 'deleteSeed', path: observed.seed.path }] : [];
+    return { ...base, actions: [...removal(owned ? domain : undefined, volumes), ...seed], cleanedUp: true };
   }
 
   if (domain && !owned) {
@@ -167,6 +194,9 @@ export function plan(input: PlanInput): Plan {
   for (const v of desired.volumes) {
     if (!have.has(`${v.pool}/${v.name}`)) actions.push({ type: 'createVolume', pool: v.pool, name: v.name, xml: v.xml });
   }
+  // The seed is (re)written before the domain that attaches it is defined or started; a running
+  // domain keeps the file it opened (the new one replaces it by rename).
+  if (desired.seed && observed.seed?.hash !== desired.seed.hash) actions.push({ type: 'writeSeed', path: desired.seed.path, hash: desired.seed.hash });
 
   let drift: string[] = [];
   let restartPending = false;
@@ -181,7 +211,19 @@ export function plan(input: PlanInput): Plan {
   }
 
   const state: DomainStateName = current?.state ?? 'shutoff';
-  const intent = runIntent(desired, current);
+  let intent: 'run' | 'stop' | 'leave' = runIntent(desired, current);
+  let grace = input.shutdownGraceMs;
+  // A request overrides the runStrategy until it is carried out (never while a drain moves the VM).
+  const req = desired.evicting ? undefined : input.request;
+  let request: PlanRequest | undefined;
+  if (req) {
+    if (req.gracePeriodSeconds !== undefined) grace = req.gracePeriodSeconds * 1000;
+    // A restart stops a running domain first, then starts it (destroy + start: a new boot, which
+    // also applies a changed definition); a domain already stopped is only started.
+    const stopFirst = req.action === 'Stop' || (req.action === 'Restart' && isActive(state));
+    intent = stopFirst ? 'stop' : 'run';
+    request = { id: req.id, action: req.action, done: !stopFirst || !isActive(state) };
+  }
   let starts = false;
   let requeueAfterMs: number | undefined;
   if (intent === 'run') {
@@ -196,16 +238,41 @@ export function plan(input: PlanInput): Plan {
     }
   } else if (intent === 'stop' && isActive(state)) {
     const asked = observed.shutdownRequestedAt;
+    let destroy = false;
     if (state === 'paused' || state === 'crashed' || state === 'pmsuspended') {
-      actions.push({ type: 'destroy' });
-    } else if (asked === undefined) {
+      destroy = true;
+    } else if (asked === undefined && grace > 0) {
       actions.push({ type: 'shutdown' });
-      requeueAfterMs = input.shutdownGraceMs;
-    } else if (input.now - asked >= input.shutdownGraceMs) {
-      actions.push({ type: 'destroy' });
+      requeueAfterMs = grace;
+    } else if (asked === undefined || input.now - asked >= grace) {
+      destroy = true;
     } else {
-      requeueAfterMs = input.shutdownGraceMs - (input.now - asked);
+      requeueAfterMs = grace - (input.now - asked);
+    }
+    if (destroy) actions.push({ type: 'destroy' });
+    // A stop is carried out once the domain is off; a restart then starts it in the same go.
+    if (request && destroy) {
+      request.done = true;
+      if (request.action === 'Restart') {
+        actions.push({ type: 'start' });
+        starts = true;
+        intent = 'run';
+      }
     }
   }
-  return { ...base, actions, intent, starts, requeueAfterMs, restartPending: restartPending && !starts, drift };
+  if (request?.done && req!.action === 'Restart') {
+    actions.push({ type: 'markRequests', ids: [...(current?.honouredRequests ?? []), req!.id] });
+  }
+  return { ...base, actions, intent, starts, requeueAfterMs, restartPending: restartPending && !starts, drift, request, ...cloudInitRestart(desired, current, starts) };
+}
+
+/** RestartRequired: the domain runs with a seed other than the one the spec now makes (it reads it at boot). */
+function cloudInitRestart(desired: DesiredVm, current: ObservedDomain | undefined, starts: boolean): Pick<Plan, 'restartRequired'> {
+  if (!desired.seed || !current || !isActive(current.state) || starts || current.liveSeed === desired.seed.hash) return {};
+  return {
+    restartRequired: {
+      reason: 'CloudInitChanged',
+      message: 'spec.cloudInit changed while the domain runs: the new cloud-init seed is read at the next boot (stop and start, or the restart action)',
+    },
+  };
 }

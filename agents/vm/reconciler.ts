@@ -19,12 +19,18 @@ import { resolveDesired, type DesiredVm, type HostContext, type Problem, type Re
 import { domainAfter, observeVm } from './observe';
 import type { DomainNames } from './domain-names';
 import { execute } from './execute';
+import { consoleFilesOf, prepareConsoleDir, removeConsoleDir } from '../console/files';
 import { isActive, plan, type Observed, type Plan } from './plan';
 import { computeStatus, mergeStatus, type AgentStatus, type DomainAfter } from './status';
 import { KeyedJobs } from './status-queue';
+import { vmEvents } from './events';
+import type { EventRecorder } from '../../runtime/events';
+import { selectRequest, type RequestSelection } from './requests';
 import type { RefResolver } from './refs';
 import type { DomainRegistry } from './registry';
 import type { VmSource } from './source';
+import type { SeedStore } from './seeds';
+import type { ForwardPorts } from '../host/forwards';
 
 export interface VmReconcilerOptions {
   host: string;
@@ -61,6 +67,12 @@ export interface VmReconcilerOptions {
   claimVolume?: (namespace: string, name: string) => Promise<Problem | undefined>;
   /** the newest state of a Volume held here, fresher than the look-up cache (undefined: ask the cache) */
   freshVolume?: (namespace: string, name: string) => VolumeObject | undefined;
+  /** the cloud-init seed ISOs, used when the host context has a seed folder */
+  seeds?: SeedStore;
+  /** the SSH port forwards, used when the host context forwards (real hosts) */
+  forwards?: ForwardPorts;
+  /** records what the reconciles did on the VMs (Created, Started, Stopped, Crashed...): agents/vm/events.ts */
+  events?: EventRecorder;
   logger?: Logger;
 }
 
@@ -78,6 +90,8 @@ export class VmReconciler {
   private readonly grace: number;
   /** per key: when the agent asked the guest to shut down */
   private readonly shutdownAt = new Map<string, number>();
+  /** per key: ids of the state change requests carried out, until they leave status */
+  private readonly honoured = new Map<string, Set<string>>();
   /** the VMs as this agent last wrote them (newer than the cache until the feed catches up) */
   private readonly own = new OwnWrites<VirtualMachineObject>();
   readonly leftovers: Leftovers = new Map();
@@ -198,6 +212,8 @@ export class VmReconciler {
     let desired: DesiredVm | undefined;
     let problem: Problem | undefined;
     if (vm && !deleting) {
+      // A VM on the user-mode network of a real host gets its SSH port before its domain is built.
+      if (this.o.hostContext().forward && (spec!.networks ?? [{ name: 'default' }]).some((n) => n.name === 'default')) await this.o.forwards?.ensure(key);
       const refs = this.withFreshVolumes(namespace, await this.o.refs.resolve(namespace, spec!));
       const r = resolveDesired(vm, refs, this.o.hostContext());
       desired = r.desired;
@@ -214,15 +230,22 @@ export class VmReconciler {
     const observed = await observeVm({
       conn, pools: this.o.pools, namespace, name, desired, extraVolumes: extra,
       domainAbsent: domains && ((n) => domains.knownAbsent(conn, n)),
+      seeds: this.o.hostContext().seedDir !== undefined ? this.o.seeds : undefined,
     });
     observed.shutdownRequestedAt = this.shutdownAt.get(key);
     if (desired && vm && resizeRefused(vm)) desired = holdCompute(desired, observed);
+
+    // The start, stop or restart request to act on: the oldest one not carried out yet (requests.ts).
+    const selection = desired ? this.selectRequest(key, desired, observed) : { drop: [], more: 0 };
 
     let p: Plan;
     if (problem) {
       p = blockedPlan(problem, observed, fenced, host);
     } else {
-      p = plan({ host, desired: vm && !deleting ? desired : undefined, observed, fenced, now: this.clock.now(), shutdownGraceMs: this.grace });
+      p = plan({
+        host, desired: vm && !deleting ? desired : undefined, observed, fenced, now: this.clock.now(), shutdownGraceMs: this.grace,
+        request: selection.head,
+      });
       problem = p.blocked;
     }
 
@@ -244,7 +267,13 @@ export class VmReconciler {
     }
 
     const dname = domainName(namespace, name);
-    const result = await execute(p.actions, { conn, pools: this.o.pools, domainName: dname, expectEvent: (ev) => this.expect(dname, ev) });
+    // Real hosts: the VM's console folder, where qemu opens its serial socket and log (console/files.ts).
+    const hostCtx = this.o.hostContext();
+    const consoleFiles = consoleFilesOf(hostCtx.consoleDir, hostCtx.virtType, namespace, name);
+    const result = await execute(p.actions, {
+      conn, pools: this.o.pools, domainName: dname, expectEvent: (ev) => this.expect(dname, ev), beforeBoot: () => prepareConsoleDir(consoleFiles),
+      seeds: this.o.seeds, seedFiles: desired?.seed?.files,
+    });
     if (result.done.length > 0) log?.info({ actions: result.done.map((a) => a.type), intent: p.intent }, 'converged domain');
     if (result.error) log?.warn({ err: result.error.message, reason: result.error.reason }, 'action failed');
     if (result.shutdownRequested) this.shutdownAt.set(key, this.clock.now());
@@ -271,7 +300,14 @@ export class VmReconciler {
     } else if (!vm || deleting) {
       this.o.registry.deleteKey(key);
     }
-    if (p.cleanedUp && !result.error) this.leftovers.delete(key);
+    if (p.cleanedUp && !result.error) {
+      this.leftovers.delete(key);
+      this.o.forwards?.release(key);
+      await removeConsoleDir(consoleFiles).catch((err) => log?.warn({ err: String(err) }, 'removing the console folder failed'));
+    }
+
+    const finished = this.finishRequests(key, selection, p, result.error === undefined);
+    if (!vm || deleting) this.honoured.delete(key);
 
     if (!vm) {
       this.own.forget(key);
@@ -309,11 +345,42 @@ export class VmReconciler {
       started: result.started,
       now,
     });
+    if (finished.length > 0) agentStatus.requests = { uid: vm.metadata.uid!, done: finished };
+    for (const e of vmEvents({ host, domain: dname, previousPhase: vm.status?.phase, next: agentStatus, plan: p, observed, done: result.done, started: result.started, error: result.error, problem })) {
+      this.o.events?.event(vm, e.type, e.reason, e.message);
+    }
     this.submitStatus(key, vm.metadata.uid!, agentStatus, now);
     if (result.error) throw result.error;
     if (problem?.terminal) throw new TerminalError(problem.message);
     if (problem) return { requeueAfterMs: this.o.problemRetryMs ?? 15_000 };
-    return p.requeueAfterMs !== undefined ? { requeueAfterMs: p.requeueAfterMs } : {};
+    // One request done and more waiting: the next one at once (the agent's own status write wakes nothing).
+    const next = finished.length > 0 && selection.more > 0 ? 0 : undefined;
+    const delays = [p.requeueAfterMs, next].filter((x): x is number => x !== undefined);
+    return delays.length > 0 ? { requeueAfterMs: Math.min(...delays) } : {};
+  }
+
+  /** The request to act on, skipping those this agent (or the domain's mark) says are carried out already. */
+  private selectRequest(key: string, desired: DesiredVm, observed: Observed): RequestSelection {
+    const mine = this.honoured.get(key);
+    const marked = new Set(observed.domain?.owner?.uid === desired.uid ? observed.domain.honouredRequests ?? [] : []);
+    // Forget what has left status: ids are unique, so nothing needs them any more.
+    if (mine) {
+      const pending = new Set(desired.requests.map((r) => r.id));
+      for (const id of mine) if (!pending.has(id)) mine.delete(id);
+    }
+    return selectRequest(desired.requests, desired.runStrategy, (id) => (mine?.has(id) ?? false) || marked.has(id));
+  }
+
+  /** The ids of the requests this reconcile completed (the skipped ones, and the acted-on one if it is done); remembered. */
+  private finishRequests(key: string, selection: RequestSelection, p: Plan, succeeded: boolean): string[] {
+    const done = [...selection.drop];
+    if (p.request?.done && succeeded && !p.blocked) done.push(p.request.id);
+    if (done.length > 0) {
+      const mine = this.honoured.get(key) ?? new Set<string>();
+      for (const id of done) mine.add(id);
+      this.honoured.set(key, mine);
+    }
+    return done;
   }
 }
 

@@ -4,14 +4,18 @@
  * Pure. Written even when the sync failed: the failure becomes the Ready condition's reason.
  */
 import type { VirtualMachineStatus } from '../../schemas/types.gen';
-import { setCondition } from '../../kube/conditions';
+import { removeCondition, setCondition } from '../../kube/conditions';
 import { isoSeconds } from '../../kube/time';
 import { EVICTED_REASON } from '../../kube/names';
+import { remainingRequests } from '../../kube/state-change';
 import type { DomainStateName } from '../../libvirt';
 import type { DesiredVm, Problem } from './desired';
 import type { Plan } from './plan';
 
 export type Phase = NonNullable<VirtualMachineStatus['phase']>;
+
+/** The condition saying the running domain must restart for a spec change to apply. */
+export const RESTART_REQUIRED = 'RestartRequired';
 
 /** The fields of VirtualMachine.status the agent owns; nothing else is ever changed by it. */
 export const AGENT_STATUS_FIELDS = ['phase', 'observedGeneration', 'domainUUID', 'consoleLog', 'startTime', 'volumes'] as const;
@@ -24,6 +28,12 @@ export interface AgentStatus {
   consoleLog?: string;
   startTime?: string;
   volumes?: VirtualMachineStatus['volumes'];
+  /** the domain is not running any more: status.interfaces and status.ip go (the address poller writes them while it runs) */
+  clearAddresses?: boolean;
+  /** condition RestartRequired=True with this reason and message; absent: the condition is removed */
+  restartRequired?: { reason: string; message: string };
+  /** start, stop and restart requests of incarnation `uid` that are done: removed from status.stateChangeRequests */
+  requests?: { uid: string; done: string[] };
 }
 
 export interface DomainAfter {
@@ -52,6 +62,12 @@ export interface StatusInput {
 }
 
 const RUNNING: ReadonlySet<DomainStateName> = new Set(['running', 'blocked']);
+/** A domain in one of these states still has its guest (paused or shutting down included). */
+const ACTIVE: ReadonlySet<DomainStateName> = new Set(['running', 'blocked', 'paused', 'shutdown', 'pmsuspended', 'crashed']);
+
+function isActiveState(state: DomainStateName): boolean {
+  return ACTIVE.has(state);
+}
 
 export function computeStatus(i: StatusInput): AgentStatus {
   const after = i.after;
@@ -66,6 +82,8 @@ export function computeStatus(i: StatusInput): AgentStatus {
     volumes: i.desired
       ? i.desired.volumes.map((v) => ({ name: v.disk, path: v.path, ...(v.volumeObject ? { volume: v.volumeObject } : {}) }))
       : i.previous.volumes,
+    clearAddresses: after === undefined || !isActiveState(after.state),
+    ...(after !== undefined && isActiveState(after.state) && i.plan?.restartRequired ? { restartRequired: i.plan.restartRequired } : {}),
   };
   const ready = (status: 'True' | 'False' | 'Unknown', reason: string, message: string) => ({ status, reason, message });
   const failedPhase = (terminal: boolean): Phase => (running ? 'Running' : terminal ? 'Failed' : 'Starting');
@@ -79,10 +97,12 @@ export function computeStatus(i: StatusInput): AgentStatus {
   if (i.problem) return { ...out, phase: failedPhase(i.problem.terminal), ready: ready('False', i.problem.reason, i.problem.message) };
   if (i.error) return { ...out, phase: failedPhase(false), ready: ready('False', i.error.reason, i.error.message) };
 
-  const intent = i.plan?.intent ?? 'run';
+  let intent = i.plan?.intent ?? 'run';
   if (running) {
     if (intent === 'stop') {
-      const why = i.desired?.evicting ? `host ${i.host} is being drained` : 'runStrategy is Halted';
+      const request = i.plan?.request;
+      if (request?.action === 'Restart') return { ...out, phase: 'Running', ready: ready('False', 'Restarting', 'a restart was requested: the guest is shutting down, then it starts again') };
+      const why = i.desired?.evicting ? `host ${i.host} is being drained` : request ? 'a stop was requested' : 'runStrategy is Halted';
       return { ...out, phase: 'Running', ready: ready('False', 'Stopping', `${why}: the guest is shutting down`) };
     }
     const note = i.plan?.restartPending ? ` (its definition changed: ${i.plan.drift.join(', ')}; effective at the next restart)` : '';
@@ -94,13 +114,15 @@ export function computeStatus(i: StatusInput): AgentStatus {
   if (intent === 'stop' && i.desired?.evicting) {
     return { ...out, phase: 'Stopped', ready: ready('False', EVICTED_REASON, `host ${i.host} is being drained: the domain is stopped, the VM may move`) };
   }
+  // A Manual VM stopped by a request reads as it will once the request has left status.
+  if (intent === 'stop' && i.plan?.request && i.desired?.runStrategy !== 'Halted') intent = 'leave';
   if (intent === 'stop') return { ...out, phase: 'Stopped', ready: ready('False', 'Halted', 'runStrategy is Halted: the domain is stopped') };
   if (intent === 'leave') {
     const strategy = i.desired?.runStrategy ?? 'Manual';
     if (strategy === 'RerunOnFailure') {
       return { ...out, phase: 'Stopped', ready: ready('False', 'Succeeded', 'the guest shut down; runStrategy RerunOnFailure restarts it only after a failure') };
     }
-    return { ...out, phase: 'Stopped', ready: ready('False', 'Stopped', `the domain is ${why}; runStrategy Manual: the agent does not restart it`) };
+    return { ...out, phase: 'Stopped', ready: ready('False', 'Stopped', `the domain is ${why}; runStrategy Manual: the agent starts it only when asked (the start action)`) };
   }
   return { ...out, phase: 'Starting', ready: ready('False', 'Starting', `the domain is ${why}`) };
 }
@@ -117,5 +139,18 @@ export function mergeStatus(previous: VirtualMachineStatus, s: AgentStatus, now:
     else (next as Record<string, unknown>)[f] = structuredClone(v);
   }
   next.conditions = setCondition(next.conditions, { type: 'Ready', ...s.ready, observedGeneration: s.observedGeneration }, now);
+  next.conditions = s.restartRequired
+    ? setCondition(next.conditions, { type: RESTART_REQUIRED, status: 'True', ...s.restartRequired, observedGeneration: s.observedGeneration }, now)
+    : removeCondition(next.conditions, RESTART_REQUIRED);
+  if (s.clearAddresses) {
+    delete next.interfaces;
+    delete next.ip;
+  }
+  if (s.requests && next.stateChangeRequests) {
+    // Only the requests carried out go: those the API added since stay, in order.
+    const left = remainingRequests(next, s.requests.uid, new Set(s.requests.done));
+    if (left) next.stateChangeRequests = left;
+    else delete next.stateChangeRequests;
+  }
   return next;
 }

@@ -1,5 +1,6 @@
 // The security middleware of the Koa app: authentication (failed attempts limited per credential
-// presented and per address), the per-user rate limit, and the audit record of every mutating request.
+// presented and per address), the per-user rate limit, and the audit record of every mutating request
+// and of every console opened.
 
 import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
@@ -16,6 +17,8 @@ import { systemClock, type Clock } from '../../runtime';
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/healthz', '/livez', '/readyz', '/version']);
 
 const MUTATING: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** GETs audited as well: opening a VM's console or VNC display (a shell in it, as Kubernetes audits pods/exec). */
+const AUDITED_GET = /\/virtualmachines\/[^/]+\/(console|vnc)\/?$/;
 
 export interface AuthenticationMiddlewareOptions {
   chain: AuthenticatorChain;
@@ -91,7 +94,7 @@ export function describePath(path: string): { resource?: string; namespace?: str
 /** Audit records: outside the error middleware, so the final status code is known. */
 export function auditMiddleware(audit: AuditLog, clock: Clock = systemClock) {
   return async (ctx: Context, next: Next) => {
-    if (!audit.enabled || !MUTATING.has(ctx.method)) return next();
+    if (!audit.enabled || !(MUTATING.has(ctx.method) || (ctx.method === 'GET' && AUDITED_GET.test(ctx.path)))) return next();
     const start = clock.now();
     try {
       await next();

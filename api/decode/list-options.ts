@@ -48,7 +48,10 @@ export function watchRequested(ctx: Context): boolean {
 }
 
 /** Decodes and checks the query; throws before the caller reads anything. */
-export function decodeListOptions(ctx: Context, requests: RequestValidator, opts: { maxTimeoutSeconds: number }): ListOptions {
+export function decodeListOptions(
+  ctx: Context, requests: RequestValidator,
+  opts: { maxTimeoutSeconds: number; /** the fields a fieldSelector may name (core/v1 Events have their own); default the Stratus kinds' */ fields?: Readonly<Record<string, unknown>> },
+): ListOptions {
   const q: Partial<Record<(typeof PARAMETERS)[number], string>> = {};
   for (const name of PARAMETERS) {
     const v = ctx.query[name];
@@ -69,7 +72,7 @@ export function decodeListOptions(ctx: Context, requests: RequestValidator, opts
   return {
     watch,
     labelSelector: parseLabelSelector(q.labelSelector || undefined),
-    fieldSelector: parseFieldSelector(q.fieldSelector || undefined),
+    fieldSelector: parseFieldSelector(q.fieldSelector || undefined, opts.fields),
     resourceVersion: rv,
     resourceVersionMatch: match as ListOptions['resourceVersionMatch'],
     limit: positive(q.limit),

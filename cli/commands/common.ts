@@ -16,7 +16,7 @@ export function collect(value: string, previous: string[] | undefined): string[]
 /** Boolean flags that kubectl users also write as `--flag=true|false`. */
 export const BOOLEAN_FLAGS = [
   'wait', 'ignore-not-found', 'force-conflicts', 'output-watch-events', 'watch', 'watch-only',
-  'all-namespaces', 'all', 'recursive', 'client', 'verbose',
+  'all-namespaces', 'all', 'recursive', 'client', 'verbose', 'follow',
 ];
 
 /** Flags whose default is true: `--flag=false` becomes `--no-flag` (others just drop it). */

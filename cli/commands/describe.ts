@@ -1,5 +1,5 @@
 // `stratus describe KIND [NAME...]`: a readable, sectioned view of objects (metadata, spec,
-// status with a conditions table). Stratus records no events, so there is no Events section.
+// status with a conditions table) and their Events (core/v1, read as kubectl describe reads them).
 
 import { Command } from 'commander';
 import type { CommandContext, CommandRunner } from '../context';
@@ -9,6 +9,7 @@ import { listObjects, type Obj } from '../list';
 import { formatTable } from '../output';
 import { namedRefs, parseTargets, resourcePath, type KindInfo } from '../resources';
 import { noResourcesMessage } from './get';
+import { EVENT_KIND, eventFrom, eventInterval, lastSeen, type EventObject } from '../../kube/events';
 
 const ACRONYMS = new Set(['uid', 'uuid', 'cpu', 'ip', 'url', 'api', 'id', 'vm', 'os']);
 
@@ -151,6 +152,36 @@ export function describeObject(obj: Obj, kind?: KindInfo): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The Events section of an object's description (kubectl's DescribeEvents): oldest first, with
+ * Type, Reason, Age ("2m (x3 over 10m)" when repeated), From and Message; "<none>" when there are
+ * none; nothing when they could not be read (undefined).
+ */
+export function describeEvents(events: readonly Obj[] | undefined, now: number): string {
+  if (events === undefined) return '';
+  if (events.length === 0) return `${'Events:'.padEnd(14)}<none>\n`;
+  const sorted = [...events].map((e) => e as unknown as EventObject).sort((a, b) => lastSeen(a) - lastSeen(b));
+  const headers = ['Type', 'Reason', 'Age', 'From', 'Message'];
+  const rows = sorted.map((e) => [scalar(e.type ?? ''), scalar(e.reason ?? ''), eventInterval(e, now), eventFrom(e), scalar(e.message ?? '').trim()]);
+  const table = formatTable(headers, [['----', '------', '----', '----', '-------'], ...rows], 2); // kubectl's underlines
+  return `Events:\n${table.split('\n').filter((l) => l !== '').map((l) => `  ${l}`).join('\n')}\n`;
+}
+
+/** The Events of one object, as kubectl describe asks for them (undefined when they cannot be read). */
+async function eventsOf(ctx: CommandContext, kind: KindInfo, obj: Obj): Promise<Obj[] | undefined> {
+  const md = isPlainObject(obj.metadata) ? obj.metadata : {};
+  const namespace = kind.namespaced && typeof md.namespace === 'string' ? md.namespace : undefined;
+  const selector = [
+    `involvedObject.name=${scalar(md.name ?? '')}`, `involvedObject.namespace=${namespace ?? ''}`, `involvedObject.kind=${kind.kind}`,
+    ...(typeof md.uid === 'string' ? [`involvedObject.uid=${md.uid}`] : []),
+  ].join(',');
+  try {
+    return (await listObjects(ctx.client, { kind: EVENT_KIND, namespace, fieldSelector: selector })).items;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function describeCommand(ctx: CommandContext, args: string[], opts: { selector?: string }): Promise<number> {
   const targets = parseTargets(args);
   const named = targets.form === 'refs' || targets.names.length > 0;
@@ -174,7 +205,12 @@ export async function describeCommand(ctx: CommandContext, args: string[], opts:
     }
     if (items.length === 0) ctx.errLine(noResourcesMessage((targets as { kinds: KindInfo[] }).kinds, ns));
   }
-  ctx.out(items.map((i) => describeObject(i.obj, i.kind)).join('\n'));
+  const texts: string[] = [];
+  for (const i of items) {
+    const events = i.kind === EVENT_KIND ? undefined : await eventsOf(ctx, i.kind, i.obj);
+    texts.push(describeObject(i.obj, i.kind) + describeEvents(events, ctx.io.now()));
+  }
+  ctx.out(texts.join('\n'));
   for (const e of errors) ctx.errLine(formatError(e));
   return errors.length > 0 ? 1 : 0;
 }

@@ -11,7 +11,10 @@
 #
 # Usage: build-image.sh [CACHE_DIR]   (default $STRATUS_IMAGE_CACHE, else /var/cache/stratus/images
 # as root, ~/.cache/stratus/images otherwise). Prints the folder holding disk.qcow2, vmlinuz,
-# initrd.img, disk.qcow2.sha256 and image.json. A second run with the same recipe reuses it.
+# initrd.img, disk.qcow2.sha256 and image.json (progress goes to stderr). A second run with the
+# same recipe reuses it; concurrent runs wait for one build (a lock in the cache folder). Missing
+# tools are installed by scripts/ensure-deps.sh. `npm run --silent image:build` runs this script;
+# `node scripts/guest/image-manifest.js FOLDER` prints the Image manifest of a built folder.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [[ $(id -u) -eq 0 ]]; then default_cache=/var/cache/stratus/images; else default_cache="$HOME/.cache/stratus/images"; fi
@@ -21,22 +24,35 @@ PACKAGES=systemd-sysv,udev,cloud-init,openssh-server,sudo,qemu-guest-agent,linux
 SIZE=2G
 log() { printf 'image: %s\n' "$*" >&2; }
 
-# The recipe's hash names the cached build: change the script or the package list, get a new image.
-recipe="$(cat "${BASH_SOURCE[0]}"; echo "$SUITE $PACKAGES $SIZE")"
+# The recipe's hash names the cached build: change this script or customize.sh (other than their
+# comment lines) or the package list, get a new image.
+recipe="$(grep -hv '^[[:space:]]*#' "${BASH_SOURCE[0]}" "$HERE/customize.sh"; echo "$SUITE $PACKAGES $SIZE")"
 hash="$(printf '%s' "$recipe" | sha256sum | cut -c1-12)"
 OUT="$CACHE/debian-12-$hash"
-if [[ -s "$OUT/image.json" ]]; then
+reuse() {
+  [[ -s "$OUT/image.json" ]] || return 1
   log "reusing $OUT (built $(date -r "$OUT/image.json" -u +%FT%TZ))"
   echo "$OUT"
   exit 0
+}
+reuse || true
+
+[[ $(id -u) -eq 0 ]] || { log "mmdebstrap needs root here (it chroots to run the packages' scripts)"; exit 1; }
+missing() { for cmd in mmdebstrap mkfs.ext4 qemu-img flock; do command -v "$cmd" >/dev/null || echo "$cmd"; done; }
+if [[ -n "$(missing)" ]]; then
+  log "missing $(missing | xargs): installing them with scripts/ensure-deps.sh (scripts/apt-packages.txt)"
+  bash "$HERE/../ensure-deps.sh" system >&2 || true
+  [[ -z "$(missing)" ]] || { log "still missing $(missing | xargs): install mmdebstrap, e2fsprogs and qemu-utils"; exit 1; }
 fi
 
-for cmd in mmdebstrap mkfs.ext4 qemu-img; do
-  command -v "$cmd" >/dev/null || { log "$cmd is missing: run scripts/ensure-deps.sh (scripts/apt-packages.txt)"; exit 1; }
-done
-[[ $(id -u) -eq 0 ]] || { log "mmdebstrap needs root here (it chroots to run the packages' scripts)"; exit 1; }
-
 mkdir -p "$CACHE"
+# One build at a time per cache: a second run waits, then reuses what the first built.
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+  log "another build is running in $CACHE: waiting for it"
+  flock 9
+fi
+reuse || true
 work="$(mktemp -d "$CACHE/.build-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
@@ -51,7 +67,7 @@ cp "$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)" "$work/vmlinuz"
 cp "$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)" "$work/initrd.img"
 
 log "step 3/4: ext4 filesystem image from the folder ($SIZE, no loop mount)"
-mkfs.ext4 -q -L root -d "$root" "$work/disk.raw" "$SIZE"
+mkfs.ext4 -q -L root -d "$root" "$work/disk.raw" "$SIZE" >&2
 rm -rf "$root"
 
 log "step 4/4: qcow2 (compressed) and its checksum"

@@ -2,7 +2,8 @@
 # Builds the tiny guest of the agent's real-VM test from Debian packages, into OUT (default
 # .stratus/guest): `vmlinuz`, the Debian cloud kernel (fetched with `apt-get download`, unpacked
 # with dpkg-deb), and `initrd.img`, an initramfs of busybox-static whose init prints
-# "STRATUS-GUEST-OK" on the serial console and then idles (a powered-off guest would be
+# "STRATUS-GUEST-OK" on the serial console and then runs an interactive shell there (prompt
+# "guest# ", started again when it exits), never powering off (a powered-off guest would be
 # restarted under runStrategy Always). Needs busybox-static and cpio (scripts/apt-packages.txt).
 # Idempotent: an existing kernel is reused.
 set -euo pipefail
@@ -40,8 +41,11 @@ cat >"$root/init" <<'INIT'
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev 2>/dev/null
-echo "STRATUS-GUEST-OK kernel=$(/bin/busybox uname -r) cpus=$(/bin/busybox nproc)"
-while true; do /bin/busybox sleep 3600; done
+/bin/busybox --install -s /bin
+export PATH=/bin PS1='guest# '
+echo "STRATUS-GUEST-OK kernel=$(uname -r) cpus=$(nproc)"
+# An interactive shell on the serial console (the console tests type into it), again when it exits.
+while true; do setsid cttyhack sh; sleep 1; done
 INIT
 chmod 755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$OUT/initrd.img.tmp"

@@ -1,10 +1,13 @@
 /**
- * Images with a source.url, against real Cassandra, libvirt's test driver and a local HTTP
- * server: the agent downloads the image once, reports the download in the VM's Ready condition,
- * clones the VM's disk from the downloaded file, and reports a failed download (and retries it).
+ * Images, against real Cassandra, libvirt's test driver and a local HTTP server: the agent
+ * downloads a source.url once, reports the download in the VM's Ready condition, clones the VM's
+ * disk from the downloaded file, and reports a failed download (and retries it). Each copy (a
+ * download, or the file at a source.path) is verified against spec.source.sha256 and the agent
+ * writes the Image's status: Ready with sha256 and size, or ChecksumMismatch (the copy not used,
+ * the VM says why), SourceNotFound; a path that does not exist and no sum is used unverified.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -36,6 +39,10 @@ beforeAll(async () => {
       return;
     }
     if (req.url === '/flaky.raw') {
+      res.writeHead(200, { 'content-length': IMAGE.length }).end(IMAGE);
+      return;
+    }
+    if (req.url === '/verified.raw') {
       res.writeHead(200, { 'content-length': IMAGE.length }).end(IMAGE);
       return;
     }
@@ -109,4 +116,66 @@ test('a download that fails is reported with the HTTP status and retried', async
   await boundVm('flaky-1', 'flaky');
   await until('ImageDownloadFailed (503)', async () => ready(await get('VirtualMachine', 'flaky-1'))?.message?.includes('HTTP 503'));
   await until('Running after the retry', async () => (await get('VirtualMachine', 'flaky-1'))?.status?.phase === 'Running', 30_000);
+});
+
+const SUM = createHash('sha256').update(IMAGE).digest('hex');
+const WRONG = createHash('sha256').update('something else').digest('hex');
+const image = (name: string, source: Record<string, string>) => t.store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Image', metadata: { name, namespace: 'demo' }, spec: { source, format: 'raw', size: '2Gi' } });
+/** The Image once its Ready condition has `reason`. */
+const imageWith = (name: string, reason: string) => until(`Image ${name} ${reason}`, async () => { const o = await get('Image', name); return ready(o)?.reason === reason ? o : undefined; }, 20_000);
+const vmWith = (name: string, reason: string) => until(`VM ${name} ${reason}`, async () => { const o = await get('VirtualMachine', name); return ready(o)?.reason === reason ? o : undefined; }, 20_000);
+
+test('a source.path file whose sha256 differs is not used (Image ChecksumMismatch with both sums, the VM says why); the right sum makes it Ready with sha256 and size', async () => {
+  const file = join(dir, 'local.raw');
+  await writeFile(file, IMAGE);
+  await image('local', { path: file, sha256: WRONG });
+  await boundVm('local-1', 'local');
+  const bad = await imageWith('local', 'ChecksumMismatch');
+  expect(ready(bad)).toMatchObject({ status: 'False', message: `host ${HOST}: the sha256 of ${file} is ${SUM}, but spec.source.sha256 is ${WRONG}` });
+  expect(bad.status).toMatchObject({ phase: 'Failed', sha256: SUM, hosts: [{ name: HOST, path: file, ready: false, reason: 'ChecksumMismatch' }] });
+  const vm = await vmWith('local-1', 'ImageChecksumMismatch');
+  expect(ready(vm)!.message).toBe(`Image local: the sha256 of ${file} is ${SUM}, but spec.source.sha256 is ${WRONG}`);
+  expect(vm.status!.phase).not.toBe('Running');
+  expect(ta.proc.agents[0].hasDomain('demo.local-1')).toBe(false);
+
+  // The right sum (a new spec): verified again (from the remembered facts), Ready, and the VM runs.
+  const cur = (await get('Image', 'local'))!;
+  await t.store.update({ ...cur, spec: { ...cur.spec, source: { path: file, sha256: SUM } } });
+  const good = await imageWith('local', 'Ready');
+  expect(good.status).toMatchObject({ phase: 'Ready', sha256: SUM, size: '256Ki', format: 'raw', observedGeneration: 2, hosts: [{ name: HOST, path: file, ready: true, reason: 'Ready' }] });
+  expect(ready(good)).toMatchObject({ status: 'True', message: `verified on host ${HOST} (sha256 ${SUM})` });
+  await until('local-1 Running', async () => (await get('VirtualMachine', 'local-1'))?.status?.phase === 'Running', 20_000);
+});
+
+test('a downloaded copy is verified: the right sum is Ready, a wrong one is ChecksumMismatch and the file is deleted', async () => {
+  const good = await image('dl-good', { url: `${base}/verified.raw`, sha256: SUM });
+  const bad = await image('dl-bad', { url: `${base}/verified.raw`, sha256: WRONG });
+  await boundVm('dl-good-1', 'dl-good');
+  await boundVm('dl-bad-1', 'dl-bad');
+  const ok = await imageWith('dl-good', 'Ready');
+  const copy = join(dir, 'images', `${good.metadata.uid}.raw`);
+  expect(ok.status).toMatchObject({ phase: 'Ready', sha256: SUM, size: '256Ki', hosts: [{ name: HOST, path: copy, ready: true }] });
+  expect((await readFile(copy)).equals(IMAGE)).toBe(true);
+  const failed = await imageWith('dl-bad', 'ChecksumMismatch');
+  expect(ready(failed)!.message).toContain(`is ${SUM}, but spec.source.sha256 is ${WRONG}`);
+  expect(failed.status!.sha256).toBe(SUM);
+  await expect(stat(join(dir, 'images', `${bad.metadata.uid}.raw`))).rejects.toMatchObject({ code: 'ENOENT' });
+  await vmWith('dl-bad-1', 'ImageChecksumMismatch');
+  await until('dl-good-1 Running', async () => (await get('VirtualMachine', 'dl-good-1'))?.status?.phase === 'Running', 20_000);
+  expect((await get('VirtualMachine', 'dl-bad-1'))!.status!.phase).not.toBe('Running');
+});
+
+test('on the test driver a missing source.path without a sum is used unverified; with a sum it is SourceNotFound', async () => {
+  await image('nowhere', { path: '/images/nowhere.qcow2' });
+  await boundVm('nowhere-1', 'nowhere');
+  const unverified = await imageWith('nowhere', 'Unverified');
+  expect(unverified.status).toMatchObject({ phase: 'Ready', hosts: [{ name: HOST, path: '/images/nowhere.qcow2', ready: true, reason: 'Unverified' }] });
+  expect(unverified.status!.sha256).toBeUndefined();
+  await until('nowhere-1 Running', async () => (await get('VirtualMachine', 'nowhere-1'))?.status?.phase === 'Running', 20_000);
+
+  await image('missing', { path: '/images/missing.qcow2', sha256: SUM });
+  await boundVm('missing-1', 'missing');
+  const missing = await imageWith('missing', 'SourceNotFound');
+  expect(ready(missing)!.message).toBe(`host ${HOST}: /images/missing.qcow2 does not exist on this host`);
+  expect(ready(await vmWith('missing-1', 'ImageSourceNotFound'))!.message).toBe('Image missing: /images/missing.qcow2 does not exist on this host');
 });

@@ -158,9 +158,18 @@ test('a domain destroyed behind the agent\'s back is restarted (Always)', async 
 });
 
 test('a domain destroyed behind the agent\'s back is reported and left stopped (Manual)', async () => {
-  await createVm('manual-1', { runStrategy: 'Manual' });
+  const created = await createVm('manual-1', { runStrategy: 'Manual' });
   await bind('manual-1');
-  await until('Running', async () => (await vm('manual-1'))?.status?.startTime !== undefined && (await vm('manual-1'))?.status?.phase === 'Running');
+  // Manual: the agent defines the domain but starts it only on a start request (the API's start action)
+  await until('defined, Stopped', async () => (await vm('manual-1'))?.status?.phase === 'Stopped' && (await domainState('manual-1')) === 'shutoff');
+  await t.store.guaranteedUpdate(vmKey('demo', 'manual-1'), (cur) => {
+    cur.status = { ...cur.status, stateChangeRequests: [{ action: 'Start', uid: created.metadata.uid!, id: 'start-1', requestTime: '2024-01-01T00:00:00Z' }] };
+    return cur;
+  }, { status: true });
+  await until('Running, the request removed', async () => {
+    const o = await vm('manual-1');
+    return o?.status?.startTime !== undefined && o.status.phase === 'Running' && o.status.stateChangeRequests === undefined;
+  });
   const d = (await conn.lookupDomainByName('demo.manual-1'))!;
   await d.destroy();
   d.free();

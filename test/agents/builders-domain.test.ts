@@ -30,6 +30,8 @@ test('the document names the domain, its UUID, owner, devices and lifecycle acti
     disks: [{ source: spec.disks[0].path, target: 'vda', bus: 'virtio' }],
     nics: [{ type: 'user', mac: '52:54:00:aa:bb:cc', model: 'virtio', network: undefined }],
     serial: spec.consoleLog,
+    qemuArgs: [],
+    channels: [],
   });
 });
 
@@ -43,6 +45,13 @@ test('libvirt accepts it, and its rendering has the same managed fields', async 
     dom.free();
     expect(fingerprintDiff(fingerprintOf(buildDomainXml(spec)), fingerprintOf(back))).toEqual([]);
     expect(fingerprintDiff(fingerprintOf(buildDomainXml({ ...spec, vcpus: 3 })), fingerprintOf(back))).toEqual(['vcpus']);
+    // with a cloud-init seed: the disk and the hash in the metadata read back as built
+    const seeded: DomainSpec = { ...spec, name: 'demo.web-2', uuid: '6f1c2a4e-8d3b-11ee-b9d1-0242ac120003', seed: '/state/seeds/demo.web-2.iso', owner: { ...spec.owner, seed: 'abc' } };
+    const dom2 = await conn.defineDomain(buildDomainXml(seeded));
+    const back2 = await dom2.getXML({ inactive: true });
+    dom2.free();
+    expect(fingerprintDiff(fingerprintOf(buildDomainXml(seeded)), fingerprintOf(back2))).toEqual([]);
+    expect(fingerprintOf(back2)).toMatchObject({ seed: 'abc', disks: [expect.anything(), { source: '/state/seeds/demo.web-2.iso', target: 'vdb', bus: 'virtio' }] });
   } finally {
     await conn.close();
     await executor.close();

@@ -222,6 +222,20 @@ describe('domains', () => {
     const err = await rejection(dom.getBlockStats('vdz'));
     expect(err.code).toBe('VIR_ERR_INVALID_ARG');
   });
+
+  test('interface addresses: typed interfaces with MAC and addresses from each source; a stopped domain has none', async () => {
+    const conn = await host();
+    // (an <interface type='network'> needs that network on the test host: user-mode has none)
+    const dom = await conn.defineDomain(domainXml('vm-addr').replace(/<interface type='network'><source network='default'\/>/, "<interface type='user'>"));
+    await dom.start();
+    // The test driver makes addresses up (192.168.0.N), the same for every source and every call.
+    const want = [{ name: 'testnet0', hwaddr: '52:54:00:00:00:01', addresses: [{ type: 'ipv4', address: '192.168.0.1', prefix: 24 }] }];
+    for (const source of ['lease', 'agent', 'arp'] as const) expect(await dom.interfaceAddresses(source)).toEqual(want);
+    expect(await dom.interfaceAddresses()).toEqual(want);
+    await dom.destroy();
+    const err = await rejection(dom.interfaceAddresses('lease'));
+    expect(err.code).toBe('VIR_ERR_OPERATION_INVALID');
+  });
 });
 
 describe('storage', () => {

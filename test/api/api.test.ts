@@ -143,6 +143,7 @@ describe('bad input gets a 4xx naming the problem and writes nothing', () => {
       'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nmetadata: {name: x}\n'), 400, /alias/i],
     ['a wrong type', () => api.req.post(`${NS}/virtualmachines`).send(vm('x', { cpu: 'two' })), 422, /spec\.cpu/],
     ['an unknown field', () => api.req.post(`${NS}/virtualmachines`).send(vm('x', { bogus: 1 })), 422, /spec\.bogus/],
+    ['an Image whose sha256 is not 64 lowercase hex digits', () => api.req.post(`${NS}/images`).send({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Image', metadata: { name: 'x' }, spec: { source: { path: '/i.qcow2', sha256: 'ABC' } } }), 422, /spec\.source\.sha256: Invalid value: "ABC": must be a SHA-256 sum/],
     ['an unknown kind', () => api.req.post(`${NS}/widgets`).send(vm('x')), 404, /could not find/],
     ['a kind that does not match the URL', () => api.req.post(`${NS}/volumes`).send(vm('x')), 400, /kind/],
     ['an invalid name', () => api.req.post(`${NS}/virtualmachines`).send({ ...vm('x'), metadata: { name: 'Bad_Name' } }), 422, /metadata\.name/],

@@ -83,9 +83,14 @@ describe('aggregated discovery', () => {
       expect(r.singularResource).toBe(k.singular);
       expect(r.shortNames).toEqual(k.shortNames);
       expect(r.verbs).toEqual(['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']);
-      expect(r.subresources).toEqual([{ subresource: 'status', responseKind: r.responseKind, verbs: ['get', 'patch', 'update'] }]);
+      expect(r.subresources![0]).toEqual({ subresource: 'status', responseKind: r.responseKind, verbs: ['get', 'patch', 'update'] });
     }
     const vm = version.resources.find((r) => r.resource === 'virtualmachines')!;
+    // the VM actions (start, stop, restart) answer with a Status and are authorized as updates
+    for (const action of ['start', 'stop', 'restart']) {
+      expect(vm.subresources).toContainEqual({ subresource: action, responseKind: { group: '', version: 'v1', kind: 'Status' }, verbs: ['update'] });
+    }
+    for (const r of version.resources.filter((x) => x.resource !== 'virtualmachines')) expect(r.subresources!.map((x) => x.subresource)).not.toContain('start');
     expect(vm).toMatchObject({ scope: 'Namespaced', shortNames: ['vm', 'vms'], categories: ['all'] });
     const host = version.resources.find((r) => r.resource === 'hosts')!;
     expect(host.scope).toBe('Cluster');
@@ -93,7 +98,7 @@ describe('aggregated discovery', () => {
     expect(aggregatedDiscovery('v2beta1').apiVersion).toBe('apidiscovery.k8s.io/v2beta1');
   });
 
-  test('/api is aggregated too and offers namespaces (Projects) read-only', () => {
+  test('/api is aggregated too and offers namespaces (Projects) and events read-only', () => {
     const doc = aggregatedLegacyDiscovery();
     expect(doc).toMatchObject({ kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2', metadata: {} });
     expect(doc.items[0].metadata.name).toBe('');
@@ -101,6 +106,9 @@ describe('aggregated discovery', () => {
     expect(doc.items[0].versions[0].resources).toEqual([{
       resource: 'namespaces', responseKind: { group: '', version: 'v1', kind: 'Namespace' }, scope: 'Cluster',
       singularResource: 'namespace', verbs: ['get', 'list'], shortNames: ['ns'],
+    }, {
+      resource: 'events', responseKind: { group: '', version: 'v1', kind: 'Event' }, scope: 'Namespaced',
+      singularResource: 'event', verbs: ['get', 'list', 'watch'], shortNames: ['ev'],
     }]);
     expect(aggregatedLegacyDiscovery('v2beta1').apiVersion).toBe('apidiscovery.k8s.io/v2beta1');
   });
@@ -116,7 +124,10 @@ describe('legacy discovery', () => {
   test('/apis/stratuslab.eu/v1alpha1 lists each kind and its status subresource', () => {
     const list = apiResourceList();
     expect(list).toMatchObject({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'stratuslab.eu/v1alpha1' });
-    expect(list.resources).toHaveLength(KINDS.length * 2);
+    expect(list.resources.filter((r) => !r.name.includes('/') || r.name.endsWith('/status'))).toHaveLength(KINDS.length * 2);
+    for (const action of ['start', 'stop', 'restart']) {
+      expect(list.resources.find((r) => r.name === `virtualmachines/${action}`)).toEqual({ name: `virtualmachines/${action}`, singularName: '', namespaced: true, kind: 'Status', verbs: ['update'] });
+    }
     expect(list.resources.find((r) => r.name === 'virtualmachines')).toEqual({
       name: 'virtualmachines', singularName: 'virtualmachine', namespaced: true, kind: 'VirtualMachine',
       verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['vm', 'vms'], categories: ['all'],
@@ -127,11 +138,14 @@ describe('legacy discovery', () => {
     expect(list.resources.find((r) => r.name === 'hosts')).toMatchObject({ namespaced: false, kind: 'Host', shortNames: ['host'] });
   });
 
-  test('/api lists v1 only because /api/v1 is served, with namespaces get and list', () => {
+  test('/api lists v1 only because /api/v1 is served, with namespaces get and list, events get, list and watch', () => {
     expect(apiVersions()).toEqual({ kind: 'APIVersions', versions: ['v1'] });
     expect(coreV1ResourceList()).toEqual({
       kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'v1',
-      resources: [{ name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: ['get', 'list'], shortNames: ['ns'] }],
+      resources: [
+        { name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace', verbs: ['get', 'list'], shortNames: ['ns'] },
+        { name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: ['get', 'list', 'watch'], shortNames: ['ev'] },
+      ],
     });
   });
 });

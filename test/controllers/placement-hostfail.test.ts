@@ -72,7 +72,12 @@ test('a host cut off from Cassandra: its VMs run elsewhere after T_resched, and 
 
   const names = Array.from({ length: 24 }, (_, i) => `vm-${i}`);
   for (const n of names) await store.create(vmObject('hf', n));
-  await store.create(vmObject('hf', 'manual-0', { runStrategy: 'Manual' }));
+  const manualVm = await store.create(vmObject('hf', 'manual-0', { runStrategy: 'Manual' }));
+  // A Manual VM runs once its user starts it (the API's start action adds this request).
+  await store.guaranteedUpdate(vmKey('hf', 'manual-0'), (cur) => {
+    cur.status = { ...cur.status, stateChangeRequests: [{ action: 'Start', uid: manualVm.metadata.uid!, id: 'start-manual-0', requestTime: '2024-01-01T00:00:00Z' }] };
+    return cur;
+  }, { status: true });
   const all = [...names, 'manual-0'];
   let vmsSeen: (StoredObject | undefined)[] = [];
   await until('every VM Running', async () => (vmsSeen = await Promise.all(all.map(getVm))).every((v) => v?.status?.phase === 'Running'), {

@@ -3,7 +3,9 @@
  * unprivileged user, the built stratus-agent process (dist/agents/main.js), a frontend process
  * and the built CLI. The guest is the tiny kernel + busybox initramfs that scripts/guest/build.sh
  * makes from Debian packages. A VM applied with the CLI reaches Running, its console log shows
- * the guest's line, Halted stops it, delete removes everything.
+ * the guest's line (`stratus logs`), its serial console answers through the frontend (a websocket
+ * client and `stratus console`; a viewer gets 403, a second session takes over, the agent refuses
+ * bad tokens), Halted stops it (the console then answers 409), delete removes everything.
  * Needs qemu, libvirtd, root and a build: without them it fails in CI (CI=true) and skips with the
  * reason elsewhere.
  */
@@ -12,41 +14,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { fetch as undiciFetch } from 'undici';
 import { createCassandraClient, ObjectStore } from '../../store';
 import { LibvirtConnection } from '../../libvirt';
-import { REPO, startFrontend, stratus, type Frontend } from '../helpers/frontend';
+import { REPO, bootstrapToken, startFrontend, stratus, type Frontend } from '../helpers/frontend';
+import { openConsole, ConsoleRefused } from '../helpers/console';
+import { ClusterSecretRepository, CONSOLE_TOKEN_SECRET } from '../../store/cluster-secrets';
+import { mintConsoleToken } from '../../kube/console-token';
 import { cassandraContactPoints } from '../helpers/store';
 import { describeIfAvailable } from '../helpers/prerequisites';
+import { qemuUnavailable, startSessionLibvirtd, LIBVIRTD_UID, type SessionLibvirtd } from '../helpers/libvirtd';
 import { until } from '../helpers/wait';
 import { vmKey } from '../helpers/fixtures';
 
 const HOST = 'qemu-e2e';
-const NOBODY = 65534;
 
-function canRunQemu(): string | undefined {
-  const has = (cmd: string) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!has('qemu-system-x86_64')) return 'qemu-system-x86_64 is not installed (scripts/apt-packages.txt: qemu-system-x86)';
-  if (!has('libvirtd')) return 'libvirtd is not installed (scripts/apt-packages.txt: libvirt-daemon)';
-  if (!has('setpriv') || process.getuid?.() !== 0) return 'a session libvirtd as an unprivileged user needs root and setpriv';
-  if (!fs.existsSync(path.join(REPO, 'dist/agents/main.js'))) return 'dist/agents/main.js is missing (npm run build)';
-  try {
-    execFileSync('qemu-system-x86_64', ['-machine', 'pc,accel=tcg', '-display', 'none', '-nodefaults', '-S', '-version'], { stdio: 'ignore', timeout: 20000 });
-  } catch (err) {
-    return `qemu-system-x86_64 does not run here: ${String(err)}`;
-  }
-  return undefined;
-}
-
-describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)', () => {
+describeIfAvailable('agent-vm.test.ts', qemuUnavailable(['dist/agents/main.js']))('a real VM on qemu (TCG)', () => {
   let dir: string;
-  let libvirtd: ChildProcess;
+  let libvirtd: SessionLibvirtd;
   let agent: ChildProcess;
   let agentLog = '';
   let fe: Frontend;
@@ -61,23 +46,15 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
 
   /** The session libvirtd of an unprivileged user (root's "session" is the system daemon), and a connection to it. */
   async function startLibvirtd(): Promise<void> {
-    const run = path.join(dir, 'run');
-    const home = path.join(dir, 'home');
-    libvirtd = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-      `HOME=${home}`, `XDG_RUNTIME_DIR=${run}`, `XDG_CONFIG_HOME=${home}/.config`, `XDG_CACHE_HOME=${home}/.cache`, `XDG_DATA_HOME=${home}/.local/share`,
-      'libvirtd'], { stdio: 'ignore' });
-    const sock = path.join(run, 'libvirt', 'libvirt-sock');
-    uri = `qemu+unix:///session?socket=${sock}`;
-    await until('libvirtd', async () => fs.existsSync(sock), within(20_000));
+    if (libvirtd) await libvirtd.start();
+    else libvirtd = await startSessionLibvirtd(path.join(dir, 'libvirtd'));
+    uri = libvirtd.uri;
     conn = await until('a libvirt connection', () => LibvirtConnection.open(uri), within(10_000));
   }
 
   async function stopLibvirtd(): Promise<void> {
     await conn?.close().catch(() => undefined);
-    if (libvirtd.exitCode !== null) return;
-    const exited = new Promise((r) => libvirtd.once('exit', r));
-    libvirtd.kill('SIGTERM');
-    await exited;
+    await libvirtd.stop();
   }
 
   async function hostCondition(type: string): Promise<{ status: string; reason?: string; message?: string } | undefined> {
@@ -90,8 +67,7 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
     fs.chmodSync(dir, 0o755);
     const guest = execFileSync('bash', [path.join(REPO, 'scripts/guest/build.sh'), path.join(REPO, '.stratus/guest')], { encoding: 'utf8' }).trim();
     for (const f of ['vmlinuz', 'initrd.img']) fs.copyFileSync(path.join(guest, f), path.join(dir, f));
-    for (const d of ['run', 'home', 'state', 'state/console']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-    execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
+    execFileSync('chown', ['-R', `${LIBVIRTD_UID}:${LIBVIRTD_UID}`, dir]);
 
     await startLibvirtd();
 
@@ -105,7 +81,7 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
     await store.init();
 
     agent = spawn(process.execPath, [path.join(REPO, 'dist/agents/main.js'), '--host', HOST, '--libvirt-uri', uri, '--keyspace', fe.keyspace,
-      '--cassandra', cassandraContactPoints().join(','), '--state-dir', path.join(dir, 'state'), '--virt-type', 'qemu', '--labels', 'e2e=qemu'], {
+      '--cassandra', cassandraContactPoints().join(','), '--state-dir', libvirtd.stateDir, '--virt-type', 'qemu', '--labels', 'e2e=qemu'], {
       env: { ...process.env, STRATUS_LOG_LEVEL: 'info', STRATUS_WATCH_POLL_MS: '100', STRATUS_SHUTDOWN_GRACE_MS: '3000', STRATUS_AGENT_RESYNC_MS: '5000', STRATUS_LIBVIRT_PROBE_MS: '500' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -137,7 +113,10 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
 
   function manifests(runStrategy: string): string {
     return [
-      { apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'demo' }, spec: { quota: { vms: 5, cpu: 4, memory: '4Gi', storage: '10Gi' } } },
+      {
+        apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'demo' },
+        spec: { quota: { vms: 5, cpu: 4, memory: '4Gi', storage: '10Gi' }, members: [{ user: 'vera', role: 'viewer' }] },
+      },
       {
         apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Image', metadata: { name: 'tiny', namespace: 'demo' },
         spec: { kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img'), cmdline: 'console=ttyS0 panic=-1' },
@@ -177,12 +156,16 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
     expect(running.status.host).toBe(HOST);
     expect(running.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Running' });
     const log = running.status.consoleLog as string;
-    expect(log).toBe(path.join(dir, 'state', 'console', 'demo.tiny-1.log'));
+    const consoleDir = path.join(libvirtd.stateDir, 'console', 'demo.tiny-1');
+    expect(log).toBe(path.join(consoleDir, 'serial.log'));
+    // qemu (run by libvirtd as nobody) made its socket and log in the VM's folder, which only it may open.
+    expect(fs.statSync(consoleDir)).toMatchObject({ uid: LIBVIRTD_UID, mode: 0o40700 });
     const line = await until('the guest\'s line', async () => {
       const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
       return /STRATUS-GUEST-OK[^\r\n]*/.exec(text)?.[0];
     }, within(90_000));
     expect(line).toMatch(/kernel=6\./);
+    await consoleWorks(running.metadata.uid);
     const dom = (await conn.lookupDomainByName('demo.tiny-1'))!;
     expect((await dom.getState()).state).toBe('running');
     expect(dom.uuid).toBe(running.status.domainUUID);
@@ -204,6 +187,11 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
     const after = await getVm();
     expect(after.status).toMatchObject({ phase: 'Running', startTime: running.status.startTime });
     expect(await hostCondition('Fenced')).toMatchObject({ status: 'False' });
+    // The console does not go through libvirtd: it works on.
+    const again = await openConsole(fe, 'demo', 'tiny-1');
+    again.send('echo after-$((2+3))\n');
+    await again.expect(/^after-5\r?\n/m, 20_000);
+    again.close();
 
     await apply('Halted');
     const stopped = await until('Stopped', async () => {
@@ -214,6 +202,17 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
     const halted = (await conn.lookupDomainByName('demo.tiny-1'))!;
     expect((await halted.getState()).state).toBe('shutoff');
     halted.free();
+    // A stopped VM has no console (409, nothing written); its log is still there.
+    const refused = await openConsole(fe, 'demo', 'tiny-1').then(() => undefined, (e) => e);
+    expect(refused).toBeInstanceOf(ConsoleRefused);
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toBe('virtualmachines.stratuslab.eu "tiny-1" is not running (phase Stopped): its console opens once it runs');
+    const cli = await stratus(['console', 'tiny-1'], env, '');
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/is not running \(phase Stopped\)/);
+    expect((await getVm()).metadata.resourceVersion).toBe(stopped.metadata.resourceVersion);
+    const stoppedLog = await stratus(['logs', 'tiny-1', '--tail', '200'], env);
+    expect(stoppedLog.stdout).toContain('STRATUS-GUEST-OK');
 
     const del = await stratus(['delete', 'vm', 'tiny-1'], env);
     expect(del.code).toBe(0);
@@ -224,5 +223,58 @@ describeIfAvailable('agent-vm.test.ts', canRunQemu())('a real VM on qemu (TCG)',
     expect(vols.map((v) => v.name)).toEqual([]);
     vols.forEach((v) => v.free());
     pool?.free();
-  }, 240_000);
+    expect(fs.existsSync(consoleDir)).toBe(false);
+  }, 300_000);
+
+  /**
+   * The serial console of the running tiny-1 through the frontend: a websocket client types and
+   * reads the answer; a second session takes over; `stratus console` works with a pipe as stdin;
+   * `stratus logs --tail` shows the guest's line; a viewer gets 403; the agent refuses bad tokens.
+   */
+  async function consoleWorks(uid: string): Promise<void> {
+    const first = await openConsole(fe, 'demo', 'tiny-1');
+    first.send('\n');
+    await first.expect(/guest# $/m, 30_000);
+    first.send('echo $((6*7))\n');
+    expect((await first.expect(/^(\d+)\r?\n/m, 20_000))[1]).toBe('42');
+
+    // One session at a time, as KubeVirt: the new one takes over, the old one is told why.
+    const second = await openConsole(fe, 'demo', 'tiny-1');
+    expect(await first.closed).toEqual({ code: 4001, reason: 'another console session took over' });
+    second.send('echo taken-$((7*6))\n');
+    await second.expect(/^taken-42\r?\n/m, 20_000);
+    second.close();
+
+    // The CLI, stdin a pipe: the input goes as is; the session ends once the console is quiet.
+    const cli = await stratus(['console', 'tiny-1'], env, 'echo cli-$((6*7))\n');
+    expect(cli.stderr).toContain('Connected to virtualmachine tiny-1.');
+    expect(cli.stdout).toMatch(/^cli-42\r?$/m);
+    expect(cli.code).toBe(0);
+
+    const logs = await stratus(['logs', 'tiny-1', '--tail', '100'], env);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toContain('STRATUS-GUEST-OK');
+    expect(logs.stdout).toMatch(/^cli-42\r?$/m);
+    const two = await stratus(['logs', 'tiny-1', '--tail', '2'], env);
+    expect(two.stdout.split('\n').length).toBeLessThanOrEqual(3);
+
+    // A viewer reads the log, never opens the console.
+    const viewer = bootstrapToken(fe.env, ['--user', 'vera', '--group', 'e2e-viewers']);
+    const denied = await stratus(['console', 'tiny-1', '--token', viewer], env, '');
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toMatch(/cannot create resource "virtualmachines\/console"/);
+    expect((await stratus(['logs', 'tiny-1', '--tail', '1', '--token', viewer], env)).code).toBe(0);
+
+    // The agent checks tokens itself: none, expired, or another host's are refused.
+    const host = await store.get({ kind: 'Host', namespace: '', name: HOST });
+    const ep = (host!.status as any).daemonEndpoints.console as { address: string; port: number };
+    const key = await new ClusterSecretRepository({ client, keyspace: fe.keyspace }).getOrCreate(CONSOLE_TOKEN_SECRET, () => Buffer.alloc(32));
+    const agentUrl = `http://${ep.address}:${ep.port}/v1/namespaces/demo/virtualmachines/tiny-1/log`;
+    const grant = { host: HOST, namespace: 'demo', name: 'tiny-1', uid, channel: 'log' as const };
+    const code = async (token?: string) => (await undiciFetch(agentUrl, { headers: token ? { authorization: `Bearer ${token}` } : {} })).status;
+    expect(await code()).toBe(401);
+    expect(await code(await mintConsoleToken(key, grant, { nowSec: Math.floor(Date.now() / 1000) - 300 }))).toBe(401);
+    expect(await code(await mintConsoleToken(key, { ...grant, host: 'elsewhere' }))).toBe(403);
+    expect(await code(await mintConsoleToken(key, grant))).toBe(200);
+  }
 });

@@ -36,11 +36,13 @@ export interface TestAgentOptions extends Partial<Omit<AgentProcessOptions, 'sto
   monitoring?: boolean;
   /** runs after the store is open and before the agent is built (e.g. to wrap the store) */
   prepare?(t: TestStore): void;
+  /** use this keyspace (e.g. a test API's) instead of a new one; stop() leaves it open */
+  shared?: TestStore;
 }
 
 export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
-  const { name, hosts, threads, monitoring, prepare, ...rest } = o;
-  const t = await openTestStore(name, { followerGraceMs: 300, followerOverlapMs: 500 });
+  const { name, hosts, threads, monitoring, prepare, shared, ...rest } = o;
+  const t = shared ?? await openTestStore(name, { followerGraceMs: 300, followerOverlapMs: 500 });
   prepare?.(t);
   const dir = await mkdtemp(join(tmpdir(), `stratus-${name}-`));
   const executor = new LibvirtExecutor({ threads: threads ?? 2 });
@@ -63,7 +65,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
       ac.abort();
       await running.catch(() => undefined);
       await executor.close();
-      await t.close();
+      if (!shared) await t.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -6,6 +6,7 @@ import request from 'supertest';
 import { createApp, type AppOptions } from '../../api/app';
 import { Security, type SecurityRepositories } from '../../api/auth/security';
 import { MetricsStore } from '../../store/samples';
+import { EventRepository } from '../../store/events';
 import { loadAuthConfig, type AuthConfig } from '../../config/auth';
 import { Validator } from '../../schemas/validate';
 import { ObjectStore } from '../../store';
@@ -13,6 +14,8 @@ import { AuditRepository } from '../../store/audit';
 import { LeaseRepository } from '../../store/leases';
 import { QuotaRepository } from '../../store/quota';
 import { TokenRepository } from '../../store/tokens';
+import { ClusterSecretRepository, CONSOLE_TOKEN_SECRET } from '../../store/cluster-secrets';
+import { randomBytes } from 'node:crypto';
 import { openTestStore, type TestStore } from './store';
 import type { Clock } from '../../runtime';
 
@@ -27,6 +30,8 @@ export interface TestApi extends TestStore {
   token: string;
   auth: Record<string, string>;
   security: Security;
+  /** the cluster's console key in this keyspace (as agents read it) */
+  consoleKey: Uint8Array;
   /** requests with another bearer token */
   as(token: string): ReturnType<typeof request.agent>;
   /** creates a local user (if missing) and returns a fresh token of theirs */
@@ -51,18 +56,21 @@ export async function openTestApi(prefix: string, opts: { maxBytes?: number; aut
   const t = await openTestStore(prefix, { followerGraceMs: 300, followerOverlapMs: 500 });
   const logger = opts.logger ?? pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
   const security = new Security({ repositories: securityRepositories(t.client, t.keyspace), store: t.store, config: testAuthConfig(opts.auth), logger, clock: opts.clock });
-  const { app, close: closeApp } = createApp({
-    store: t.store, validator, logger, security, clock: opts.clock,
+  const consoleKey = await new ClusterSecretRepository({ client: t.client, keyspace: t.keyspace }).getOrCreate(CONSOLE_TOKEN_SECRET, () => randomBytes(32));
+  const { app, close: closeApp, upgrade } = createApp({
+    store: t.store, validator, logger, security, clock: opts.clock, consoleKey,
     limits: { maxBytes: opts.maxBytes ?? 256 * 1024 }, watch: { pollMs: 50, bookmarkMs: 500, ...opts.watch },
     monitoring: new MetricsStore({ client: t.client, keyspace: t.keyspace }),
+    events: new EventRepository({ client: t.client, keyspace: t.keyspace }),
   });
   const server = http.createServer(app.callback());
+  server.on('upgrade', upgrade);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const token = await adminToken(security);
   const as = (tok: string) => request.agent(server).set('Authorization', `Bearer ${tok}`);
   return {
-    ...t, server, url, req: as(token), anon: request(server), token, auth: { Authorization: `Bearer ${token}` }, security, as,
+    ...t, server, url, consoleKey, req: as(token), anon: request(server), token, auth: { Authorization: `Bearer ${token}` }, security, as,
     async tokenFor(user, groups = []) {
       await security.tokens.createUser({ name: user, groups }).catch((err) => { if (err.code !== 'ALREADY_EXISTS') throw err; });
       return (await security.tokens.issueToken({ user, source: 'local', ttlSec: 3600 })).token;

@@ -26,6 +26,17 @@ test('rejects bad host names, labels, virt types and periods not shorter than T_
   expect(() => loadAgentConfig({ host: 'h', fenceMs: 5000, heartbeatMs: 5000 }, {})).toThrow(/shorter than T_fence/);
 });
 
+test('cloud-init seeds, SSH forwards and address polling: defaults, environment, flags, bad values named', () => {
+  expect(loadAgentConfig({ host: 'h' }, {})).toMatchObject({ seeds: 'auto', forwardPorts: { from: 22000, to: 22999 }, forwardAddress: '127.0.0.1', addressPollMs: 30_000 });
+  expect(loadAgentConfig({ host: 'h', seeds: 'on' }, {
+    STRATUS_AGENT_SEEDS: 'off', STRATUS_AGENT_FORWARD_PORTS: ' 2200 - 2210 ', STRATUS_AGENT_FORWARD_ADDRESS: '0.0.0.0', STRATUS_AGENT_ADDRESS_POLL_MS: '0',
+  })).toMatchObject({ seeds: 'on', forwardPorts: { from: 2200, to: 2210 }, forwardAddress: '0.0.0.0', addressPollMs: 0 });
+  expect(() => loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_SEEDS: 'yes' })).toThrow(/STRATUS_AGENT_SEEDS/);
+  expect(() => loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_FORWARD_PORTS: '3000-2000' })).toThrow(/STRATUS_AGENT_FORWARD_PORTS/);
+  expect(() => loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_FORWARD_PORTS: '22000-70000' })).toThrow(/within 1-65535/);
+  expect(() => loadAgentConfig({ host: 'h' }, { STRATUS_AGENT_FORWARD_ADDRESS: '::1' })).toThrow(/STRATUS_AGENT_FORWARD_ADDRESS must be an IPv4/);
+});
+
 test('capacity comes from libvirt; allocatable = (capacity - reserved) x overcommit', () => {
   const node = { model: 'x86_64', memoryKiB: 16 * 1024 * 1024, cpus: 8, mhz: 2400, nodes: 1, sockets: 1, cores: 8, threads: 1 };
   const cap = hostCapacity(node, { usableBytes: 100 * 1024 ** 3 });

@@ -15,10 +15,26 @@ const volume = (spec: VolumeSpec, status?: VolumeStatus): VolumeObject => ({ api
 test('cpu, memory, console log, default user-mode NIC and owner come from the VM', () => {
   const r = resolveDesired(vm({}), { images: {}, volumes: {} }, ctx);
   const d = r.desired!;
-  expect(d.domain).toMatchObject({ name: 'demo.web', uuid: UID, virtType: 'qemu', vcpus: 2, memoryKiB: 524288, consoleLog: '/var/log/c/demo.web.log' });
+  expect(d.domain).toMatchObject({ name: 'demo.web', uuid: UID, virtType: 'qemu', vcpus: 2, memoryKiB: 524288, consoleLog: '/var/log/c/demo.web/serial.log' });
   expect(d.domain.owner).toEqual({ uid: UID, namespace: 'demo', name: 'web', host: 'hv-1', generation: 4 });
   expect(d.domain.nics).toEqual([{ name: 'default', model: 'virtio', mac: expect.stringMatching(/^52:54:00/) }]);
   expect(d.runStrategy).toBe('Always');
+});
+
+test('a real host: the serial console is a unix socket in the VM\'s console folder, logged there; VNC a socket beside it', () => {
+  const plain = resolveDesired(vm({}), { images: {}, volumes: {} }, ctx).desired!;
+  expect(plain.domain).toMatchObject({ consoleLog: '/var/log/c/demo.web/serial.log', consoleSocket: '/var/log/c/demo.web/serial.sock' });
+  expect(plain.domain.vncSocket).toBeUndefined();
+  expect(plain.xml).toContain("<serial type='unix'>");
+  const vnc = resolveDesired(vm({ console: { type: 'vnc' } }), { images: {}, volumes: {} }, ctx).desired!;
+  expect(vnc.domain.vncSocket).toBe('/var/log/c/demo.web/vnc.sock');
+  expect(vnc.xml).toContain("<graphics type='vnc' socket='/var/log/c/demo.web/vnc.sock'/>");
+  // The test driver keeps a log file as its serial port (it has no real character devices).
+  const hollow = resolveDesired(vm({ console: { type: 'vnc' } }), { images: {}, volumes: {} }, { ...ctx, virtType: 'test' }).desired!;
+  expect(hollow.domain).toMatchObject({ consoleLog: '/var/log/c/demo.web.log' });
+  expect(hollow.domain.consoleSocket).toBeUndefined();
+  expect(hollow.xml).toContain("<serial type='file'>");
+  expect(hollow.xml).toContain("<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>");
 });
 
 test('an image disk is a copy-on-write clone sized by the disk, the image, or the default', () => {

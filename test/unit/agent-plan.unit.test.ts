@@ -79,12 +79,73 @@ test('Evicting=True (a drain) stops the VM whatever its runStrategy, as Halted d
   expect(desired({}, { conditions: [{ type: 'Evicting', status: 'False', reason: 'HostDrained' }] }).evicting).toBe(false);
 });
 
-test('Manual starts a VM once, then never restarts it', () => {
-  expect(types(plan(input(desired({ runStrategy: 'Manual' }), { volumes: [] })))).toEqual(['createVolume', 'define', 'start']);
+test('Manual is never started or stopped by the agent on its own: a new VM is defined, not started', () => {
+  const p0 = plan(input(desired({ runStrategy: 'Manual' }), { volumes: [] }));
+  expect(types(p0)).toEqual(['createVolume', 'define']);
+  expect(p0.intent).toBe('leave');
   const started = desired({ runStrategy: 'Manual' }, { startTime: '2024-01-01T00:00:00Z', domainUUID: UID });
   const p = plan(input(started, { domain: domainOf(started, 'shutoff', 'destroyed'), volumes: volumesOf(started) }));
   expect(p.actions).toEqual([]);
   expect(p.intent).toBe('leave');
+  expect(plan(input(started, { domain: domainOf(started, 'running', 'booted'), volumes: volumesOf(started) })).actions).toEqual([]);
+});
+
+describe('state change requests', () => {
+  const request = (action: 'Start' | 'Stop' | 'Restart', gracePeriodSeconds?: number) => ({ action, uid: UID, id: `r-${action}`, requestTime: '2024-01-01T00:00:00Z', ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) });
+  const manual = () => desired({ runStrategy: 'Manual' }, { startTime: '2024-01-01T00:00:00Z', domainUUID: UID });
+
+  test('Start boots a stopped Manual domain (done once it runs); a running one is done already', () => {
+    const d = manual();
+    const p = plan(input(d, { domain: domainOf(d, 'shutoff', 'shutdown'), volumes: volumesOf(d) }, { request: request('Start') }));
+    expect(types(p)).toEqual(['start']);
+    expect(p.intent).toBe('run');
+    expect(p.request).toEqual({ id: 'r-Start', action: 'Start', done: true });
+    const running = plan(input(d, { domain: domainOf(d, 'running', 'booted'), volumes: volumesOf(d) }, { request: request('Start') }));
+    expect(running.actions).toEqual([]);
+    expect(running.request?.done).toBe(true);
+  });
+
+  test('Stop shuts the guest down and is done once the domain is off; its grace period replaces the agent\'s; 0 destroys at once', () => {
+    const d = manual();
+    const obs: Observed = { domain: domainOf(d, 'running', 'booted'), volumes: volumesOf(d) };
+    const first = plan(input(d, obs, { request: request('Stop', 30) }));
+    expect(types(first)).toEqual(['shutdown']);
+    expect(first.requeueAfterMs).toBe(30_000);
+    expect(first.request?.done).toBe(false);
+    const late = plan(input(d, { ...obs, shutdownRequestedAt: 10_000 - 30_000 }, { request: request('Stop', 30) }));
+    expect(types(late)).toEqual(['destroy']);
+    expect(late.request?.done).toBe(true);
+    expect(types(plan(input(d, obs, { request: request('Stop', 0) })))).toEqual(['destroy']);
+    const off = plan(input(d, { domain: domainOf(d, 'shutoff', 'shutdown'), volumes: volumesOf(d) }, { request: request('Stop') }));
+    expect(off.actions).toEqual([]);
+    expect(off.request?.done).toBe(true);
+  });
+
+  test('Restart under Always: shutdown first, then start and record the request on the domain; grace 0 does both at once', () => {
+    const d = desired({}, { startTime: '2024-01-01T00:00:00Z', domainUUID: UID });
+    const obs: Observed = { domain: domainOf(d, 'running', 'booted'), volumes: volumesOf(d) };
+    const first = plan(input(d, obs, { request: request('Restart') }));
+    expect(types(first)).toEqual(['shutdown']);
+    expect(first.intent).toBe('stop');
+    expect(first.request?.done).toBe(false);
+    const off = plan(input(d, { domain: { ...domainOf(d, 'shutoff', 'shutdown'), honouredRequests: ['older'] }, volumes: volumesOf(d) }, { request: request('Restart') }));
+    expect(off.actions).toEqual([{ type: 'start' }, { type: 'markRequests', ids: ['older', 'r-Restart'] }]);
+    expect(off.request?.done).toBe(true);
+    const now = plan(input(d, obs, { request: request('Restart', 0) }));
+    expect(types(now)).toEqual(['destroy', 'start', 'markRequests']);
+    expect(now.starts).toBe(true);
+    expect(now.intent).toBe('run');
+  });
+
+  test('a drain or a fence wins over any request', () => {
+    const d = desired({ runStrategy: 'Manual' }, { conditions: [{ type: 'Evicting', status: 'True', reason: 'HostDrained' }] });
+    const p = plan(input(d, { domain: domainOf(d, 'shutoff', 'shutdown'), volumes: volumesOf(d) }, { request: request('Start') }));
+    expect(p.actions).toEqual([]);
+    expect(p.request).toBeUndefined();
+    const m = manual();
+    const fenced = plan(input(m, { domain: domainOf(m, 'shutoff', 'shutdown'), volumes: volumesOf(m) }, { request: request('Start'), fenced: true }));
+    expect(fenced.actions).toEqual([]);
+  });
 });
 
 test('RerunOnFailure restarts after a failure but not after a clean guest shutdown', () => {

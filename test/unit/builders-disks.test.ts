@@ -21,3 +21,20 @@ test('each disk is a qcow2 file with its source path and target', () => {
   expect(xml).toContain("<driver name='qemu' type='raw'/>\n  <source file='/pool/it&#39;s'/>\n  <target dev='sda' bus='sata'/>");
   expect(buildDisks([])).toBe('');
 });
+
+test('the cloud-init seed is the last disk: raw, read-only, the next virtio target after the VM\'s own', () => {
+  const xml = buildDisks([
+    { name: 'root', path: '/pool/root', format: 'qcow2', bus: 'virtio' },
+    { name: 'data', path: '/pool/data', format: 'qcow2', bus: 'sata' },
+  ], '/state/seeds/hv-1/demo.web.iso');
+  expect(xml.endsWith([
+    "<disk type='file' device='disk'>",
+    "  <driver name='qemu' type='raw'/>",
+    "  <source file='/state/seeds/hv-1/demo.web.iso'/>",
+    "  <target dev='vdb' bus='virtio'/>",
+    '  <readonly/>',
+    "  <alias name='ua-cloudinit'/>",
+    '</disk>',
+  ].join('\n'))).toBe(true);
+  expect(buildDisks([], '/s.iso')).toContain("<target dev='vda' bus='virtio'/>");
+});

@@ -19,3 +19,11 @@ test('a domain without our mark, or with another namespace\'s vm element, has no
   expect(parseOwner(`<o:vm xmlns:o='https://example.com/other' uid='u' namespace='n' name='x' host='h'/>`)).toBeUndefined();
   expect(parseOwner(`<stratus:vm xmlns:stratus='${OWNER_NS}' uid='u'/>`)).toBeUndefined();
 });
+
+test('the cloud-init seed hash and the SSH port ride along in the mark, and only when set', () => {
+  const xml = buildMetadata({ ...owner, seed: 'abc123', sshPort: 22013 });
+  expect(xml).toContain("seed='abc123' sshPort='22013'/>");
+  expect(parseOwner(xml)).toEqual({ ...owner, seed: 'abc123', sshPort: 22013 });
+  expect(buildMetadata(owner)).not.toContain('seed=');
+  expect(parseOwner(`<vm uid="u-1" namespace="demo" name="web-1" host="hv-1" generation="3" sshPort="junk"/>`)).toEqual(owner);
+});

@@ -238,6 +238,13 @@ describe('VM phase', () => {
     expect(derivePhase({ ...base, status: { host: 'h' } }).phase).toBe('Scheduled');
     expect(derivePhase({ ...base, status: { host: 'h', conditions: [{ type: 'Ready', status: 'True', observedGeneration: 2 }] } })).toEqual({ phase: 'Running', observedGeneration: 2 });
     expect(derivePhase({ ...base, status: { host: 'h', conditions: [{ type: 'Ready', status: 'False', reason: 'Failed' }] } }).phase).toBe('Failed');
+    // the agent's own words for a stopped domain (Halted, a clean guest shutdown) and for one still running
+    for (const reason of ['Stopped', 'Halted', 'Succeeded', 'Evicted']) {
+      expect(derivePhase({ ...base, status: { host: 'h', domainUUID: 'u', conditions: [{ type: 'Ready', status: 'False', reason }] } }).phase).toBe('Stopped');
+    }
+    for (const reason of ['Stopping', 'Restarting', 'Paused']) {
+      expect(derivePhase({ ...base, status: { host: 'h', domainUUID: 'u', conditions: [{ type: 'Ready', status: 'False', reason }] } }).phase).toBe('Running');
+    }
     expect(derivePhase({ ...base, metadata: { ...base.metadata, deletionTimestamp: '2024-01-01T00:00:00Z' }, status: { host: 'h' } }).phase).toBe('Terminating');
   });
 });

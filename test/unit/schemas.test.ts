@@ -210,6 +210,21 @@ describe('errors name the field', () => {
     expect(initrdOnly.causes.map((c) => [c.field, c.reason])).toEqual([['spec.kernel', 'FieldValueRequired']]);
   });
 
+  test('an image source may carry a sha256 beside its one url, path or volume: 64 lowercase hex digits', () => {
+    const base = { apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Image', metadata: { name: 'i', namespace: 'demo' } };
+    const img = (source: Record<string, string>) => validator.validate('Image', { ...base, spec: { source } });
+    expect(img({ path: '/a', sha256: 'a'.repeat(64) }).ok).toBe(true);
+    expect(img({ url: 'https://example.org/a.qcow2', sha256: '0123456789abcdef'.repeat(4) }).ok).toBe(true);
+    for (const bad of ['A'.repeat(64), 'a'.repeat(63), `${'a'.repeat(64)}0`, 'sha256:' + 'a'.repeat(64)]) {
+      expect(img({ path: '/a', sha256: bad }).causes).toEqual([{ field: 'spec.source.sha256', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(bad)}: must be a SHA-256 sum: 64 lowercase hexadecimal digits` }]);
+    }
+    for (const source of [{ sha256: 'a'.repeat(64) }, { path: '/a', url: 'https://example.org/a', sha256: 'a'.repeat(64) }] as Record<string, string>[]) {
+      const r = img(source);
+      expect(r.causes.map((c) => c.field)).toEqual(['spec.source']);
+      expect(r.causes[0].message).toMatch(/exactly one of url, path or volume must be set$/);
+    }
+  });
+
   test('a project member names a user or a group, not both', () => {
     const project = (members: unknown[]) => ({ apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: 'p' }, spec: { members } });
     expect(validator.validate('Project', project([{ user: 'a', role: 'admin' }, { group: 'g', role: 'viewer' }])).ok).toBe(true);
@@ -509,12 +524,13 @@ describe('printer rows', () => {
       ...vm({ runStrategy: 'Always' }, { creationTimestamp: '2024-05-01T11:55:00Z', generation: 3 }),
       status: { phase: 'Running', host: 'hv-042', domainUUID: 'u-1', conditions: [{ type: 'Scheduled', status: 'True' }, { type: 'Ready', status: 'False' }] },
     };
-    expect(info('VirtualMachine').printerColumns!.map((c) => c.name)).toEqual(['Phase', 'Host', 'CPU', 'Memory', 'Ready', 'Age', 'Run Strategy', 'Domain UUID', 'Generation']);
-    expect(printRow(info('VirtualMachine'), obj, now)).toEqual(['Running', 'hv-042', 2, '2Gi', 'False', '5m', 'Always', 'u-1', 3]);
+    expect(info('VirtualMachine').printerColumns!.map((c) => c.name)).toEqual(['Phase', 'Host', 'CPU', 'Memory', 'Ready', 'Age', 'IP', 'Run Strategy', 'Domain UUID', 'Generation']);
+    expect(printRow(info('VirtualMachine'), obj, now)).toEqual(['Running', 'hv-042', 2, '2Gi', 'False', '5m', null, 'Always', 'u-1', 3]);
+    expect(printRow(info('VirtualMachine'), { ...obj, status: { ...obj.status, ip: '10.0.2.15' } }, now)[6]).toBe('10.0.2.15');
   });
 
   test('a new VM without status prints nulls for what is not known yet', () => {
-    expect(printRow(info('VirtualMachine'), vm({}, { creationTimestamp: '2024-05-01T11:59:30Z' }), now)).toEqual([null, null, 2, '2Gi', null, '30s', null, null, null]);
+    expect(printRow(info('VirtualMachine'), vm({}, { creationTimestamp: '2024-05-01T11:59:30Z' }), now)).toEqual([null, null, 2, '2Gi', null, '30s', null, null, null, null]);
   });
 
   test('a host prints Ready, cordon state and capacity against allocation', () => {

@@ -159,8 +159,9 @@ export class AgentProcess {
       address: c.address, port: c.port, advertise: c.advertise, key: c.key, followPollMs: c.followPollMs,
       onSession: (s) => {
         c.onSession?.(s);
+        if (s.channel === 'log') return; // reading the console log is no console session
         this.recorderOf(s.host)?.event({ apiVersion: API_VERSION, kind: 'VirtualMachine', metadata: { name: s.name, namespace: s.namespace, uid: s.uid } },
-          'Normal', 'ConsoleConnected', `a ${s.channel} console session was opened on host ${s.host}`);
+          'Normal', 'ConsoleConnected', `a ${s.channel === 'vnc' ? 'VNC' : 'serial'} console session was opened on host ${s.host}`);
       },
       hosts: () => names,
       vm: (host, key) => this.source.boundTo(host, key),

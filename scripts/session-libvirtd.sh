@@ -7,14 +7,25 @@
 #   session-libvirtd.sh --uri DIR   prints the URI a root process connects with
 #
 # DIR/run is its XDG_RUNTIME_DIR (the socket is DIR/run/libvirt/libvirt-sock), DIR/home its HOME
-# (XDG_CONFIG_HOME is DIR/home/.config, through /run/stratus/HASH when that path is too long);
-# both, and DIR/state (an agent's --state-dir: pools, console logs), are owned by the user, as is
+# and DIR/home/.config its XDG_CONFIG_HOME (each through a short link when DIR is long: below);
+# these, and DIR/state (an agent's --state-dir: pools, console logs), are owned by the user, as is
 # every file qemu opens (so images must be readable by it). STRATUS_LIBVIRTD_UID (default 65534,
 # nobody) picks the user. Used by `npm run up` (scripts/up-qemu.sh) and test/helpers/libvirtd.ts.
 set -euo pipefail
+# A unix socket path has at most 107 bytes. libvirt puts its own sockets under XDG_RUNTIME_DIR
+# (libvirt/libvirt-admin-sock) and the guests' under XDG_CONFIG_HOME (the qemu guest agent channel:
+# libvirt/qemu/channel/target/domain-ID-NAME20/org.qemu.guest_agent.0, 85 bytes of it), so a DIR
+# too long for them is reached through short symlinks: LINKS/HASH (the config folder, when
+# DIR/home/.config is over 22 bytes) and LINKS/HASH-run (the runtime folder, when DIR is over 60).
+LINKS=/run/stratus
+[[ -d /run ]] || LINKS=/tmp/.stratus
+hash_of() { printf '%s' "$1" | sha256sum | cut -c1-8; }
+runtime_dir() { if (( ${#1} > 60 )); then echo "$LINKS/$(hash_of "$1")-run"; else echo "$1/run"; fi; }
+config_dir() { if (( ${#1} + 13 > 22 )); then echo "$LINKS/$(hash_of "$1")"; else echo "$1/home/.config"; fi; }
+
 if [[ "${1:-}" == --uri ]]; then
-  dir="$(cd "${2:?usage: session-libvirtd.sh --uri DIR}" 2>/dev/null && pwd || realpath -m "$2")"
-  echo "qemu+unix:///session?socket=$dir/run/libvirt/libvirt-sock"
+  dir="$(cd "${2:?usage: session-libvirtd.sh --uri DIR}" 2>/dev/null && pwd -P || realpath -m "$2")"
+  echo "qemu+unix:///session?socket=$(runtime_dir "$dir")/libvirt/libvirt-sock"
   exit 0
 fi
 DIR="${1:?usage: session-libvirtd.sh DIR}"
@@ -23,27 +34,24 @@ ID="${STRATUS_LIBVIRTD_UID:-65534}"
 for cmd in libvirtd setpriv; do
   command -v "$cmd" >/dev/null || { echo "session-libvirtd: $cmd is missing (scripts/apt-packages.txt)" >&2; exit 1; }
 done
-mkdir -p "$DIR"/run "$DIR"/home "$DIR"/state/console
-DIR="$(cd "$DIR" && pwd)"
-chown "$ID:$ID" "$DIR" "$DIR"/run "$DIR"/home "$DIR"/state "$DIR"/state/console
+mkdir -p "$DIR"/run "$DIR"/home/.config "$DIR"/state/console
+DIR="$(cd "$DIR" && pwd -P)"
+chown "$ID:$ID" "$DIR" "$DIR"/run "$DIR"/home "$DIR"/home/.config "$DIR"/state "$DIR"/state/console
 chmod 755 "$DIR" "$DIR"/state "$DIR"/state/console
 chmod 700 "$DIR"/run "$DIR"/home
-# libvirt puts the guests' sockets (the qemu guest agent channel: CONFIG/libvirt/qemu/channel/
-# target/domain-ID-NAME20/org.qemu.guest_agent.0) under XDG_CONFIG_HOME, and a socket path has at
-# most 107 bytes: a config folder of more than 22 characters is reached through a short symlink.
-config="$DIR/home/.config"
-mkdir -p "$config"
-chown "$ID:$ID" "$config"
-if (( ${#config} > 22 )); then
-  links=/run/stratus
-  [[ -d /run ]] || links=/tmp/.stratus
-  mkdir -p "$links"
-  chmod 755 "$links"
-  find "$links" -maxdepth 1 -xtype l -delete 2>/dev/null || true  # links to folders since removed
-  link="$links/$(printf '%s' "$DIR" | sha256sum | cut -c1-8)"
-  ln -sfn "$config" "$link"
-  config="$link"
+if ! setpriv --reuid="$ID" --regid="$ID" --clear-groups test -x "$DIR/home"; then
+  echo "session-libvirtd: uid $ID cannot reach $DIR: every folder above it must be searchable by others (chmod o+x)" >&2
+  exit 1
+fi
+run="$(runtime_dir "$DIR")"
+config="$(config_dir "$DIR")"
+if [[ "$run" != "$DIR/run" || "$config" != "$DIR/home/.config" ]]; then
+  mkdir -p "$LINKS"
+  chmod 755 "$LINKS"
+  find "$LINKS" -maxdepth 1 -xtype l -delete 2>/dev/null || true  # links to folders since removed
+  [[ "$run" == "$DIR/run" ]] || ln -sfn "$DIR/run" "$run"
+  [[ "$config" == "$DIR/home/.config" ]] || ln -sfn "$DIR/home/.config" "$config"
 fi
 exec setpriv --reuid="$ID" --regid="$ID" --clear-groups env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME="$DIR/home" XDG_RUNTIME_DIR="$DIR/run" XDG_CONFIG_HOME="$config" XDG_CACHE_HOME="$DIR/home/.cache" \
+  HOME="$DIR/home" XDG_RUNTIME_DIR="$run" XDG_CONFIG_HOME="$config" XDG_CACHE_HOME="$DIR/home/.cache" \
   XDG_DATA_HOME="$DIR/home/.local/share" libvirtd

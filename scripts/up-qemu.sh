@@ -79,8 +79,9 @@ YAML
     echo "no real host: $QEMU_WHY" >&2
     return 0
   fi
+  # Its forwards to the guests' SSH port start at 22600, apart from those of the test suite's agents (22000-).
   ( umask 022; load_role stratus_agents
-    STRATUS_STATE_DIR="$STATE" start_component agent-qemu node "$REPO/dist/agents/main.js" --host "$QEMU_HOST" --libvirt-uri "$uri" \
+    STRATUS_AGENT_FORWARD_PORTS="${STRATUS_AGENT_FORWARD_PORTS:-22600-22999}" STRATUS_STATE_DIR="$STATE" start_component agent-qemu node "$REPO/dist/agents/main.js" --host "$QEMU_HOST" --libvirt-uri "$uri" \
       --state-dir "$QEMU_DIR/state" --virt-type "$QEMU_ACCEL" --labels stratuslab.eu/hypervisor=qemu )
 }
 
@@ -97,6 +98,19 @@ qemu_ssh_key() {
   cat "$QEMU_KEY.pub"
 }
 
+# The VM manifest: examples/quickstart/debian-vm.yaml.template with the public key KEY and the
+# image, its comments kept.
+qemu_vm_manifest() {
+  (cd "$REPO" && node -e '
+    const fs = require("node:fs"); const YAML = require("yaml");
+    const [template, key, image] = process.argv.slice(1);
+    const doc = YAML.parseDocument(fs.readFileSync(template, "utf8"));
+    doc.setIn(["spec", "disks", 0, "image"], image);
+    doc.setIn(["spec", "cloudInit", "sshAuthorizedKeys"], doc.createNode([key]));
+    process.stdout.write("# written by npm run up from examples/quickstart/debian-vm.yaml.template\n" + doc.toString());
+  ' "$QEMU_TEMPLATE" "$1" "$QEMU_IMAGE")
+}
+
 qemu_vm_up() {
   [[ -z "$QEMU_WHY" ]] || return 0
   step "the Debian image (scripts/guest/build-image.sh: built once per machine, about a minute)"
@@ -107,14 +121,7 @@ qemu_vm_up() {
   mkdir -p "$out"
   node "$REPO/scripts/guest/image-manifest.js" "$folder" --name "$QEMU_IMAGE" --namespace demo >"$out/image.yaml" \
     || { QEMU_FAILED="no Image manifest for $folder"; return 1; }
-  node -e '
-    const fs = require("node:fs"); const YAML = require("yaml");
-    const [template, key, image] = process.argv.slice(1);
-    const doc = YAML.parseDocument(fs.readFileSync(template, "utf8"));
-    doc.setIn(["spec", "disks", 0, "image"], image);
-    doc.setIn(["spec", "cloudInit", "sshAuthorizedKeys"], doc.createNode([key]));
-    process.stdout.write("# written by npm run up from examples/quickstart/debian-vm.yaml.template\n" + doc.toString());
-  ' "$QEMU_TEMPLATE" "$key" "$QEMU_IMAGE" >"$out/vm.yaml"
+  qemu_vm_manifest "$key" >"$out/vm.yaml" || { QEMU_FAILED="no VM manifest from $QEMU_TEMPLATE"; return 1; }
   stratus_cli apply -f "$out/image.yaml" -f "$out/vm.yaml" >&2 || { QEMU_FAILED="applying $out/vm.yaml failed"; return 1; }
   qemu_wait_ssh
 }

@@ -276,6 +276,9 @@ export class VmReconciler {
     });
     if (result.done.length > 0) log?.info({ actions: result.done.map((a) => a.type), intent: p.intent }, 'converged domain');
     if (result.error) log?.warn({ err: result.error.message, reason: result.error.reason }, 'action failed');
+    // The VM's SSH forward port was taken by another program meanwhile: give it up, so the next
+    // reconcile picks a free one (the domain is redefined with it).
+    if (result.error && /host forwarding rule/i.test(result.error.message)) this.o.forwards?.release(key);
     if (result.shutdownRequested) this.shutdownAt.set(key, this.clock.now());
     if (domains) {
       for (const a of result.done) {

@@ -117,6 +117,23 @@ describe('reads', () => {
     const stopped = got.filter((e) => e.object.reason === 'Stopped');
     expect(stopped.map((e) => [e.type, e.object.count])).toEqual([['ADDED', 1], ['MODIFIED', 2]]);
   });
+
+  test('kubectl get events -w: watch events carry one-row Tables, headers on the first only', async () => {
+    const list = await api.req.get('/api/v1/namespaces/demo/events').expect(200);
+    const w = readWatch(`${api.url}/api/v1/namespaces/demo/events?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`,
+      (ev) => ev.filter((e) => e.object.rows?.[0]?.cells[2] === 'Crashed').length >= 2, 15000,
+      { ...api.auth, Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' });
+    await new Promise((r) => setTimeout(r, 300));
+    await record(() => events.recorder(agent).event(web, 'Warning', 'Crashed', 'the domain demo.web-1 crashed on host hv-1; restarting it'));
+    await record(() => events.recorder(agent).event(web, 'Warning', 'Crashed', 'the domain demo.web-1 crashed on host hv-1; restarting it'));
+    const { events: got } = await w;
+    const tables = got.filter((e) => e.type !== 'BOOKMARK').map((e) => e.object);
+    expect(new Set(tables.map((t) => t.kind))).toEqual(new Set(['Table']));
+    expect(tables[0].columnDefinitions.length).toBe(10);
+    expect(tables.slice(1).every((t) => t.columnDefinitions.length === 0)).toBe(true);
+    const crashed = tables.filter((t) => t.rows[0].cells[2] === 'Crashed').map((t) => t.rows[0].cells);
+    expect(crashed.map((c) => [c[1], c[3], c[8]])).toEqual([['Warning', 'virtualmachine/web-1', 1], ['Warning', 'virtualmachine/web-1', 2]]);
+  });
 });
 
 describe('read-only, authorized as every namespaced kind', () => {

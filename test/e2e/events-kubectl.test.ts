@@ -3,7 +3,7 @@
 // keyspace, each with its own event recorder). A VM placed by the scheduler and started by the
 // agent shows its Scheduled and Started events in `kubectl get events`, `kubectl events --for`,
 // `kubectl describe`, `stratus get events` and `stratus describe`.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -121,6 +121,13 @@ test('kubectl get events lists the Scheduled and Started events of the VM', asyn
   expect(r.stdout).toMatch(new RegExp(`Normal\\s+Started\\s+virtualmachine/${VM}\\s+started the domain demo\\.${VM} on host ${HOST}`));
   const json = await kubectl(['get', 'events', '--field-selector', `involvedObject.name=${VM},reason=Scheduled`, '-o', 'json']);
   expect(JSON.parse(json.stdout).items.map((e: any) => e.source.component)).toEqual(['stratus-scheduler']);
+  const all = await kubectl(['get', 'events', '-A', '-o', 'wide']);
+  expect(all.stdout.split('\n')[0]).toMatch(/^NAMESPACE\s+LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+SUBOBJECT\s+SOURCE\s+MESSAGE\s+FIRST SEEN\s+COUNT\s+NAME$/);
+  expect(all.stdout).toMatch(new RegExp(`^demo\\s+\\S+\\s+Normal\\s+Started\\s+virtualmachine/${VM}\\s+stratus-agent, ${HOST}\\s+started`, 'm'));
+  // a Host's events are read across namespaces (as a Node's): describe asks and gets an answer
+  const host = await kubectl(['describe', 'host', HOST]);
+  expect(host.code).toBe(0);
+  expect(host.stdout).toMatch(/^Events:/m);
 }, 60_000);
 
 test('kubectl events --for vm/NAME shows them', async () => {
@@ -151,4 +158,21 @@ test('stratus get events and stratus describe show them too', async () => {
   expect(d.stdout).toMatch(/Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n/);
   expect(d.stdout).toMatch(new RegExp(`Normal\\s+Scheduled\\s+\\S+\\s+stratus-scheduler\\s+Successfully assigned demo/${VM} to ${HOST}`));
   expect(d.stdout).toMatch(new RegExp(`Normal\\s+Started\\s+\\S+\\s+stratus-agent, ${HOST}\\s+started the domain`));
+}, 60_000);
+
+test('kubectl events --for vm/NAME --watch shows the Stopped event when the VM is halted', async () => {
+  const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, 'events', '--for', `vm/${VM}`, '--watch', '--request-timeout=60s']);
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  try {
+    await until('the watch to print the current events', () => /Started/.test(out), { timeoutMs: 15_000, context: () => out });
+    await undiciFetch(`${fe.url}/apis/stratuslab.eu/v1alpha1/namespaces/demo/virtualmachines/${VM}`, {
+      method: 'PATCH', dispatcher, body: JSON.stringify({ spec: { runStrategy: 'Halted' } }),
+      headers: { 'content-type': 'application/merge-patch+json', authorization: `Bearer ${fe.token}` },
+    });
+    await until('a Stopped line', () => new RegExp(`Normal\\s+Stopped\\s+VirtualMachine/${VM}\\s+runStrategy is Halted`).test(out), { timeoutMs: 30_000, context: () => out });
+  } finally {
+    child.kill();
+  }
 }, 60_000);

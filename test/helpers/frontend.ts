@@ -122,7 +122,10 @@ export function stratus(args: string[], env: Record<string, string>, input?: str
   const auth = lastToken && !args.some((a) => a === '--token' || a.startsWith('--token=')) && !configHasToken(env) && env['STRATUS_TEST_ANONYMOUS'] !== '1'
     ? [`--token=${lastToken}`] : [];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [path.join(REPO, 'bin/stratus.js'), ...args, ...auth], { env: { ...process.env, ...env }, timeout: 60000 }, (err, stdout, stderr) => {
+    // Options go before a `--` (what follows it is a remote command: stratus ssh VM -- cmd).
+    const dashes = args.indexOf('--');
+    const argv = dashes >= 0 ? [...args.slice(0, dashes), ...auth, ...args.slice(dashes)] : [...args, ...auth];
+    const child = execFile(process.execPath, [path.join(REPO, 'bin/stratus.js'), ...argv], { env: { ...process.env, ...env }, timeout: 60000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr });
     });
     if (input !== undefined) {

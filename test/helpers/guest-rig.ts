@@ -36,7 +36,12 @@ export interface GuestRig {
   dir: string;
   fe: Frontend;
   libvirtd: SessionLibvirtd;
-  conn: LibvirtConnection;
+  /**
+   * The state of domain `name` ('running', 'shutoff', ...) or undefined when there is none, on a
+   * connection of its own (an idle connection without an event loop is closed by libvirtd's
+   * keepalive after ~30 s, so none is kept open).
+   */
+  domainState(name: string): Promise<string | undefined>;
   /** the CLI's environment (config with the frontend, project demo, HOME with the SSH key) */
   env: Record<string, string>;
   /** the user's SSH key pair (HOME/.ssh/id_ed25519) */
@@ -88,9 +93,21 @@ export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 
     fs.writeFileSync(file, objects.map((o) => YAML.stringify(o)).join('---\n'));
     return cli(['apply', '-f', file]);
   };
-  const conn = await until('a libvirt connection', () => LibvirtConnection.open(libvirtd.uri), { timeoutMs: 15_000, everyMs: 200 });
+  const connect = () => until('a libvirt connection', () => LibvirtConnection.open(libvirtd.uri), { timeoutMs: 15_000, everyMs: 200 });
   const rig: GuestRig = {
-    dir, fe, libvirtd, conn, env, key: { private: keyFile, public: fs.readFileSync(`${keyFile}.pub`, 'utf8').trim() }, cli, logs, apply,
+    dir, fe, libvirtd, env,
+    async domainState(name) {
+      const conn = await connect();
+      try {
+        const dom = await conn.lookupDomainByName(name);
+        if (!dom) return undefined;
+        const { state } = await dom.getState();
+        dom.free();
+        return state;
+      } finally {
+        await conn.close().catch(() => undefined);
+      }
+    }, key: { private: keyFile, public: fs.readFileSync(`${keyFile}.pub`, 'utf8').trim() }, cli, logs, apply,
     async close() {
       for (const p of procs) {
         if (p.exitCode !== null || p.signalCode !== null) continue;
@@ -99,12 +116,13 @@ export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
         if (p.exitCode === null) p.kill('SIGKILL');
       }
-      for (const d of await conn.listAllDomains().catch(() => [])) {
+      const conn = await connect().catch(() => undefined);
+      for (const d of (await conn?.listAllDomains().catch(() => [])) ?? []) {
         await d.destroy().catch(() => undefined);
         await d.undefine().catch(() => undefined);
         d.free();
       }
-      await conn.close().catch(() => undefined);
+      await conn?.close().catch(() => undefined);
       await libvirtd.stop();
       await fe.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -41,7 +41,7 @@ export function qemuUnavailable(needs: string[] = []): string | undefined {
 export interface SessionLibvirtd {
   /** the folder given: run/ and home/ of the daemon, state/ for an agent's --state-dir (pools, console/) */
   readonly dir: string;
-  /** qemu+unix:///session?socket=DIR/run/libvirt/libvirt-sock */
+  /** qemu+unix:///session?socket=DIR/run/libvirt/libvirt-sock (or a short link to DIR/run) */
   readonly uri: string;
   /** the agent state folder prepared for the daemon's user: DIR/state */
   readonly stateDir: string;
@@ -53,14 +53,17 @@ export interface SessionLibvirtd {
 }
 
 /**
- * Starts a session libvirtd with its folders in `dir` (created; chowned to LIBVIRTD_UID) and
- * resolves once its socket exists. Open connections with retries: the socket appears a moment
+ * Starts a session libvirtd with its folders in `dir` (created; chowned to LIBVIRTD_UID; every
+ * folder above it must let that user through, unlike mkdtemp's 0700) and resolves once its socket
+ * exists, or fails with the daemon's own words when it exits. Open connections with retries: the socket appears a moment
  * before the daemon accepts on it.
  */
 export async function startSessionLibvirtd(dir: string, opts: { timeoutMs?: number } = {}): Promise<SessionLibvirtd> {
   fs.mkdirSync(dir, { recursive: true });
   const abs = fs.realpathSync(dir);
-  const sock = path.join(abs, 'run', 'libvirt', 'libvirt-sock');
+  // the script says where the socket is (through a short link when `dir` is long)
+  const uri = execFileSync('bash', [SCRIPT, '--uri', abs], { encoding: 'utf8' }).trim();
+  const sock = uri.slice(uri.indexOf('socket=') + 'socket='.length);
   let proc: ChildProcess | undefined;
   let stderr = '';
   const launch = async () => {
@@ -68,14 +71,16 @@ export async function startSessionLibvirtd(dir: string, opts: { timeoutMs?: numb
     proc = spawn('bash', [SCRIPT, abs], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (b) => (stderr += String(b)));
     const p = proc;
-    await until('the session libvirtd\'s socket', () => {
-      if (p.exitCode !== null) throw new Error(`libvirtd exited with ${p.exitCode}: ${stderr.trim()}`);
-      return fs.existsSync(sock);
-    }, { timeoutMs: opts.timeoutMs ?? 20_000, everyMs: 100, context: () => stderr });
+    const exited = new Promise<never>((_, reject) => p.once('exit', (code) => reject(new Error(`libvirtd exited with ${code}: ${stderr.trim()}`))));
+    exited.catch(() => undefined);
+    await Promise.race([
+      exited,
+      until('the session libvirtd\'s socket', () => fs.existsSync(sock), { timeoutMs: opts.timeoutMs ?? 20_000, everyMs: 100, context: () => stderr }),
+    ]);
   };
   const d: SessionLibvirtd = {
     dir: abs,
-    uri: `qemu+unix:///session?socket=${sock}`,
+    uri,
     stateDir: path.join(abs, 'state'),
     get pid() {
       return proc?.pid;

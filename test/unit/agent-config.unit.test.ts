@@ -45,3 +45,12 @@ test('capacity comes from libvirt; allocatable = (capacity - reserved) x overcom
   expect(hostAllocatable(cap, { reserved: { cpu: 1, memory: '2Gi' }, overcommit: { cpu: 2, memory: 1.5 } })).toEqual({ cpu: '14', memory: '21Gi', storage: '100Gi' });
   expect(versionString(9000000)).toBe('9.0.0');
 });
+
+test('the console server: 127.0.0.1, any free port, by default; HOST:PORT from the flag or the environment; bad values named', () => {
+  expect(loadAgentConfig({}, { STRATUS_AGENT_HOST: 'hv-1' })).toMatchObject({ console: { address: '127.0.0.1', port: 0 }, consoleAdvertise: undefined });
+  expect(loadAgentConfig({}, { STRATUS_AGENT_HOST: 'hv-1', STRATUS_AGENT_CONSOLE_ADDRESS: '0.0.0.0:7443', STRATUS_AGENT_CONSOLE_ADVERTISE: 'hv-1.lab' }))
+    .toMatchObject({ console: { address: '0.0.0.0', port: 7443 }, consoleAdvertise: 'hv-1.lab' });
+  expect(loadAgentConfig({ consoleAddress: '[::1]:9000' }, { STRATUS_AGENT_HOST: 'hv-1' }).console).toEqual({ address: '::1', port: 9000 });
+  expect(() => loadAgentConfig({}, { STRATUS_AGENT_HOST: 'hv-1', STRATUS_AGENT_CONSOLE_ADDRESS: '7443' })).toThrow('STRATUS_AGENT_CONSOLE_ADDRESS must be HOST:PORT (port 0 = any free port), got "7443"');
+  expect(() => loadAgentConfig({}, { STRATUS_AGENT_HOST: 'hv-1', STRATUS_AGENT_CONSOLE_ADDRESS: 'x:70000' })).toThrow(/must be HOST:PORT/);
+});

@@ -44,7 +44,7 @@ async function deleteVm(rig: GuestRig, name: string): Promise<void> {
 }
 
 async function bootSeries(accel: 'qemu' | 'kvm', boots: number): Promise<{ bootsToSsh: number[]; p50s: number; rig: GuestRig; last: string }> {
-  const rig = await startGuestRig(`bench-${accel}`, { virtType: accel });
+  const rig = await startGuestRig(`bench_${accel}`, { virtType: accel });
   const times: number[] = [];
   let last = '';
   for (let i = 0; i < boots; i++) {

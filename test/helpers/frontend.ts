@@ -9,7 +9,9 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { createCassandraClient } from '../../store';
 import { cassandraContactPoints } from './store';
 
-export const REPO = path.resolve(__dirname, '..', '..');
+/** The repository (also when this file runs compiled, from dist/test/helpers, as the benchmarks do). */
+const up = path.resolve(__dirname, '..', '..');
+export const REPO = path.basename(up) === 'dist' ? path.dirname(up) : up;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

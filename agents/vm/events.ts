@@ -44,6 +44,9 @@ export function vmEvents(i: VmEventInput): VmEvent[] {
   if (i.done.some((a) => a.type === 'define' && a.why === 'create')) {
     out.push({ type: 'Normal', reason: 'Created', message: `defined the domain ${i.domain} on host ${i.host}` });
   }
+  if (i.plan.forcedAfterMs !== undefined && i.done.some((a) => a.type === 'destroy')) {
+    out.push({ type: 'Warning', reason: 'ShutdownTimeout', message: `the guest did not shut down within ${Math.round(i.plan.forcedAfterMs / 1000)} s; the domain ${i.domain} on host ${i.host} was powered off` });
+  }
   if (i.started) out.push({ type: 'Normal', reason: 'Started', message: `started the domain ${i.domain} on host ${i.host}` });
   if (i.previousPhase === 'Running' && i.next.phase === 'Stopped' && !i.started) {
     out.push({ type: i.next.ready.reason === 'Fenced' ? 'Warning' : 'Normal', reason: 'Stopped', message: i.next.ready.message });

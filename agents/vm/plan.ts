@@ -96,6 +96,8 @@ export interface Plan {
   starts: boolean;
   /** the definition was changed while the domain runs: effective at its next boot */
   restartPending: boolean;
+  /** the guest did not shut down within this grace (ms): it is powered off (a Warning event) */
+  forcedAfterMs?: number;
   /** the managed fields that differed from the spec (a repaired definition) */
   drift: string[];
   /** the running domain was started with an older cloud-init seed: a restart applies the new one */
@@ -225,6 +227,7 @@ export function plan(input: PlanInput): Plan {
     request = { id: req.id, action: req.action, done: !stopFirst || !isActive(state) };
   }
   let starts = false;
+  let forced: number | undefined;
   let requeueAfterMs: number | undefined;
   if (intent === 'run') {
     if (state === 'crashed') {
@@ -246,6 +249,7 @@ export function plan(input: PlanInput): Plan {
       requeueAfterMs = grace;
     } else if (asked === undefined || input.now - asked >= grace) {
       destroy = true;
+      if (asked !== undefined) forced = grace;
     } else {
       requeueAfterMs = grace - (input.now - asked);
     }
@@ -263,7 +267,7 @@ export function plan(input: PlanInput): Plan {
   if (request?.done && req!.action === 'Restart') {
     actions.push({ type: 'markRequests', ids: [...(current?.honouredRequests ?? []), req!.id] });
   }
-  return { ...base, actions, intent, starts, requeueAfterMs, restartPending: restartPending && !starts, drift, request, ...cloudInitRestart(desired, current, starts) };
+  return { ...base, actions, intent, starts, requeueAfterMs, restartPending: restartPending && !starts, drift, request, ...(forced !== undefined ? { forcedAfterMs: forced } : {}), ...cloudInitRestart(desired, current, starts) };
 }
 
 /** RestartRequired: the domain runs with a seed other than the one the spec now makes (it reads it at boot). */

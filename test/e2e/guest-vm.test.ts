@@ -123,6 +123,8 @@ describeIfAvailable('guest-vm.test.ts', guestUnavailable())('a real Debian guest
     expect(events.code).toBe(0);
     const reasons = (JSON.parse(events.stdout).items as any[]).filter((e) => e.involvedObject?.name === VM).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['Scheduled', 'Started', 'Stopped']));
+    // the guest shut down by itself within its grace: never powered off under it (its disk stays whole)
+    expect(reasons).not.toContain('ShutdownTimeout');
     const describe = await rig.cli(['describe', 'vm', VM]);
     expect(describe.stdout).toMatch(/Scheduled/);
 

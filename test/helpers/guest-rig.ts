@@ -84,7 +84,7 @@ export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 
   launch('controllers', [path.join(REPO, 'dist/controllers/main.js')], { STRATUS_CONTROLLERS_METRICS: `127.0.0.1:${await freePort()}`, STRATUS_WATCH_POLL_MS: '100' });
   launch('agent', [path.join(REPO, 'dist/agents/main.js'), '--host', REAL_HOST, '--libvirt-uri', libvirtd.uri, '--state-dir', libvirtd.stateDir,
     '--virt-type', opts.virtType ?? 'qemu', '--labels', 'stratus.dev/real=true', '--heartbeat-ms', '2000'], {
-    STRATUS_WATCH_POLL_MS: '100', STRATUS_SHUTDOWN_GRACE_MS: '20000', STRATUS_AGENT_RESYNC_MS: '5000',
+    STRATUS_WATCH_POLL_MS: '100', STRATUS_SHUTDOWN_GRACE_MS: '120000', STRATUS_AGENT_RESYNC_MS: '5000',
   });
   const logs = () => Object.entries(output).map(([n, t]) => `--- ${n}:\n${t.slice(-4000)}`).join('\n');
   const cli = (args: string[], input?: string) => stratus(args, env, input);

@@ -64,7 +64,10 @@ test('Halted asks the guest to shut down, then destroys it after the grace perio
   const waiting = plan(input(d, { ...obs, shutdownRequestedAt: 9500 }));
   expect(waiting.actions).toEqual([]);
   expect(waiting.requeueAfterMs).toBe(500);
-  expect(types(plan(input(d, { ...obs, shutdownRequestedAt: 8000 })))).toEqual(['destroy']);
+  const forced = plan(input(d, { ...obs, shutdownRequestedAt: 8000 }));
+  expect(types(forced)).toEqual(['destroy']);
+  expect(forced.forcedAfterMs).toBe(1000); // the grace of input()
+  expect(waiting.forcedAfterMs).toBeUndefined();
   // A new Halted VM is defined but not started.
   expect(types(plan(input(d, { volumes: [] })))).toEqual(['createVolume', 'define']);
 });

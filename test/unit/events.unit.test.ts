@@ -135,6 +135,13 @@ describe('agent VM events', () => {
     expect(reasons({ previousPhase: 'Stopped', observed: { volumes: [], domain: crashed } })).toEqual([]);
   });
 
+  test('a guest that did not shut down within its grace and was powered off is a ShutdownTimeout Warning', () => {
+    const forced = vmEvents({ ...base, plan: { ...base.plan, intent: 'stop', forcedAfterMs: 60_000 }, done: [{ type: 'destroy' }] });
+    expect(forced).toEqual([{ type: 'Warning', reason: 'ShutdownTimeout', message: 'the guest did not shut down within 60 s; the domain demo.web-1 on host hv-1 was powered off' }]);
+    // planned but not done (the destroy failed): no event yet
+    expect(reasons({ plan: { ...base.plan, intent: 'stop', forcedAfterMs: 60_000 } })).toEqual([]);
+  });
+
   test('an image that failed to download is ImageDownloadFailed; a download in progress is no event', () => {
     expect(reasons({ problem: { reason: 'ImageDownloadFailed', message: 'Image debian: HTTP 404; retrying', terminal: false } })).toEqual(['Warning/ImageDownloadFailed']);
     expect(reasons({ problem: { reason: 'ImageDownloading', message: 'Image debian: downloading', terminal: false } })).toEqual([]);

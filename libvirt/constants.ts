@@ -126,6 +126,9 @@ export const VIR_DOMAIN_XML_INACTIVE = 2;
 export const VIR_DOMAIN_XML_MIGRATABLE = 8;
 
 export const VIR_DOMAIN_DESTROY_GRACEFUL = 1;
+/** virDomainShutdownFlags: the methods a shutdown may use (several: the hypervisor picks in its order, the agent first) */
+export const VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN = 1;
+export const VIR_DOMAIN_SHUTDOWN_GUEST_AGENT = 2;
 
 export const VIR_DOMAIN_UNDEFINE_MANAGED_SAVE = 1;
 export const VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA = 2;

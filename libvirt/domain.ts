@@ -12,6 +12,8 @@ import {
   INTERFACE_ADDRESS_SOURCES,
   METADATA_TYPES,
   VIR_DOMAIN_DESTROY_GRACEFUL,
+  VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN,
+  VIR_DOMAIN_SHUTDOWN_GUEST_AGENT,
   VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA,
   VIR_DOMAIN_UNDEFINE_KEEP_NVRAM,
   VIR_DOMAIN_UNDEFINE_KEEP_TPM,
@@ -117,8 +119,9 @@ export class Domain extends LibvirtHandle {
     await this.invokeInt('virDomainCreateWithFlags', [flags]);
   }
 
-  /** Asks the guest to shut down (ACPI or agent; returns before it has). */
-  async shutdown(flags = 0): Promise<void> {
+  /** Asks the guest to shut down by one of `methods` (the agent before ACPI; none: the hypervisor's default, ACPI on qemu); returns before it has. */
+  async shutdown(methods: ReadonlyArray<'acpi' | 'agent'> = []): Promise<void> {
+    const flags = (methods.includes('acpi') ? VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN : 0) | (methods.includes('agent') ? VIR_DOMAIN_SHUTDOWN_GUEST_AGENT : 0);
     await this.invokeInt('virDomainShutdownFlags', [flags]);
   }
 

@@ -137,7 +137,8 @@ export async function execute(actions: Action[], o: ExecuteOptions): Promise<Exe
       case 'shutdown': {
         const d = await domain();
         if (!d || !(await active())) return;
-        await d.shutdown();
+        // The guest agent first (a guest whose ACPI button nothing handles still shuts down), then ACPI.
+        await d.shutdown(a.guestAgent ? ['agent', 'acpi'] : []);
         result.shutdownRequested = true;
         return;
       }

@@ -50,7 +50,8 @@ export type Action =
   | { type: 'define'; xml: string; why: 'create' | 'repair' }
   | { type: 'start' }
   | { type: 'resume' }
-  | { type: 'shutdown' }
+  /** ask the guest to shut down: through the qemu guest agent when the domain has one (else ACPI), else the ACPI power button */
+  | { type: 'shutdown'; guestAgent?: boolean }
   | { type: 'destroy' }
   | { type: 'undefine' }
   /** (re)writes the cloud-init seed ISO; its content comes from the desired VM, never in the action */
@@ -245,7 +246,7 @@ export function plan(input: PlanInput): Plan {
     if (state === 'paused' || state === 'crashed' || state === 'pmsuspended') {
       destroy = true;
     } else if (asked === undefined && grace > 0) {
-      actions.push({ type: 'shutdown' });
+      actions.push(desired.domain.guestAgent ? { type: 'shutdown', guestAgent: true } : { type: 'shutdown' });
       requeueAfterMs = grace;
     } else if (asked === undefined || input.now - asked >= grace) {
       destroy = true;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian 12 cloud guest of the quick start and the end-to-end tests from Debian
 # packages (nothing else can be downloaded here), and caches it per machine:
-#   mmdebstrap (minbase + systemd, cloud-init, openssh-server, qemu-guest-agent, the cloud kernel)
+#   mmdebstrap (minbase + systemd and dbus (logind handles the ACPI power button), cloud-init,
+#   openssh-server, qemu-guest-agent, ping and netcat for network checks, the cloud kernel)
 #   -> mkfs.ext4 -d (a filesystem image made from the folder: no loop mount)
 #   -> qemu-img convert -O qcow2 (compressed), plus the kernel and initrd for direct kernel boot.
 # The guest has no bootloader: the Image names the kernel, initrd and command line
@@ -20,7 +21,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [[ $(id -u) -eq 0 ]]; then default_cache=/var/cache/stratus/images; else default_cache="$HOME/.cache/stratus/images"; fi
 CACHE="${1:-${STRATUS_IMAGE_CACHE:-$default_cache}}"
 SUITE=bookworm
-PACKAGES=systemd-sysv,udev,cloud-init,openssh-server,sudo,qemu-guest-agent,linux-image-cloud-amd64,ifupdown,isc-dhcp-client,netbase,iproute2,ca-certificates,less
+PACKAGES=systemd-sysv,udev,dbus,cloud-init,openssh-server,sudo,qemu-guest-agent,linux-image-cloud-amd64,ifupdown,isc-dhcp-client,netbase,iproute2,iputils-ping,netcat-openbsd,ca-certificates,less
 SIZE=2G
 log() { printf 'image: %s\n' "$*" >&2; }
 

@@ -52,6 +52,9 @@ export type HostObject = ObjectOf<'Host'>;
 export type ProjectObject = ObjectOf<'Project'>;
 export type HostAllocationObject = ObjectOf<'HostAllocation'>;
 export type TopologyClaimObject = ObjectOf<'TopologyClaim'>;
+export type NetworkObject = ObjectOf<'Network'>;
+export type SecurityGroupObject = ObjectOf<'SecurityGroup'>;
+export type AddressClaimObject = ObjectOf<'AddressClaim'>;
 
 /** Addresses one object. `namespace` is '' for cluster-scoped kinds. */
 export interface ObjectKey {

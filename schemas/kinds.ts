@@ -100,6 +100,29 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1, description: 'What the project is for.' },
     ],
   },
+  {
+    kind: 'Network', plural: 'networks', singular: 'network', shortNames: ['net'], namespaced: true, schemaFile: 'network.json', categories: ['all'],
+    printerColumns: [
+      { name: 'CIDR', type: 'string', jsonPath: '.spec.cidr', description: 'The IPv4 range.' },
+      { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'nat, bridge or overlay.' },
+      { name: 'Used', type: 'integer', jsonPath: '.status.addresses.used', description: 'Addresses held by VM interfaces.' },
+      { name: 'Free', type: 'integer', jsonPath: '.status.addresses.free', description: 'Addresses left.' },
+      { name: 'Ready', type: 'string', jsonPath: READY, description: 'The Ready condition.' },
+      AGE,
+      { name: 'Gateway', type: 'string', jsonPath: '.status.gateway', priority: 1, description: 'The guests\' default gateway.' },
+      { name: 'VNI', type: 'integer', jsonPath: '.status.vni', priority: 1, description: 'The VXLAN network identifier (overlay).' },
+      { name: 'Shared', type: 'string', jsonPath: '.spec.shared', priority: 1, description: 'Attachable from other projects.' },
+    ],
+  },
+  {
+    kind: 'SecurityGroup', plural: 'securitygroups', singular: 'securitygroup', shortNames: ['sg', 'sgs'], namespaced: true, schemaFile: 'securitygroup.json', categories: ['all'],
+    printerColumns: [
+      { name: 'Ingress', type: 'string', jsonPath: '.spec.ingress[*].protocol', description: 'Protocols of the ingress rules.' },
+      { name: 'Egress', type: 'string', jsonPath: '.spec.egress[*].protocol', description: 'Protocols of the egress rules.' },
+      { name: 'Members', type: 'integer', jsonPath: '.status.members', description: 'VM interfaces carrying the group.' },
+      AGE,
+    ],
+  },
 ];
 
 /** A kind the control plane stores for itself: never served by the API, typed from its schema all the same. */
@@ -115,6 +138,8 @@ export const INTERNAL_KINDS: readonly InternalKindInfo[] = [
   { kind: 'HostAllocation', namespaced: false, schemaFile: 'hostallocation.json' },
   /** a topology domain held by an anti-affinity group member (controllers/placement/topology-claims.ts) */
   { kind: 'TopologyClaim', namespaced: true, schemaFile: 'topologyclaim.json' },
+  /** one address of a Network held by one VM interface (controllers/ipam/) */
+  { kind: 'AddressClaim', namespaced: true, schemaFile: 'addressclaim.json' },
   /** a core/v1 Event: not under stratuslab.eu, kept in its own table (store/events.ts), served read-only at /api/v1 (api/events/) */
   { kind: 'Event', namespaced: true, schemaFile: 'event.json' },
 ];

@@ -76,50 +76,19 @@ export type Disk = {
 };
 
 /**
- * A core/v1 Event, as Kubernetes shapes it: what happened to an object, aggregated (count, firstTimestamp, lastTimestamp) and expiring (a TTL in Cassandra). Written only by the components' event recorders (runtime/events/), served read-only as /api/v1 events (api/events/). Events explain; nothing reads them to decide. The name is <object name>.<16 hex digits of the aggregation key>.
+ * Internal (not served by the API): one address of a Network held by one VM interface, in the Network's project, named <network>.<address>; created if not exists by a scheduler replica (controllers/ipam/), deleted when the VM is gone.
  */
-export type Event = {
+export type AddressClaim = {
   /**
-   * The core API version: v1.
+   * The API group and version: stratuslab.eu/v1alpha1.
    */
-  apiVersion: 'v1';
+  apiVersion: 'stratuslab.eu/v1alpha1';
   /**
-   * The kind: Event.
+   * The kind: AddressClaim.
    */
-  kind: 'Event';
+  kind: 'AddressClaim';
   metadata: ObjectMeta;
-  involvedObject: ObjectReference;
-  /**
-   * A short UpperCamelCase word saying why, e.g. Scheduled, FailedScheduling, Started.
-   */
-  reason: string;
-  /**
-   * What happened, for people (never user data or secrets).
-   */
-  message: string;
-  source: EventSource;
-  firstTimestamp: Timestamp;
-  lastTimestamp: Timestamp;
-  /**
-   * How many times it was seen between firstTimestamp and lastTimestamp.
-   */
-  count: number;
-  /**
-   * Normal or Warning.
-   */
-  type: 'Normal' | 'Warning';
-  /**
-   * Unused by the core/v1 form Stratus writes (null, as client-go's legacy recorder leaves it).
-   */
-  eventTime?: null;
-  /**
-   * The controller that reported the event, e.g. stratuslab.eu/scheduler.
-   */
-  reportingComponent?: string;
-  /**
-   * Which instance of it (a controller replica, an agent's host).
-   */
-  reportingInstance?: string;
+  spec: AddressClaimSpec;
 };
 /**
  * Standard object metadata, as in Kubernetes.
@@ -240,6 +209,89 @@ export type ManagedFieldsEntry = {
    */
   subresource?: string;
   [k: string]: unknown;
+};
+/**
+ * The address held and its holder.
+ */
+export type AddressClaimSpec = {
+  /**
+   * The Network's name.
+   */
+  network: string;
+  /**
+   * The Network's uid (a claim of a deleted and re-created network is stale).
+   */
+  networkUID: string;
+  /**
+   * The IPv4 address.
+   */
+  address: string;
+  /**
+   * The holding VM's uid.
+   */
+  uid: string;
+  /**
+   * The holding VM's namespace/name.
+   */
+  vm: string;
+  /**
+   * The VM interface (spec.networks[].name).
+   */
+  interface: string;
+  /**
+   * Who claimed it: "<scheduler identity>/<attempt>".
+   */
+  by: string;
+  /**
+   * When, in ms since the epoch.
+   */
+  at: number;
+};
+/**
+ * A core/v1 Event, as Kubernetes shapes it: what happened to an object, aggregated (count, firstTimestamp, lastTimestamp) and expiring (a TTL in Cassandra). Written only by the components' event recorders (runtime/events/), served read-only as /api/v1 events (api/events/). Events explain; nothing reads them to decide. The name is <object name>.<16 hex digits of the aggregation key>.
+ */
+export type Event = {
+  /**
+   * The core API version: v1.
+   */
+  apiVersion: 'v1';
+  /**
+   * The kind: Event.
+   */
+  kind: 'Event';
+  metadata: ObjectMeta;
+  involvedObject: ObjectReference;
+  /**
+   * A short UpperCamelCase word saying why, e.g. Scheduled, FailedScheduling, Started.
+   */
+  reason: string;
+  /**
+   * What happened, for people (never user data or secrets).
+   */
+  message: string;
+  source: EventSource;
+  firstTimestamp: Timestamp;
+  lastTimestamp: Timestamp;
+  /**
+   * How many times it was seen between firstTimestamp and lastTimestamp.
+   */
+  count: number;
+  /**
+   * Normal or Warning.
+   */
+  type: 'Normal' | 'Warning';
+  /**
+   * Unused by the core/v1 form Stratus writes (null, as client-go's legacy recorder leaves it).
+   */
+  eventTime?: null;
+  /**
+   * The controller that reported the event, e.g. stratuslab.eu/scheduler.
+   */
+  reportingComponent?: string;
+  /**
+   * Which instance of it (a controller replica, an agent's host).
+   */
+  reportingInstance?: string;
 };
 /**
  * The object the event is about.
@@ -370,6 +422,61 @@ export type HostStatus = {
   observedGeneration?: number;
   nodeInfo?: NodeInfo;
   daemonEndpoints?: DaemonEndpoints;
+  /**
+   * The host's addresses; InternalIP is the underlay address other hosts reach it on (VXLAN).
+   */
+  addresses?: {
+    /**
+     * InternalIP.
+     */
+    type: string;
+    /**
+     * The address.
+     */
+    address: string;
+  }[];
+  /**
+   * What the agent can build for Networks.
+   */
+  networking?: {
+    /**
+     * linux (bridges, VXLAN, nftables) or none (builds nothing: simulated hosts).
+     */
+    backend?: 'linux' | 'none';
+    /**
+     * The network modes it can build.
+     */
+    modes?: ('nat' | 'bridge' | 'overlay')[];
+    /**
+     * Host interfaces bridge-mode networks may use.
+     */
+    interfaces?: string[];
+  };
+  /**
+   * Networks built on the host now (a VM of theirs runs or is bound here).
+   */
+  networks?: {
+    /**
+     * <project>/<name>.
+     */
+    network: string;
+    /**
+     * The Network's uid.
+     */
+    uid: string;
+    /**
+     * Its mode.
+     */
+    mode?: string;
+    /**
+     * Built as desired.
+     */
+    ready: boolean;
+    /**
+     * Why not ready.
+     */
+    message?: string;
+  }[];
 };
 /**
  * One aspect of an object's observed state (e.g. Ready, Scheduled).
@@ -677,6 +784,133 @@ export type ImageHostCopy = {
   message?: string;
 };
 /**
+ * A virtual network of a project: an IPv4 range whose addresses Stratus hands out to VM interfaces (claimed in Cassandra, no DHCP server), built on each host that runs VMs of it: a Linux bridge with NAT to the outside (nat), a bridge onto a host interface or VLAN (bridge), or VXLAN between the hosts (overlay).
+ */
+export type Network = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: Network.
+   */
+  kind: 'Network';
+  metadata: ObjectMeta;
+  spec: NetworkSpec;
+  status?: NetworkStatus;
+};
+/**
+ * The desired network, written by users.
+ */
+export type NetworkSpec = {
+  /**
+   * The IPv4 range, e.g. 10.20.0.0/24 (prefix length 8 to 30). Its first (network) and last (broadcast) addresses are never handed out.
+   */
+  cidr: string;
+  /**
+   * The default gateway of the guests, an address in cidr. Mode nat: defaults to the first usable address, which the host's bridge holds. Other modes: no default route unless set.
+   */
+  gateway?: string;
+  /**
+   * DNS servers given to the guests.
+   *
+   * @maxItems 8
+   */
+  dns?:
+    | []
+    | [string]
+    | [string, string]
+    | [string, string, string]
+    | [string, string, string, string]
+    | [string, string, string, string, string]
+    | [string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string]
+    | [string, string, string, string, string, string, string, string];
+  /**
+   * Addresses never handed out: single addresses (10.20.0.5) or ranges (10.20.0.10-10.20.0.20), inside cidr.
+   *
+   * @maxItems 256
+   */
+  reserved?: string[];
+  /**
+   * nat: a bridge per host with the gateway on it and NAT to the outside (VMs on one host reach each other and the outside); bridge: a bridge onto spec.bridge.interface (optionally a VLAN of it); overlay: VXLAN between every host that runs VMs of the network, so its VMs reach each other on any host.
+   */
+  mode?: 'nat' | 'bridge' | 'overlay';
+  /**
+   * Mode bridge: the host interface the network's bridge enslaves.
+   */
+  bridge?: {
+    /**
+     * The host interface, e.g. eth1 (must be listed in the agent's STRATUS_NETWORK_UPLINKS).
+     */
+    interface: string;
+    /**
+     * A VLAN id on that interface (802.1Q).
+     */
+    vlan?: number;
+  };
+  /**
+   * Mode overlay: the VXLAN network identifier. Default: derived from the network's uid.
+   */
+  vni?: number;
+  /**
+   * The MTU of the network's bridge and guest interfaces. Default: 1500 (1450 for overlay, leaving room for the VXLAN header).
+   */
+  mtu?: number;
+  /**
+   * Administrators only: VMs of other projects may attach the network as <project>/<name>. Projects stay isolated from each other on it unless security groups allow.
+   */
+  shared?: boolean;
+};
+/**
+ * The observed state of the network, written by the network controller.
+ */
+export type NetworkStatus = {
+  /**
+   * The metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+  conditions?: Conditions;
+  /**
+   * Addresses of the network.
+   */
+  addresses?: {
+    /**
+     * Usable addresses (range minus network, broadcast, gateway and reserved).
+     */
+    total?: number;
+    /**
+     * Addresses claimed by VM interfaces.
+     */
+    used?: number;
+    /**
+     * total - used.
+     */
+    free?: number;
+  };
+  /**
+   * The effective gateway.
+   */
+  gateway?: string;
+  /**
+   * Mode overlay: the effective VXLAN network identifier.
+   */
+  vni?: number;
+  /**
+   * Shared networks: the addresses of each project's VMs on the network (the default isolation lets a VM receive only from its own project).
+   */
+  members?: {
+    /**
+     * A project.
+     */
+    project: string;
+    /**
+     * Its VMs' addresses.
+     */
+    addresses: string[];
+  }[];
+};
+/**
  * A tenant: members with roles and a quota. Its name is the namespace of the VMs, Volumes and Images it owns.
  */
 export type Project = {
@@ -750,6 +984,75 @@ export type ProjectUsage = {
   cpu?: number;
   memory?: Quantity;
   storage?: Quantity;
+};
+/**
+ * Firewall rules for VM interfaces: an interface that names security groups receives only what their ingress rules allow (and replies to its own traffic) and sends only what their egress rules allow (everything when no group has egress rules). Enforced with nftables on each host, updated live.
+ */
+export type SecurityGroup = {
+  /**
+   * The API group and version: stratuslab.eu/v1alpha1.
+   */
+  apiVersion: 'stratuslab.eu/v1alpha1';
+  /**
+   * The kind: SecurityGroup.
+   */
+  kind: 'SecurityGroup';
+  metadata: ObjectMeta;
+  spec: SecurityGroupSpec;
+  status?: SecurityGroupStatus;
+};
+/**
+ * The rules, written by users.
+ */
+export type SecurityGroupSpec = {
+  /**
+   * Traffic the members may receive.
+   *
+   * @maxItems 200
+   */
+  ingress?: SecurityGroupRule[];
+  /**
+   * Traffic the members may send; none: everything.
+   *
+   * @maxItems 200
+   */
+  egress?: SecurityGroupRule[];
+};
+/**
+ * Traffic a rule allows: a protocol, ports, and a peer given as a CIDR or as the members of a security group of the same project.
+ */
+export type SecurityGroupRule = {
+  /**
+   * tcp, udp, icmp or any (default).
+   */
+  protocol?: 'tcp' | 'udp' | 'icmp' | 'any';
+  /**
+   * tcp and udp only: a port (22) or a range (8000-8100). Absent: every port.
+   */
+  ports?: string;
+  /**
+   * The peer's addresses, e.g. 0.0.0.0/0 or 10.20.0.0/24.
+   */
+  cidr?: string;
+  securityGroup?: DNSLabel;
+};
+/**
+ * The members, written by the network controller.
+ */
+export type SecurityGroupStatus = {
+  /**
+   * The metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+  /**
+   * VM interfaces that carry the group.
+   */
+  members?: number;
+  /**
+   * Their IPv4 addresses (peers of rules that name this group).
+   */
+  addresses?: string[];
+  conditions?: Conditions;
 };
 /**
  * Internal (not served by the API): one topology domain (a rack, a zone) held by one member of an anti-affinity group, in the VM's project, named after a hash of the term and the value; created if not exists by a placement attempt (controllers/placement/topology-claims.ts).
@@ -839,20 +1142,126 @@ export type VirtualMachineSpec = {
   /**
    * The VM's network interfaces; names are unique. Defaults to one interface on the default network.
    */
-  networks?: Network[];
+  networks?: Network1[];
   placement?: Placement;
   cloudInit?: CloudInit;
   console?: Console;
 };
 /**
- * A network interface.
+ * A network interface: on a Network of the project (or a shared one), on user-mode networking (name default with no network), or on a libvirt network named like the interface (legacy).
  */
-export type Network = {
+export type Network1 = {
   name: DNSLabel;
   /**
    * The emulated NIC model. Absent means virtio.
    */
   model?: 'virtio' | 'e1000' | 'rtl8139';
+  /**
+   * The Network to attach: a name in the VM's project, or <project>/<name> of a shared network.
+   */
+  network?: string;
+  /**
+   * A fixed IPv4 address in the network's cidr; absent: any free address. The VM stays Pending (AddressInUse) while another VM holds it.
+   */
+  ipAddress?: string;
+  /**
+   * SecurityGroups of the VM's project enforced on this interface; none: the project default (receive from the same project only, send anything).
+   *
+   * @maxItems 16
+   */
+  securityGroups?:
+    | []
+    | [DNSLabel]
+    | [DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel, DNSLabel]
+    | [
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel
+      ]
+    | [
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel
+      ]
+    | [
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel
+      ]
+    | [
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel
+      ]
+    | [
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel,
+        DNSLabel
+      ];
 };
 /**
  * Where the VM may run and how to choose among the candidate hosts.
@@ -982,6 +1391,10 @@ export type VirtualMachineStatus = {
    * Start, stop and restart requests made through the API's start, stop and restart actions (as KubeVirt's): the VM's agent carries them out in order and removes each one it has done.
    */
   stateChangeRequests?: StateChangeRequest[];
+  /**
+   * The addresses Stratus handed out to the interfaces on Networks (claimed at scheduling, kept while the VM exists, given to the guest by cloud-init's network-config).
+   */
+  addresses?: AddressStatus[];
 };
 /**
  * The storage backing one disk.
@@ -1081,6 +1494,39 @@ export type StateChangeRequest = {
   user?: string;
 };
 /**
+ * An address held by one interface.
+ */
+export type AddressStatus = {
+  /**
+   * The interface (spec.networks[].name).
+   */
+  name: string;
+  /**
+   * The Network, <project>/<name>.
+   */
+  network: string;
+  /**
+   * The IPv4 address.
+   */
+  ipAddress: string;
+  /**
+   * The network's prefix length.
+   */
+  prefixLength: number;
+  /**
+   * The default gateway, if the network has one.
+   */
+  gateway?: string;
+  /**
+   * DNS servers.
+   */
+  dns?: string[];
+  /**
+   * The interface's MAC address (stable for the VM's life).
+   */
+  mac: string;
+};
+/**
  * A disk in a hypervisor's storage pool: blank, or cloned copy-on-write from an Image.
  */
 export type Volume = {
@@ -1146,11 +1592,14 @@ export type VolumeStatus = {
 
 /** Every kind (served or internal) by name, to its object type; kube/types.ts ObjectOf<K> builds on it. */
 export type KindTypes = {
+  AddressClaim: AddressClaim;
   Event: Event;
   Host: Host;
   HostAllocation: HostAllocation;
   Image: Image;
+  Network: Network;
   Project: Project;
+  SecurityGroup: SecurityGroup;
   TopologyClaim: TopologyClaim;
   VirtualMachine: VirtualMachine;
   Volume: Volume;

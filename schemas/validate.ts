@@ -19,6 +19,8 @@ import volumeSchema from './volume.json';
 import imageSchema from './image.json';
 import hostSchema from './host.json';
 import projectSchema from './project.json';
+import networkSchema from './network.json';
+import securityGroupSchema from './securitygroup.json';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -90,6 +92,8 @@ const DOCUMENTS: Readonly<Record<string, SchemaNode>> = {
   'image.json': imageSchema,
   'host.json': hostSchema,
   'project.json': projectSchema,
+  'network.json': networkSchema,
+  'securitygroup.json': securityGroupSchema,
 };
 
 /** Keywords that only annotate (ajv ignores them; OpenAPI consumers and this file read them). */

@@ -6,7 +6,6 @@
  * the guest's SSH port forwarded from a port of the hypervisor.
  * Pure; one of the small builders composed by domain.ts.
  */
-import { createHash } from 'node:crypto';
 import { esc } from './xml';
 import type { DomainForward, DomainNic } from './types';
 
@@ -27,11 +26,8 @@ const USER_NIC_SLOT = '0x1e';
 
 const QEMU_DEVICE: Record<DomainNic['model'], string> = { virtio: 'virtio-net-pci', e1000: 'e1000', rtl8139: 'rtl8139' };
 
-/** A stable locally administered MAC (QEMU's 52:54:00 prefix) for interface `index` of VM `uid`. */
-export function macFor(uid: string, index: number): string {
-  const h = createHash('sha256').update(`${uid}/${index}`).digest();
-  return ['52', '54', '00', h[0], h[1], h[2]].map((b) => (typeof b === 'number' ? b.toString(16).padStart(2, '0') : b)).join(':');
-}
+/** Moved to kube/networks.ts (the scheduler writes MACs into status.addresses); re-exported here. */
+export { macFor } from '../../kube/networks';
 
 /**
  * <interface> elements; with `commandLine`, the "default" interface is left to

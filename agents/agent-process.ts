@@ -31,6 +31,12 @@ import { ConsoleServer, type ConsoleServerOptions } from './console/server';
 import { ImageStatusReporter } from './images/image-reporter';
 import type { EventBroadcaster } from '../runtime/events';
 import { API_VERSION } from '../schemas/kinds';
+import { NetworkSources } from './network/sources';
+import { LinuxNetworkBackend, type LinuxNetworkBackendOptions } from './network/linux';
+import { NoneNetworkBackend } from './network/none';
+import { defaultRouteSource } from './network/underlay';
+import type { HostNetworkBackend } from './network/types';
+import type { AgentNetworkConfig } from '../config/agent';
 
 export interface HostSpecForProcess {
   name: string;
@@ -81,6 +87,10 @@ export interface AgentProcessOptions {
   registry?: Registry;
   /** reconcile metrics; default those of `registry`, if any */
   controllerMetrics?: ControllerMetrics;
+  /** the host side of Networks (config/agent.ts, STRATUS_NETWORK_*); default auto, no uplinks, the default route's address */
+  network?: Partial<AgentNetworkConfig>;
+  /** the network backend of each host, instead of the one `network.backend` picks (tests) */
+  networkBackend?: (host: HostSpecForProcess) => HostNetworkBackend;
 }
 
 /** Writes the node files of N hollow hosts and returns their specs (names <prefix>-0000...). */
@@ -114,6 +124,8 @@ export class AgentProcess {
   readonly agents: HostAgent[];
   /** serves the consoles of the VMs of these hosts, when configured */
   readonly consoleServer?: ConsoleServer;
+  /** the Networks, SecurityGroups and Hosts, one informer each for every host of the process */
+  readonly networkSources: NetworkSources;
   private readonly clock: Clock;
 
   constructor(private readonly o: AgentProcessOptions) {
@@ -137,6 +149,11 @@ export class AgentProcess {
     const controllerMetrics = o.controllerMetrics ?? this.prometheus?.controllers;
     const machine = hostname();
     this.consoleServer = o.console ? this.buildConsoleServer(o.console) : undefined;
+    this.networkSources = new NetworkSources({ store: o.store, logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs });
+    const net = o.network ?? {};
+    // The underlay address: found once for the whole process (hollow hosts share the machine's).
+    let found: Promise<string | undefined> | undefined;
+    const address = net.address ?? (() => (found ??= defaultRouteSource(net.netns)));
     this.agents = o.hosts.map((h) => buildHostAgent({
       host: h.name, libvirtUri: h.libvirtUri, labels: h.labels, hostname: h.hostname,
       store: o.store, source: this.source, volumes: this.volumes, refs: this.refs, lease: o.lease ?? this.leases, metrics: this.metrics,
@@ -148,7 +165,25 @@ export class AgentProcess {
       events: this.recorderOf(h.name),
       virtType: o.virtType, timings: o.timings, workers: o.workers, statusWriters: o.statusWriters, executor: o.executor,
       logger: o.logger, clock: o.clock, random: o.random, controllerMetrics,
+      network: { sources: this.networkSources, backend: o.networkBackend?.(h) ?? this.networkBackend(h, net), address, repairMs: net.repairMs },
     }));
+  }
+
+  /**
+   * The network backend of host `h`: linux or none as configured; auto picks linux on a real
+   * hypervisor when the agent runs as root, else none (on a real host without root it reports no
+   * modes, so placement sends it no VM on a Network; on the test driver it simulates nat and overlay).
+   */
+  private networkBackend(h: HostSpecForProcess, net: Partial<AgentNetworkConfig>): HostNetworkBackend {
+    const real = !h.libvirtUri.startsWith('test:');
+    const root = process.getuid?.() === 0;
+    const kind = net.backend && net.backend !== 'auto' ? net.backend : real && root ? 'linux' : 'none';
+    if (kind === 'linux') {
+      // tapOwner: the user qemu runs as owns the taps the backend makes (a session libvirtd opens them)
+      const opts: LinuxNetworkBackendOptions & { tapOwner?: number } = { netns: net.netns, uplinks: net.uplinks, tapOwner: net.tapOwner, logger: this.o.logger.child({ host: h.name }) };
+      return new LinuxNetworkBackend(opts);
+    }
+    return new NoneNetworkBackend({ interfaces: net.uplinks, ...(real && net.backend !== 'none' ? { modes: [] } : {}) });
   }
 
   /** Builds the console server of the process's hosts (in the constructor: no I/O until started). */
@@ -198,6 +233,7 @@ export class AgentProcess {
     return manager
       .add(this.source, { name: 'vm-source', after: () => mkdir(join(this.o.stateDir, 'console'), { recursive: true }).then(() => true) })
       .add(this.volumes, 'volume-source')
+      .add(this.networkSources, 'network-sources')
       // The console server before the hosts: they advertise where it listens from their first heartbeat.
       .add(this.consoleServer ?? { name: 'no-console-server', start: untilAborted }, 'console-server')
       .add({ name: 'hosts', start: (signal) => this.runHosts(signal) }, { after: (s) => this.consoleServer?.waitListening(s) ?? Promise.resolve(true) });

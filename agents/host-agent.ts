@@ -41,6 +41,11 @@ import type { InterfaceAddressSource } from '../libvirt';
 import { SeedStore } from './vm/seeds';
 import { ForwardPorts } from './host/forwards';
 import { AddressPoller } from './vm/address-poller';
+import { HostNetworkController } from './network/host-network';
+import type { NetworkSources } from './network/sources';
+import type { HostNetworkBackend } from './network/types';
+import { networkRefOf } from '../kube/networks';
+import { jsonEqual } from '../kube/equal';
 import type { EventRecorder } from '../runtime/events';
 import { API_VERSION } from '../schemas/kinds';
 
@@ -121,6 +126,11 @@ export interface HostAgentOptions {
   controllerMetrics?: ControllerMetrics;
   /** records what the host's agent does (core/v1 Events on its VMs and its Host): default nothing */
   events?: EventRecorder;
+  /**
+   * The host side of Networks: the process's Network/SecurityGroup/Host caches, this host's
+   * backend (linux or none), its underlay address (or how to find it) and the repair period
+   */
+  network: { sources: NetworkSources; backend: HostNetworkBackend; address?: string | (() => Promise<string | undefined>); repairMs?: number };
 }
 
 /** One host's agent, as the process and its tests see it: run it, ask how it is. */
@@ -140,6 +150,8 @@ export interface HostAgent extends Runnable {
   consoleFiles(namespace: string, name: string): ConsoleFiles;
   /** one pass of the periodic sweep, now */
   sweep(): Promise<void>;
+  /** the host side of the VMs' Networks (its backend, its last apply) */
+  readonly network: HostNetworkController;
 }
 
 /** Builds the agent of host `o.host`; nothing runs until start(signal). */
@@ -182,6 +194,16 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
       return console ? { console } : undefined;
     },
     conditions: () => [libvirtCondition(link.state, o.libvirtUri)],
+    networking: () => {
+      const caps = network.capabilities();
+      if (!caps) return undefined;
+      const address = network.address;
+      return {
+        networking: { backend: network.backend.name, modes: caps.modes, interfaces: caps.interfaces },
+        addresses: address ? [{ type: 'InternalIP', address }] : null,
+        networks: network.report(),
+      };
+    },
     keeper, clock, heartbeatIntervalMs: t.heartbeatIntervalMs, capacityRefreshMs: t.hostFactsRefreshMs, logger: log,
   });
   const images = o.images;
@@ -199,12 +221,32 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     ...(images ? { images: (img: ImageObject) => imageCopy(img) } : {}),
     host, virtType, consoleDir: o.consoleDir, pool, poolPaths: pools.paths(),
     defaultDiskBytes: o.defaultDiskBytes ?? 10 * 1024 ** 3,
+    network: (namespace: string, name: string) => o.network.sources.network(namespace, name),
     ...(seedsOn() ? { seedDir: seeds.dir } : {}),
     ...(virtType !== 'test' ? { forward: { address: forwards.address, portOf: (key: string) => forwards.get(key) } } : {}),
   });
   const volumes = new VolumeReconciler({
     host, store: o.store, pools, volumes: o.volumes, vms: o.source, refs: o.refs, hostContext,
     fenced: () => keeper.fenced(), clock, logger: log,
+  });
+  /** The VMs bound here that have an interface on Network `namespace/name`. */
+  function vmsOnNetwork(namespace: string, name: string): string[] {
+    return o.source.objectsOf(host)
+      .filter((vm) => (vm.spec.networks ?? []).some((n) => {
+        const ref = networkRefOf(vm.metadata.namespace ?? '', n);
+        return ref?.namespace === namespace && ref.name === name;
+      }))
+      .map((vm) => `${vm.metadata.namespace}/${vm.metadata.name}`);
+  }
+  const onNetworks = (vm: { spec: { networks?: { network?: string }[] } }): boolean => (vm.spec.networks ?? []).some((n) => n.network);
+  const network: HostNetworkController = new HostNetworkController({
+    host, backend: o.network.backend, sources: o.network.sources, address: o.network.address, repairMs: o.network.repairMs,
+    vms: () => o.source.objectsOf(host), vmsSynced: (s) => o.source.waitForSync(s), clock, logger: log,
+    // The networks' state changed: tell the other hosts (VXLAN remotes) and retry the VMs waiting for it.
+    onReport: () => {
+      void registrar.requestBeat();
+      for (const vm of o.source.objectsOf(host)) if (onNetworks(vm)) controller.enqueue(`${vm.metadata.namespace}/${vm.metadata.name}`);
+    },
   });
   const reconciler: VmReconciler = new VmReconciler({
     host, store: o.store, conn, pools, source: o.source, refs: o.refs, registry,
@@ -219,6 +261,7 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     freshVolume: (namespace, name) => volumes.latest(`${namespace}/${name}`),
     events: o.events,
     seeds, forwards,
+    networks: network,
   });
   const addresses = new AddressPoller({
     host, store: o.store, source: o.source, conn: () => link.connection, forwards: { get: (key) => (virtType !== 'test' ? forwards.get(key) : undefined), address: forwards.address },
@@ -357,6 +400,15 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
         if (change === 'update' && reconciler.isOwnWrite(key, obj)) return;
         controller.enqueue(key);
         for (const v of VmSource.volumeKeys(obj)) volumeController.enqueue(v);
+        if (onNetworks(obj)) network.schedule();
+      });
+      // Networks, security groups and hosts: rebuild what this host builds; a Network that comes,
+      // goes or changes its spec (MTU) also changes the domains of its VMs.
+      const offNetworks = o.network.sources.onChange((kind, obj, before) => {
+        if (kind === 'Network' && (!before || before.metadata.uid !== obj.metadata.uid || !jsonEqual(before.spec, obj.spec))) {
+          for (const k of vmsOnNetwork(obj.metadata.namespace ?? '', obj.metadata.name)) controller.enqueue(k);
+        }
+        if (network.concerned()) network.schedule();
       });
       const offVolumes = o.volumes.register(host, (key, obj, change) => {
         if (change === 'update' && volumes.isOwnWrite(key, obj)) return;
@@ -365,8 +417,11 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
       await untilAborted(signal);
       offVms();
       offVolumes();
+      offNetworks();
     },
   });
+  // The host networks before the VMs: a VM's reconcile waits for its taps (HostNetworkController.ensure).
+  manager.add(network, 'host-network');
   manager.add(controller, {
     name: 'vm-controller',
     after: async (s) => {
@@ -438,5 +493,6 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     hasDomain: (domain) => registry.get(domain) !== undefined,
     consoleFiles: (namespace, name) => consoleFilesOf(o.consoleDir, virtType, namespace, name),
     sweep,
+    network,
   };
 }

@@ -84,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
     virtType: cfg.hollow > 0 ? 'test' : cfg.virtType, workers: cfg.workers, pollIntervalMs: cfg.pollIntervalMs, executor, logger,
     console: { ...cfg.console, advertise: cfg.consoleAdvertise, key: consoleKey },
     seeds: cfg.seeds, forwards: { address: cfg.forwardAddress, ...cfg.forwardPorts }, addresses: { steadyMs: cfg.addressPollMs },
+    network: cfg.network,
     timings: {
       renewIntervalMs: cfg.renewIntervalMs, fenceAfterMs: cfg.fenceAfterMs, heartbeatIntervalMs: cfg.heartbeatIntervalMs,
       resyncMs: cfg.resyncMs, sampleIntervalMs: cfg.sampleIntervalMs, accountingFlushMs: cfg.accountingFlushMs, shutdownGraceMs: cfg.shutdownGraceMs,

@@ -1,6 +1,6 @@
 // Admission: checks and side effects that depend on an object's content, run by the resource
 // handlers around every write (after authorization, before and after the store). Quota
-// (api/quota/) and the project-admin rule (api/auth/) plug in here.
+// (api/quota/), the project-admin rule (api/auth/) and the network checks (api/networks/) plug in here.
 
 import type { Context } from 'koa';
 import type { StoredObject } from '../store';
@@ -35,7 +35,7 @@ export interface Admitted {
 }
 
 export interface Admission {
-  /** May refuse (throws); returns what to tell once the write is done, if anything. */
+  /** May refuse (throws) or set fields of `next` (a finalizer); returns what to tell once the write is done, if anything. */
   admit(req: AdmissionRequest): Promise<Admitted | undefined>;
   /** After a delete. */
   deleted?(req: DeletionRequest): Promise<void>;

@@ -23,6 +23,7 @@ import { RequestValidator } from '../schemas/requests';
 import { FeedHub } from './feed-hub';
 import { ConsoleProxy } from './console/proxy';
 import { mountConsole } from './console/routes';
+import { mountLeases } from './networks/leases';
 import { upgradeListener } from './console/upgrade';
 import type { Security } from './auth/security';
 import type { MetricsStore } from '../store/samples';
@@ -181,6 +182,8 @@ export function createApp(o: AppOptions): StratusApp {
   // VM consoles, VNC and console logs, proxied to the agents: api/console/.
   const consoles = new ConsoleProxy({ store: o.store, key: o.consoleKey, logger: o.logger, clock: o.clock });
   mountConsole(router, base, { proxy: consoles, authorize: (ctx, t, verb) => o.security.authorize(ctx, t, verb) });
+  // A Network's leases (its AddressClaims), read-only: api/networks/leases.ts.
+  mountLeases(router, base, { store: o.store, authorize: (ctx, t, verb) => o.security.authorize(ctx, t, verb), mayView: (ctx, p) => o.security.mayViewProject(ctx, p) });
   app.use(router.routes());
   // As Status objects (through the error middleware), like every other error.
   const notAllowed = () => new MethodNotAllowedError('the server does not allow this method on the requested resource');

@@ -101,6 +101,10 @@ function consoleSubresources(k: KindInfo): { subresource: string; verbs: string[
     ? [{ subresource: 'console', verbs: ['create', 'get'] }, { subresource: 'vnc', verbs: ['create', 'get'] }, { subresource: 'log', verbs: ['get'] }]
     : [];
 }
+/** A Network's leases (api/networks/leases.ts): read-only, a NetworkLeaseList. */
+function leaseSubresources(k: KindInfo): { subresource: string; kind: string; verbs: string[] }[] {
+  return k.kind === 'Network' ? [{ subresource: 'leases', kind: 'NetworkLeaseList', verbs: ['get'] }] : [];
+}
 /** Projects answer read-only as core/v1 Namespaces. */
 export const NAMESPACE_VERBS = ['get', 'list'] as const;
 /** core/v1 Events are read-only: the controllers and agents record them (api/events/). */
@@ -198,6 +202,7 @@ function resourceDiscovery(k: KindInfo): APIResourceDiscovery {
   r.subresources = [{ subresource: 'status', responseKind: gvk(k.kind), verbs: [...STATUS_VERBS] }];
   for (const sub of actionSubresources(k)) r.subresources.push({ subresource: sub, responseKind: { group: '', version: 'v1', kind: 'Status' }, verbs: [...ACTION_VERBS] });
   for (const c of consoleSubresources(k)) r.subresources.push({ subresource: c.subresource, responseKind: { group: '', version: 'v1', kind: 'Status' }, verbs: c.verbs });
+  for (const l of leaseSubresources(k)) r.subresources.push({ subresource: l.subresource, responseKind: gvk(l.kind), verbs: l.verbs });
   return r;
 }
 
@@ -327,6 +332,7 @@ export function apiResourceList(kinds: readonly KindInfo[] = KINDS): APIResource
     resources.push({ name: `${k.plural}/status`, singularName: '', namespaced: k.namespaced, kind: k.kind, verbs: [...STATUS_VERBS] });
     for (const sub of actionSubresources(k)) resources.push({ name: `${k.plural}/${sub}`, singularName: '', namespaced: k.namespaced, kind: 'Status', verbs: [...ACTION_VERBS] });
     for (const c of consoleSubresources(k)) resources.push({ name: `${k.plural}/${c.subresource}`, singularName: '', namespaced: k.namespaced, kind: 'Status', verbs: c.verbs });
+    for (const l of leaseSubresources(k)) resources.push({ name: `${k.plural}/${l.subresource}`, singularName: '', namespaced: k.namespaced, kind: l.kind, verbs: l.verbs });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: API_VERSION, resources };
 }

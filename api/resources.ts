@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import {
-  BadRequestError, ConflictError, InvalidError, NotFoundError, UnsupportedMediaTypeError, type StatusCause, ErrorCode, hasCode,
+  BadRequestError, ConflictError, NotFoundError, UnsupportedMediaTypeError, ErrorCode, hasCode,
 } from '../errors';
 import { isoSeconds } from '../kube/time';
 import { API_VERSION, type KindInfo } from '../schemas/kinds';
@@ -24,6 +24,7 @@ import { ProjectCache } from './project-cache';
 import type { FeedHub } from './feed-hub';
 import { AdmissionScope, type Admission } from './admission';
 import { listInNamespaces } from './scoped-list';
+import { invalid } from './invalid';
 import type { Target } from './target';
 import { systemClock, type Clock } from '../runtime';
 export type { Target };
@@ -64,11 +65,6 @@ function keyOf(t: Target): ObjectKey {
 /** A value of a request as a message shows it; never throws (String() does on {"toString": []}). */
 function shown(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined';
-}
-
-function invalid(kind: string, name: string, causes: StatusCause[]): InvalidError {
-  const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
-  return new InvalidError(`${kind}.stratuslab.eu "${name}" is invalid: ${summary}`, { name, kind, causes });
 }
 
 export class ResourceHandlers {

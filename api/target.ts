@@ -10,6 +10,6 @@ export interface Target {
   name?: string;
   /** true for /apis/.../{plural} on a namespaced kind */
   allNamespaces: boolean;
-  /** status, a VM action (api/actions/), or a VM's console, VNC display or console log (api/console/) */
-  subresource?: 'status' | 'start' | 'stop' | 'restart' | 'console' | 'vnc' | 'log';
+  /** status, a VM action (api/actions/), a VM's console, VNC display or console log (api/console/), a Network's leases (api/networks/) */
+  subresource?: 'status' | 'start' | 'stop' | 'restart' | 'console' | 'vnc' | 'log' | 'leases';
 }

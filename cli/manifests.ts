@@ -24,8 +24,8 @@ export interface Manifest {
 /** Files taken from a directory. */
 export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
-/** Apply order: what others depend on comes first. Unknown kinds go last. */
-export const KIND_ORDER = ['Project', 'Host', 'Image', 'Volume', 'VirtualMachine'];
+/** Apply order: what others depend on comes first (a VM names its Images, Volumes, Networks, SecurityGroups). Unknown kinds go last. */
+export const KIND_ORDER = ['Project', 'Host', 'Image', 'Volume', 'Network', 'SecurityGroup', 'VirtualMachine'];
 
 /** Aliases allowed in one document (a "billion laughs" document has many more). */
 export const MAX_ALIAS_COUNT = 100;
@@ -195,7 +195,7 @@ function kindRank(kind: unknown): number {
   return i < 0 ? KIND_ORDER.length : i;
 }
 
-/** Stable sort in apply order (Project, Host, Image, Volume, VirtualMachine, others); `reverse` for deletion. */
+/** Stable sort in apply order (Project, Host, Image, Volume, Network, SecurityGroup, VirtualMachine, others); `reverse` for deletion. */
 export function sortByKindOrder<T extends { object: ManifestObject }>(items: T[], reverse = false): T[] {
   return items
     .map((m, i) => ({ m, i }))

@@ -16,6 +16,8 @@ export interface SshVm {
     phase?: string;
     host?: string;
     ip?: string;
+    /** addresses handed out on Networks (the scheduler writes them at bind time) */
+    addresses?: Array<{ name: string; ipAddress: string }>;
     interfaces?: Array<{
       name?: string;
       ipAddress?: string;
@@ -40,7 +42,8 @@ export interface SshHost {
 
 /**
  * Where the guest's sshd is reached: the first forward of TCP port 22 (user-mode networking: a
- * port on the hypervisor's loopback), else status.ip, else an interface's address. Throws a
+ * port on the hypervisor's loopback), else the address of its first interface on a Network
+ * (status.addresses: known before the guest boots), else status.ip, else an interface's address. Throws a
  * CliError (exit 1) saying what is missing when the VM is not running, runs on a hollow host
  * (libvirt's test driver: no guest at all) or has no address yet.
  */
@@ -60,6 +63,8 @@ export function sshEndpoint(vm: SshVm, host?: SshHost): SshEndpoint {
     const f = (i.forwards ?? []).find((x) => x.port === 22 && (x.protocol ?? 'TCP').toUpperCase() === 'TCP');
     if (f) return { host: f.hostIP || '127.0.0.1', port: f.hostPort, hostKeyAlias, via: `the forward of port 22 of interface ${i.name ?? '?'}` };
   }
+  const onNetwork = vm.status?.addresses?.[0];
+  if (onNetwork) return { host: onNetwork.ipAddress, port: 22, hostKeyAlias, via: `the address of interface ${onNetwork.name} (status.addresses)` };
   const ip = vm.status?.ip || vm.status?.interfaces?.find((i) => i.ipAddress)?.ipAddress;
   if (ip) return { host: ip, port: 22, hostKeyAlias, via: 'status.ip' };
   throw new CliError(`VM ${ref} has no address yet (no port forward nor IP in its status): the guest reports one once it has booted; try again in a few seconds`);

@@ -108,6 +108,51 @@ export interface AgentConfig {
   hollowMemoryMiB: number;
   /** the Events the agent records (STRATUS_EVENT_*: config/events.ts) */
   events: EventConfig;
+  /** the host side of Networks (bridges, VXLAN, NAT, security groups) */
+  network: AgentNetworkConfig;
+}
+
+export interface AgentNetworkConfig {
+  /**
+   * STRATUS_NETWORK_BACKEND: linux (bridges, VXLAN and nftables, needs root), none (builds nothing:
+   * simulated hosts) or auto (the default: linux when the agent runs as root on a real hypervisor,
+   * none on the test driver and when not root)
+   */
+  backend: 'auto' | 'linux' | 'none';
+  /** STRATUS_NETWORK_NETNS: run the linux backend's commands inside this network namespace (tests); default none */
+  netns?: string;
+  /** STRATUS_NETWORK_UPLINKS: host interfaces bridge-mode Networks may enslave, comma-separated; default none */
+  uplinks: string[];
+  /** STRATUS_NETWORK_ADDRESS: this host's underlay IPv4 (VXLAN); default the source address of the default route */
+  address?: string;
+  /** STRATUS_NETWORK_REPAIR_MS: how often the host networks are applied again even if nothing changed (repairs), default 60000 */
+  repairMs: number;
+  /**
+   * STRATUS_NETWORK_TAP_OWNER: the uid owning the VM taps the linux backend creates, i.e. the user
+   * qemu runs as (an unprivileged session libvirtd opens them); default 0 (root)
+   */
+  tapOwner: number;
+}
+
+/** The STRATUS_NETWORK_* settings. */
+export function loadAgentNetworkConfig(env: Env): AgentNetworkConfig {
+  const backend = (env['STRATUS_NETWORK_BACKEND'] || 'auto') as AgentNetworkConfig['backend'];
+  if (!['auto', 'linux', 'none'].includes(backend)) throw new Error(`STRATUS_NETWORK_BACKEND must be linux, none or auto, got "${backend}"`);
+  const netns = env['STRATUS_NETWORK_NETNS'] || undefined;
+  if (netns !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netns)) throw new Error(`STRATUS_NETWORK_NETNS must be a network namespace name, got "${netns}"`);
+  const uplinks = (env['STRATUS_NETWORK_UPLINKS'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  for (const u of uplinks) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,14}$/.test(u)) throw new Error(`STRATUS_NETWORK_UPLINKS must list interface names separated by commas, got "${u}"`);
+  }
+  const address = env['STRATUS_NETWORK_ADDRESS'] || undefined;
+  if (address !== undefined && !isIPv4(address)) throw new Error(`STRATUS_NETWORK_ADDRESS must be an IPv4 address, got "${address}"`);
+  return {
+    backend, uplinks,
+    ...(netns ? { netns } : {}),
+    ...(address ? { address } : {}),
+    repairMs: Math.max(1000, intValue('STRATUS_NETWORK_REPAIR_MS', env['STRATUS_NETWORK_REPAIR_MS'], 60_000)),
+    tapOwner: intValue('STRATUS_NETWORK_TAP_OWNER', env['STRATUS_NETWORK_TAP_OWNER'], 0),
+  };
 }
 
 
@@ -195,5 +240,6 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
     hollowCpus: Math.max(1, intValue('STRATUS_HOLLOW_CPUS', env['STRATUS_HOLLOW_CPUS'], 32)),
     hollowMemoryMiB: Math.max(1, intValue('STRATUS_HOLLOW_MEMORY_MIB', env['STRATUS_HOLLOW_MEMORY_MIB'], 131072)),
     events: loadEventConfig(env),
+    network: loadAgentNetworkConfig(env),
   };
 }

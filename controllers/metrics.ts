@@ -15,6 +15,9 @@ export class PlacementMetrics {
   readonly repairs: Counter<'type'>;
   readonly notReady: Gauge<string>;
   readonly rescheduled: Counter<string>;
+  readonly addressClaims: Counter<'outcome'>;
+  readonly addressCollisions: Counter<string>;
+  readonly addressReleases: Counter<'reason'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -37,6 +40,12 @@ export class PlacementMetrics {
     this.releases = new Counter({ name: 'stratus_scheduler_claim_releases_total', help: 'Claims released, by reason', labelNames: ['reason'] as const, registers });
     this.repairs = new Counter({ name: 'stratus_allocation_audit_repairs_total', help: 'Allocation records repaired by the audit', labelNames: ['type'] as const, registers });
     this.notReady = new Gauge({ name: 'stratus_hosts_not_ready', help: 'Hosts whose lease expired', registers });
+    this.addressClaims = new Counter({
+      name: 'stratus_ipam_claims_total', help: 'Address claims of VM interfaces: created, reused (the VM held it), or failed with a reason (NoAddressAvailable, AddressInUse, ...)',
+      labelNames: ['outcome'] as const, registers,
+    });
+    this.addressCollisions = new Counter({ name: 'stratus_ipam_collisions_total', help: 'Address claim creates lost to another claimant (tried the next address)', registers });
+    this.addressReleases = new Counter({ name: 'stratus_ipam_releases_total', help: 'Address claims deleted, by reason (vm-deleted, bind-failed, attempt-failed, audit)', labelNames: ['reason'] as const, registers });
     this.rescheduled = new Counter({ name: 'stratus_host_health_rescheduled_vms_total', help: 'VMs unbound from a failed host to be placed elsewhere', registers });
   }
 }

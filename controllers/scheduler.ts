@@ -4,18 +4,25 @@
 // allocation record, each by compare-and-set, then binds the VM (status.host + Scheduled) by
 // compare-and-set on the VM; claims whose bind failed are released. A VM no host fits gets
 // Scheduled=False/Unschedulable with the count of hosts each filter rejected, and is retried
-// when a host changes or capacity is freed.
+// when a host changes or capacity is freed. A VM with interfaces on Networks goes only to hosts
+// that can build them (filters.ts), and claims an address per interface (ipam/) before its
+// capacity claim; the addresses are bound in the same compare-and-set as status.host.
 
 import type { VirtualMachineObject, VolumeObject } from '../store';
 import { ConflictError, ErrorCode, hasCode } from '../errors';
-import type { VirtualMachineStatus } from '../schemas/types.gen';
+import type { AddressStatus, VirtualMachineStatus } from '../schemas/types.gen';
 import { getCondition, setCondition } from '../kube/conditions';
 import { jsonEqual } from '../kube/equal';
 import { capacityFreed, type Claim } from './placement/allocation-record';
 import type { PlacementCache } from './placement/cache';
 import { claimPlacement, releasePlacement } from './placement/claims';
 import { candidateOrder, decide, unschedulableMessage } from './placement/decide';
-import { requiredAntiAffinity } from './placement/filters';
+import { requiredAntiAffinity, type NetworkNeed } from './placement/filters';
+import { AddressClaimCache } from './ipam/cache';
+import {
+  claimAddresses, networkKeyOf, releaseAddressClaim, resolveNetworks, type IpamReason, type KnownClaim, type NetworkLookup,
+} from './ipam';
+import { networkInterfaces } from '../kube/networks';
 import { vmRequest, type Resources } from '../kube/resources';
 import type { Policy } from './placement/scores';
 import { groupTerms, topologyClaimsOn } from './placement/topology-claims';
@@ -57,7 +64,7 @@ export interface SchedulerOptions extends PlacementDeps {
   resyncPeriodMs?: number;
 }
 
-type BindOutcome = 'ok' | 'gone' | 'elsewhere' | 'changed' | 'conflict';
+type BindOutcome = { outcome: 'ok' | 'gone' | 'changed' | 'conflict' } | { outcome: 'elsewhere'; addresses: readonly AddressStatus[] };
 
 const vmKind = 'VirtualMachine';
 
@@ -77,6 +84,15 @@ export class Scheduler {
   private readonly unschedulable = new Set<string>();
   /** deleted bound VMs whose claim is still to be released */
   private readonly releases = new Map<string, { host: string; uid: string }>();
+  /** VMs waiting for a Network or an address (key → "ns/name" of their Networks): re-queued when those change or free an address */
+  private readonly waitingOnNetworks = new Map<string, readonly string[]>();
+  private readonly addresses: AddressClaimCache;
+  /**
+   * Address claims this replica created for a VM that no bind of its own confirmed yet (another
+   * replica may bind the VM with other addresses): released once the VM is bound without them or gone.
+   */
+  private readonly unconfirmed = new Map<string, { uid: string; claims: KnownClaim[] }>();
+  private readonly networkLookup: NetworkLookup;
 
   constructor(o: SchedulerOptions) {
     this.o = o;
@@ -89,14 +105,16 @@ export class Scheduler {
       queue: { order: 'random', random: this.rng, qps: 500, burst: 2000 },
       reconciler: (key, ctx) => this.reconcile(key, ctx),
     });
-    const { hosts, allocations, vms } = o.informers;
+    const { hosts, allocations, vms, networks, addressClaims } = o.informers;
+    this.addresses = o.addresses ?? new AddressClaimCache(addressClaims, { now: () => this.clock.now() });
+    this.networkLookup = (namespace, name) => networks.get(`${namespace}/${name}`);
     this.controller.watch(vms, (vm) => (needsPlacement(vm) ? `${vm.metadata.namespace}/${vm.metadata.name}` : undefined));
     vms.addHandlers({
       onDelete: (key, vm) => {
         if (vm.status?.host) {
           this.releases.set(key, { host: vm.status.host, uid: vm.metadata.uid! });
           this.controller.enqueue(key);
-        }
+        } else if (this.unconfirmed.has(key)) this.controller.enqueue(key);
       },
     });
     hosts.addHandlers({
@@ -104,8 +122,22 @@ export class Scheduler {
       onUpdate: (_k, a, b) => {
         if (a.metadata.generation !== b.metadata.generation || !jsonEqual(a.metadata.labels, b.metadata.labels)
           || !jsonEqual(a.status?.capacity, b.status?.capacity)
-          || !jsonEqual(a.status?.conditions, b.status?.conditions)) this.retryUnschedulable();
+          || !jsonEqual(a.status?.conditions, b.status?.conditions)
+          || !jsonEqual(a.status?.networking, b.status?.networking)) this.retryUnschedulable();
       },
+    });
+    networks.addHandlers({
+      onAdd: (k) => this.retryWaiting(k),
+      onUpdate: (k, a, b) => {
+        if (a.metadata.generation !== b.metadata.generation || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp) {
+          this.retryWaiting(k);
+          this.retryUnschedulable(); // a new mode may fit other hosts
+        }
+      },
+      onDelete: (k) => this.retryWaiting(k),
+    });
+    addressClaims.addHandlers({
+      onDelete: (_k, c) => this.retryWaiting(`${c.metadata.namespace ?? ''}/${c.spec.network}`),
     });
     allocations.addHandlers({
       onUpdate: (_k, a, b) => {
@@ -123,6 +155,11 @@ export class Scheduler {
     for (const k of this.unschedulable) this.controller.enqueue(k);
   }
 
+  /** Re-queues the VMs waiting for Network `networkKey` (it appeared, changed, or an address of it was freed). */
+  private retryWaiting(networkKey: string): void {
+    for (const [k, nets] of this.waitingOnNetworks) if (nets.includes(networkKey)) this.controller.enqueue(k);
+  }
+
   async reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const { store, cache, metrics } = this.o;
     const pendingRelease = this.releases.get(key);
@@ -133,13 +170,19 @@ export class Scheduler {
     const vm = this.o.informers.vms.get(key);
     if (!vm || !needsPlacement(vm)) {
       this.unschedulable.delete(key);
+      this.waitingOnNetworks.delete(key);
+      await this.settleUnconfirmed(key, vm);
       return {};
     }
     // The cache lags other replicas by a poll interval: a quorum read (cheap, no Paxos) skips a
     // VM another replica has just bound, and gives the bind the newest resourceVersion. Read before deciding,
-    // so nothing awaits between the decision and the reservation of its host.
+    // so nothing awaits between the decision and the reservation of its host (but a VM's first
+    // address claims: the capacity claim checks the fresh allocation record anyway).
     const fresh = await store.get<VirtualMachineObject>(storeKey(vmKind, key));
-    if (!fresh || fresh.metadata.uid !== vm.metadata.uid || !needsPlacement(fresh)) return {};
+    if (!fresh || fresh.metadata.uid !== vm.metadata.uid || !needsPlacement(fresh)) {
+      await this.settleUnconfirmed(key, fresh);
+      return {};
+    }
     if (fresh.metadata.generation !== vm.metadata.generation) throw new ConflictError(`${key} changed while placing it; retrying`);
     const started = this.clock.now();
     let request: Resources;
@@ -150,6 +193,13 @@ export class Scheduler {
       this.events.event(fresh, 'Warning', 'FailedScheduling', `invalid spec: ${(err as Error).message}`);
       throw new TerminalError(`cannot place ${key}: ${(err as Error).message}`);
     }
+    // The VM's Networks, checked before deciding (pure): a missing or unusable one, or a fixed
+    // address it cannot hand out, keeps the VM Pending with that reason.
+    const resolved = resolveNetworks(fresh, this.networkLookup);
+    if (!resolved.ok) return this.waitForNetwork(key, fresh, resolved.reason, resolved.message);
+    const networks: NetworkNeed[] = resolved.interfaces.map((i) => ({
+      name: i.spelled, mode: i.network.spec.mode ?? 'nat', ...(i.network.spec.bridge ? { interface: i.network.spec.bridge.interface } : {}),
+    }));
     const placement = vm.spec.placement;
     // A VM whose disks use Volumes already created (or pinned) on a host can only go there.
     const pin = await this.volumeHost(vm);
@@ -163,6 +213,7 @@ export class Scheduler {
       {
         key, namespace: vm.metadata.namespace ?? '', labels: vm.metadata.labels ?? {}, request, placement,
         ...(pin.host ? { onlyHost: { host: pin.host, why: 'volume on another host' } } : {}),
+        ...(networks.length > 0 ? { networks } : {}),
       },
       cache,
       {
@@ -172,6 +223,7 @@ export class Scheduler {
     );
     metrics.decision.observe((this.clock.now() - started) / 1000);
     if (d.ranked.length === 0) {
+      this.waitingOnNetworks.delete(key);
       this.unschedulable.add(key);
       metrics.unschedulable.inc();
       const message = unschedulableMessage(d);
@@ -184,6 +236,32 @@ export class Scheduler {
     const uid = vm.metadata.uid!;
     const labels = vm.metadata.labels;
     const by = `${this.o.identity}/${ctx.reconcileId}`;
+    // Addresses are claimed once a host can take the VM (a VM no host fits holds none) and before
+    // the capacity claim (an address that cannot be had leaves no capacity claim to undo). They do
+    // not depend on the host, so one claim serves every host tried, and later attempts reuse it.
+    let addresses: AddressStatus[] = [];
+    let created: KnownClaim[] = [];
+    if (resolved.interfaces.length > 0) {
+      const got = await claimAddresses(store, {
+        vm: fresh, interfaces: resolved.interfaces, networks: this.networkLookup, claims: this.addresses, by, now: this.clock.now(), rng: this.rng,
+        onCollision: () => metrics.addressCollisions.inc(),
+      });
+      if (!got.ok) {
+        metrics.addressClaims.inc({ outcome: got.reason });
+        if (got.reason === 'Conflict') throw new ConflictError(`${key}: ${got.message}; retrying`);
+        return this.waitForNetwork(key, fresh, got.reason, got.message);
+      }
+      addresses = got.addresses;
+      created = got.created;
+      if (created.length > 0) {
+        const u = this.unconfirmed.get(key);
+        if (u && u.uid === uid) u.claims.push(...created);
+        else this.unconfirmed.set(key, { uid, claims: [...created] });
+      }
+      metrics.addressClaims.inc({ outcome: 'created' }, created.length);
+      if (addresses.length > created.length) metrics.addressClaims.inc({ outcome: 'reused' }, addresses.length - created.length);
+    }
+    this.waitingOnNetworks.delete(key);
     const held = requiredAntiAffinity(placement);
     const groups = groupTerms(placement, labels);
     /** topology records another VM holds, learnt this attempt: their domains' other hosts are skipped */
@@ -226,8 +304,9 @@ export class Scheduler {
         if (out.why === 'nofit') metrics.conflicts.inc({ stage: 'stale' });
         continue;
       }
-      const bound = await this.bind(key, fresh, host);
-      if (bound === 'ok') {
+      const bound = await this.bind(key, fresh, host, addresses);
+      if (bound.outcome === 'ok') {
+        await this.settleUnconfirmed(key, { metadata: fresh.metadata, status: { host, addresses } });
         this.events.event(fresh, 'Normal', 'Scheduled', `Successfully assigned ${key} to ${host}`);
         this.unschedulable.delete(key);
         metrics.placements.inc();
@@ -236,8 +315,17 @@ export class Scheduler {
         return {};
       }
       if (await releasePlacement(store, host, uid, { by, cache })) metrics.releases.inc({ reason: 'bind-failed' });
-      if (bound === 'gone' || bound === 'elsewhere') return {};
-      throw new ConflictError(`binding ${key} to ${host} lost a race (${bound}); retrying`);
+      // Addresses this replica claimed are released when the VM is gone, or bound by another
+      // replica with other addresses; otherwise the next attempt reuses them.
+      if (bound.outcome === 'gone') {
+        await this.settleUnconfirmed(key, undefined);
+        return {};
+      }
+      if (bound.outcome === 'elsewhere') {
+        await this.settleUnconfirmed(key, { metadata: fresh.metadata, status: { host: 'elsewhere', addresses: [...bound.addresses] } });
+        return {};
+      }
+      throw new ConflictError(`binding ${key} to ${host} lost a race (${bound.outcome}); retrying`);
     }
     throw new ConflictError(`every claim for ${key} lost a race; retrying`);
   }
@@ -276,17 +364,19 @@ export class Scheduler {
     return Math.min(4 * k, Math.round(k * (1 + 6 * this.contention)));
   }
 
-  /** Compare-and-set of status.host and Scheduled=True on the VM (re-read at SERIAL after a conflict). */
-  private async bind(key: string, decided: VirtualMachineObject, host: string): Promise<BindOutcome> {
+  /** Compare-and-set of status.host, status.addresses and Scheduled=True on the VM (re-read at SERIAL after a conflict). */
+  private async bind(key: string, decided: VirtualMachineObject, host: string, addresses: readonly AddressStatus[]): Promise<BindOutcome> {
     const { store, metrics } = this.o;
     let cur: VirtualMachineObject | undefined = decided;
     for (let i = 0; i < 5; i++) {
       if (i > 0) cur = await store.get<VirtualMachineObject>(storeKey(vmKind, key), { serial: true });
-      if (!cur || cur.metadata.uid !== decided.metadata.uid || cur.metadata.deletionTimestamp) return 'gone';
-      if (cur.status?.host) return cur.status.host === host ? 'ok' : 'elsewhere';
-      if (cur.metadata.generation !== decided.metadata.generation) return 'changed';
+      if (!cur || cur.metadata.uid !== decided.metadata.uid || cur.metadata.deletionTimestamp) return { outcome: 'gone' };
+      if (cur.status?.host) return cur.status.host === host ? { outcome: 'ok' } : { outcome: 'elsewhere', addresses: cur.status.addresses ?? [] };
+      if (cur.metadata.generation !== decided.metadata.generation) return { outcome: 'changed' };
       const status: VirtualMachineStatus = structuredClone(cur.status ?? {});
       status.host = host;
+      if (addresses.length > 0) status.addresses = structuredClone([...addresses]);
+      else delete status.addresses;
       status.conditions = setCondition(status.conditions, {
         type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `bound to ${host} by ${this.o.identity}`,
         observedGeneration: cur.metadata.generation,
@@ -295,21 +385,50 @@ export class Scheduler {
       try {
         // cur is the object as read (the decision's quorum read, or a SERIAL re-read): no read again.
         await store.updateStatus({ ...cur, status }, { current: cur });
-        return 'ok';
+        return { outcome: 'ok' };
       } catch (err) {
         if (!hasCode(err, ErrorCode.Conflict)) throw err;
         metrics.conflicts.inc({ stage: 'bind' });
       }
     }
-    return 'conflict';
+    return { outcome: 'conflict' };
   }
 
-  /** Writes the Scheduled condition (and phase) unless it already says the same. */
-  private async writeScheduled(vm: CachedObject<VirtualMachineObject>, status: 'True' | 'False', reason: string, message: string): Promise<void> {
+  /**
+   * Releases the address claims this replica made for VM `key` that its binding does not list
+   * (`vm` bound), or all of them (`vm` gone or replaced); keeps them while it waits for placement.
+   */
+  private async settleUnconfirmed(key: string, vm: Readonly<Pick<VirtualMachineObject, 'metadata' | 'status'>> | undefined): Promise<void> {
+    const u = this.unconfirmed.get(key);
+    if (!u) return;
+    const same = vm?.metadata.uid === u.uid;
+    if (same && !vm.status?.host) return;
+    this.unconfirmed.delete(key);
+    const listed = new Set((same ? vm.status?.addresses ?? [] : []).map((a) => `${a.network}|${a.name}|${a.ipAddress}`));
+    for (const c of u.claims) {
+      if (listed.has(`${c.namespace}/${c.spec.network}|${c.spec.interface}|${c.spec.address}`)) continue;
+      if (await releaseAddressClaim(this.o.store, c, this.addresses)) this.o.metrics.addressReleases.inc({ reason: same ? 'bind-lost' : 'vm-deleted' });
+    }
+  }
+
+  /**
+   * A VM that cannot have its addresses yet (a Network missing or not ready, a fixed address
+   * invalid or held, the network exhausted): Scheduled=False with the reason, a Warning Event when
+   * that is news, and a retry when one of its Networks changes or frees an address.
+   */
+  private async waitForNetwork(key: string, vm: CachedObject<VirtualMachineObject>, reason: IpamReason, message: string): Promise<ReconcileResult> {
+    this.unschedulable.delete(key);
+    this.waitingOnNetworks.set(key, networkInterfaces(vm.metadata.namespace ?? '', vm.spec).map((i) => `${i.ref.namespace}/${i.ref.name}`));
+    if (await this.writeScheduled(vm, 'False', reason, message)) this.events.event(vm, 'Warning', 'FailedScheduling', `${reason}: ${message}`);
+    return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
+  }
+
+  /** Writes the Scheduled condition (and phase) unless it already says the same; true when written. */
+  private async writeScheduled(vm: CachedObject<VirtualMachineObject>, status: 'True' | 'False', reason: string, message: string): Promise<boolean> {
     const conds = vm.status?.conditions;
     const prev = getCondition(conds, 'Scheduled');
     const gen = vm.metadata.generation;
-    if (prev && prev.status === status && prev.reason === reason && prev.message === message && prev.observedGeneration === gen) return;
+    if (prev && prev.status === status && prev.reason === reason && prev.message === message && prev.observedGeneration === gen) return false;
     const next: VirtualMachineObject = structuredClone(vm);
     const st = (next.status ??= {});
     st.conditions = setCondition(conds, { type: 'Scheduled', status, reason, message, observedGeneration: gen }, this.clock.now());
@@ -317,5 +436,6 @@ export class Scheduler {
     st.phase = derived.phase;
     if (derived.observedGeneration !== undefined) st.observedGeneration = derived.observedGeneration;
     await this.o.store.updateStatus(next);
+    return true;
   }
 }

@@ -37,6 +37,8 @@ export const ErrorCode = {
   LeaseHeld: 'LEASE_HELD',
   /** agents/: the agent's configuration is unusable */
   AgentConfig: 'AGENT_CONFIG',
+  /** agents/: part of the host's networks could not be built */
+  HostNetwork: 'HOST_NETWORK',
   /** cli/: the errors the CLI reports, each with its exit code */
   CliError: 'CLI_ERROR',
   Usage: 'USAGE',

@@ -20,12 +20,17 @@ function columnPath(jsonPath: string): Segment[] {
 }
 
 /**
- * The value at a column path, as kubectl prints a column: the first match (of a filter that
- * selects several items, say), undefined when absent.
+ * The value at a column path, as kubectl prints a column: a path with `[*]` gives every match
+ * joined with "," (".status.addresses[*].ipAddress" → "10.0.0.2,10.1.0.3"); any other path the
+ * first match (of a filter that selects several items, say); undefined when absent.
  * @throws JsonPathError for a path that does not parse (a bug in kinds.ts)
  */
 export function evaluateColumnPath(obj: unknown, jsonPath: string): unknown {
-  return evaluateJsonPath(columnPath(jsonPath), obj)[0];
+  const values = evaluateJsonPath(columnPath(jsonPath), obj).filter((v) => v !== undefined && v !== null);
+  if (values.length > 1 && jsonPath.includes('[*]')) {
+    return values.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(',');
+  }
+  return values[0];
 }
 
 /**

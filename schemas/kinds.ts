@@ -49,6 +49,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Ready', type: 'string', jsonPath: READY, description: 'The Ready condition.' },
       AGE,
       { name: 'IP', type: 'string', jsonPath: '.status.ip', priority: 1, description: 'The guest\'s primary IP address.' },
+      { name: 'Addresses', type: 'string', jsonPath: '.status.addresses[*].ipAddress', priority: 1, description: 'The addresses handed out to the interfaces on Networks.' },
       { name: 'Run Strategy', type: 'string', jsonPath: '.spec.runStrategy', priority: 1, description: 'Whether the VM should run.' },
       { name: 'Domain UUID', type: 'string', jsonPath: '.status.domainUUID', priority: 1, description: 'The libvirt domain.' },
       { name: 'Generation', type: 'integer', jsonPath: '.metadata.generation', priority: 1, description: 'The generation of the spec.' },

@@ -4,7 +4,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist', 'bench');
 const out = {};
-for (const name of ['api', 'libvirt', 'agent', 'placement', 'guest']) {
+for (const name of ['api', 'libvirt', 'agent', 'placement', 'ipam', 'guest', 'hostnet']) {
   const file = path.join(dist, `${name}.js`);
   if (!fs.existsSync(file)) continue;
   process.stderr.write(`bench: ${name}\n`);

@@ -17,7 +17,7 @@ export interface DomainFingerprint {
   initrd?: string;
   cmdline?: string;
   disks: { source?: string; target?: string; bus?: string }[];
-  nics: { type?: string; mac?: string; model?: string; network?: string }[];
+  nics: { type?: string; mac?: string; model?: string; network?: string; tap?: string; mtu?: number }[];
   /** the serial port's file (test driver) or unix socket (real hosts) */
   serial?: string;
   /** the serial port's log file (real hosts) */
@@ -60,6 +60,11 @@ function graphicsOf(xml: string): string | undefined {
   return socket ? `vnc:${socket}` : 'vnc';
 }
 
+function mtuOf(iface: string): number | undefined {
+  const size = attrOf(tag(iface, 'mtu') ?? '', 'size');
+  return size === undefined ? undefined : Number(size);
+}
+
 export function fingerprintOf(xml: string): DomainFingerprint {
   const memTag = tag(xml, 'memory');
   const os = blocks(xml, 'os')[0] ?? '';
@@ -84,6 +89,9 @@ export function fingerprintOf(xml: string): DomainFingerprint {
       mac: attrOf(tag(n, 'mac') ?? '', 'address'),
       model: attrOf(tag(n, 'model') ?? '', 'type'),
       network: attrOf(tag(n, 'source') ?? '', 'network'),
+      // the tap of an interface on a Network (libvirt names the others itself, on the live domain)
+      tap: attrOf(tag(n, 'interface') ?? '', 'type') === 'ethernet' ? attrOf(tag(n, 'target') ?? '', 'dev') : undefined,
+      mtu: mtuOf(n),
     })),
     serial: serial ? attrOf(tag(serial, 'source') ?? '', 'path') : undefined,
     serialLog: serial ? attrOf(tag(serial, 'log') ?? '', 'file') : undefined,

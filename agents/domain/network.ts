@@ -1,6 +1,10 @@
 /**
- * Domain XML builder: network interfaces. The network named "default" is user-mode networking
- * (no host setup needed); any other name is a libvirt network of that name on the host.
+ * Domain XML builder: network interfaces. An interface on a Network is a tap (stt-…) the agent
+ * created beforehand on the network's host bridge, which libvirt only opens
+ * (<interface type='ethernet'> with managed='no'): an unprivileged (session) libvirtd can neither
+ * create taps nor enslave them. Without a Network, the name
+ * "default" is user-mode networking (no host setup needed) and any other name a libvirt network
+ * of that name on the host (legacy).
  * On real hosts the user-mode interface is given on qemu's command line instead (libvirt 9.0 has
  * no passt backend, and its <interface type='user'> cannot forward a port in session mode), with
  * the guest's SSH port forwarded from a port of the hypervisor.
@@ -29,17 +33,32 @@ const QEMU_DEVICE: Record<DomainNic['model'], string> = { virtio: 'virtio-net-pc
 /** Moved to kube/networks.ts (the scheduler writes MACs into status.addresses); re-exported here. */
 export { macFor } from '../../kube/networks';
 
+/** The user-mode interface: named "default" and on no Network. */
+export function isUserNet(n: Pick<DomainNic, 'name' | 'tap'>): boolean {
+  return n.name === 'default' && !n.tap;
+}
+
 /**
- * <interface> elements; with `commandLine`, the "default" interface is left to
+ * <interface> elements; with `commandLine`, the user-mode "default" interface is left to
  * userNetArgs() (qemu's command line) and has none.
  */
 export function buildNetwork(nics: DomainNic[], options: { commandLine?: boolean } = {}): string {
   return nics
-    .filter((n) => !(options.commandLine && n.name === 'default'))
+    .filter((n) => !(options.commandLine && isUserNet(n)))
     .map((n) => {
-      const head = n.name === 'default' ? `<interface type='user'>` : `<interface type='network'>`;
-      const lines = [head];
-      if (n.name !== 'default') lines.push(`  <source network='${esc(n.name)}'/>`);
+      if (n.tap) {
+        return [
+          `<interface type='ethernet'>`,
+          `  <target dev='${esc(n.tap.name)}' managed='no'/>`,
+          `  <mac address='${esc(n.mac)}'/>`,
+          `  <model type='${esc(n.model)}'/>`,
+          ...(n.tap.mtu !== undefined ? [`  <mtu size='${n.tap.mtu}'/>`] : []),
+          `</interface>`,
+        ].join('\n');
+      }
+      const user = isUserNet(n);
+      const lines = [user ? `<interface type='user'>` : `<interface type='network'>`];
+      if (!user) lines.push(`  <source network='${esc(n.name)}'/>`);
       lines.push(`  <mac address='${esc(n.mac)}'/>`, `  <model type='${esc(n.model)}'/>`, `</interface>`);
       return lines.join('\n');
     })
@@ -52,7 +71,7 @@ export function buildNetwork(nics: DomainNic[], options: { commandLine?: boolean
  * its NIC with the VM's MAC at a fixed PCI slot.
  */
 export function userNetArgs(nics: DomainNic[], forward?: DomainForward): string[] {
-  const nic = nics.find((n) => n.name === 'default');
+  const nic = nics.find(isUserNet);
   if (!nic) return [];
   const fwd = forward ? `,hostfwd=tcp:${forward.address}:${forward.hostPort}-:${forward.guestPort}` : '';
   return [

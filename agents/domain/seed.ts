@@ -16,7 +16,17 @@ export interface SeedInput {
   userData?: string;
   networkData?: string;
   /** the VM's interfaces (spec.networks name and MAC), for the default network-config */
-  nics: readonly { name: string; mac: string }[];
+  nics: readonly SeedNic[];
+}
+
+/** One interface of the seed's network-config. */
+export interface SeedNic {
+  name: string;
+  mac: string;
+  /** the address Stratus handed out (status.addresses): static configuration instead of DHCP */
+  address?: { ipAddress: string; prefixLength: number; gateway?: string; dns?: readonly string[] };
+  /** the network's MTU */
+  mtu?: number;
 }
 
 export interface SeedFiles {
@@ -50,12 +60,34 @@ export function buildSeedFiles(input: SeedInput): SeedFiles {
   const keys = (input.sshAuthorizedKeys ?? []).map((k) => k.trim()).filter(Boolean);
   const meta: Record<string, unknown> = { 'instance-id': input.uid, 'local-hostname': input.hostname };
   if (keys.length > 0) meta['public-keys'] = keys;
-  // Without networkData: DHCP on every interface, each matched by its MAC address.
-  const network = input.networkData ?? yaml1_1({
-    version: 2,
-    ethernets: Object.fromEntries(input.nics.map((n) => [n.name, { match: { macaddress: quoted(n.mac) }, dhcp4: true }])),
-  });
+  const network = input.networkData ?? yaml1_1({ version: 2, ethernets: ethernets(input.nics) });
   return { 'meta-data': yaml1_1(meta), 'user-data': input.userData ?? EMPTY_USER_DATA, 'network-config': network };
+}
+
+/**
+ * The default network-config's interfaces, each matched by its MAC address: the address Stratus
+ * handed out when it has one (no DHCP server is needed), else DHCP. One default route only: the
+ * first interface with a gateway gets it. It is written `gateway4`, which every cloud-init
+ * renderer understands: older cloud-init rejects `routes: [{to: default}]` outside netplan, and
+ * its ENI renderer turns routes into `route add` lines, a command images without net-tools lack.
+ */
+function ethernets(nics: readonly SeedNic[]): Record<string, unknown> {
+  let routed = false;
+  return Object.fromEntries(nics.map((n) => {
+    const e: Record<string, unknown> = { match: { macaddress: quoted(n.mac) } };
+    const a = n.address;
+    if (!a) e.dhcp4 = true;
+    else {
+      e.addresses = [`${a.ipAddress}/${a.prefixLength}`];
+      if (a.gateway && !routed) {
+        e.gateway4 = a.gateway;
+        routed = true;
+      }
+      if (a.dns && a.dns.length > 0) e.nameservers = { addresses: [...a.dns] };
+    }
+    if (n.mtu !== undefined) e.mtu = n.mtu;
+    return [n.name, e];
+  }));
 }
 
 /** The seed's content hash: sha256 over the three files, hex. */

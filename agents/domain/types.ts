@@ -40,6 +40,12 @@ export interface DomainNic {
   name: string;
   model: 'virtio' | 'e1000' | 'rtl8139';
   mac: string;
+  /**
+   * An interface on a Network: its tap (stt-…), which the agent creates on the network's bridge
+   * before the domain starts (libvirt only opens it), and the network's MTU. Absent: "default" is
+   * user-mode networking, any other name a libvirt network of that name (legacy).
+   */
+  tap?: { name: string; mtu?: number };
 }
 
 /** A guest port reachable through a host port (qemu user-mode networking's hostfwd). */

@@ -45,12 +45,25 @@ export interface HostRegistrarOptions {
   conditions?: () => Condition[];
   /** where the agent serves frontends (status.daemonEndpoints), written with each heartbeat once known */
   endpoints?: () => DaemonEndpoints | undefined;
+  /**
+   * The host's networking (status.networking, status.addresses, status.networks), written with
+   * each heartbeat once known (a field left undefined keeps what the Host has)
+   */
+  networking?: () => HostNetworking | undefined;
   clock?: Clock;
   /** default 10 000 ms */
   heartbeatIntervalMs?: number;
   /** how often capacity is re-read from libvirt; default 60 000 ms */
   capacityRefreshMs?: number;
   logger?: Logger;
+}
+
+/** What the agent reports of the host's networking (HostNetworkController). */
+export interface HostNetworking {
+  networking?: HostStatus['networking'];
+  /** the underlay address; null: none (removes status.addresses) */
+  addresses?: HostStatus['addresses'] | null;
+  networks?: HostStatus['networks'];
 }
 
 export class HostRegistrar {
@@ -111,9 +124,15 @@ export class HostRegistrar {
       : { type: 'Fenced', status: 'False', reason: 'LeaseHeld', message: 'the agent holds its lease' }, heartbeatAt);
     for (const c of this.o.conditions?.() ?? []) conditions = setCondition(conditions, c, heartbeatAt);
     const endpoints = this.o.endpoints?.();
+    const net = this.o.networking?.();
+    const base = structuredClone(prev);
+    if (net?.addresses === null) delete base.addresses;
     return {
-      ...structuredClone(prev),
+      ...base,
       ...(endpoints ? { daemonEndpoints: endpoints } : {}),
+      ...(net?.networking ? { networking: net.networking } : {}),
+      ...(net?.addresses ? { addresses: net.addresses } : {}),
+      ...(net?.networks ? { networks: net.networks } : {}),
       capacity,
       allocatable: hostAllocatable(capacity, cur.spec),
       heartbeatTime: new Date(heartbeatAt).toISOString(),

@@ -63,7 +63,7 @@ export class AddressPoller {
     return (vm.spec.networks ?? [{ name: 'default' }]).map((n, i) => ({
       name: n.name,
       mac: macFor(vm.metadata.uid ?? '', i),
-      ...(n.name === 'default' && port !== undefined && this.o.forwards
+      ...(n.name === 'default' && !n.network && port !== undefined && this.o.forwards
         ? { forwards: [{ protocol: 'TCP' as const, port: GUEST_SSH_PORT, hostIP: this.o.forwards.address, hostPort: port }] }
         : {}),
     }));

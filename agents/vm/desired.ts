@@ -3,10 +3,11 @@
  * pure builders) and the volumes to create. Pure: Images and Volumes are looked up beforehand
  * (refs.ts) and passed in.
  */
-import type { ImageObject, VirtualMachineObject, VolumeObject } from '../../store';
+import type { ImageObject, NetworkObject, VirtualMachineObject, VolumeObject } from '../../store';
 import type { VirtualMachineSpec, VirtualMachineStatus } from '../../schemas/types.gen';
 import { quantityBytes } from '../../kube/resources';
-import { GUEST_SSH_PORT, buildDomainXml, buildSeedFiles, buildVolumeXml, macFor, seedHash, type DomainBoot, type DomainDisk, type DomainSpec, type SeedFiles, type VirtType } from '../domain';
+import { GUEST_SSH_PORT, buildDomainXml, buildSeedFiles, buildVolumeXml, isUserNet, macFor, seedHash, type DomainBoot, type DomainDisk, type DomainNic, type DomainSpec, type SeedFiles, type SeedNic, type VirtType } from '../domain';
+import { effectiveMtu, networkRefOf, tapName } from '../../kube/networks';
 import { domainName, seedFileName, vmVolumeName, volumeObjectVolumeName } from '../names';
 import { EVICTING_CONDITION } from '../../kube/names';
 import { pendingRequests, type StateChangeRequest } from '../../kube/state-change';
@@ -40,6 +41,8 @@ export interface HostContext {
    * before the reconcile: ForwardPorts.ensure); undefined on the test driver.
    */
   forward?: { address: string; portOf(key: string): number | undefined };
+  /** the Network `namespace/name` (the agent's Network cache); undefined: not found */
+  network?: (namespace: string, name: string) => NetworkObject | undefined;
 }
 
 /** Images and Volumes of the VM's project that its disks name (undefined: not found). */
@@ -195,6 +198,41 @@ export function resolveVolumeStorage(namespace: string, name: string, v: VolumeO
   return placeVolume({ pool, name: volumeObjectVolumeName(namespace, name), capacityBytes, backing }, ctx, `Volume ${name}`, {});
 }
 
+/**
+ * The VM's interfaces for the domain and for the seed's network-config: an interface on a Network
+ * is its tap (made by the host-network controller on the network's bridge), with the address the scheduler handed out (status.addresses,
+ * written at bind). Without that address the VM waits (AddressPending): a guest started without
+ * it would come up unconfigured.
+ */
+function resolveNics(vm: VirtualMachineObject, ctx: HostContext): { nics: DomainNic[]; seedNics: SeedNic[] } | Problem {
+  const namespace = vm.metadata.namespace ?? '';
+  const uid = vm.metadata.uid ?? '';
+  const addresses = vm.status?.addresses ?? [];
+  const nics: DomainNic[] = [];
+  const seedNics: SeedNic[] = [];
+  for (const [i, n] of (vm.spec.networks ?? [{ name: 'default' }]).entries()) {
+    const nic: DomainNic = { name: n.name, model: n.model ?? 'virtio', mac: macFor(uid, i) };
+    const ref = networkRefOf(namespace, n);
+    if (!ref) {
+      nics.push(nic);
+      seedNics.push({ name: nic.name, mac: nic.mac });
+      continue;
+    }
+    const key = `${ref.namespace}/${ref.name}`;
+    const net = ctx.network?.(ref.namespace, ref.name);
+    if (!net?.metadata.uid) return { reason: 'NetworkNotFound', message: `interface ${n.name}: Network ${key} not found`, terminal: false };
+    const a = addresses.find((x) => x.name === n.name && x.network === key);
+    if (!a) return { reason: 'AddressPending', message: `interface ${n.name}: no address on Network ${key} yet (handed out when the VM is bound)`, terminal: false };
+    const mtu = effectiveMtu(net.spec);
+    nics.push({ ...nic, tap: { name: tapName(uid, i), mtu } });
+    seedNics.push({
+      name: nic.name, mac: nic.mac, mtu,
+      address: { ipAddress: a.ipAddress, prefixLength: a.prefixLength, ...(a.gateway ? { gateway: a.gateway } : {}), ...(a.dns?.length ? { dns: a.dns } : {}) },
+    });
+  }
+  return { nics, seedNics };
+}
+
 export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx: HostContext): DesiredResult {
   const meta = vm.metadata;
   const namespace = meta.namespace ?? '';
@@ -261,15 +299,17 @@ export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx
     disks.push({ name: d.name, path: vol.path, format: 'qcow2', bus });
   }
 
-  const nics = (spec.networks ?? [{ name: 'default' }]).map((n, i) => ({ name: n.name, model: n.model ?? 'virtio', mac: macFor(uid, i) }));
+  const nets = resolveNics(vm, ctx);
+  if (isProblem(nets)) return { problem: nets };
+  const { nics, seedNics } = nets;
   let seed: DesiredVm['seed'];
   if (ctx.seedDir !== undefined) {
     const ci = spec.cloudInit ?? {};
-    const files = buildSeedFiles({ uid, hostname: meta.name, sshAuthorizedKeys: ci.sshAuthorizedKeys, userData: ci.userData, networkData: ci.networkData, nics });
+    const files = buildSeedFiles({ uid, hostname: meta.name, sshAuthorizedKeys: ci.sshAuthorizedKeys, userData: ci.userData, networkData: ci.networkData, nics: seedNics });
     seed = { path: `${ctx.seedDir.replace(/\/+$/, '')}/${seedFileName(namespace, meta.name)}`, hash: seedHash(files), files };
   }
   let sshPort: number | undefined;
-  if (ctx.virtType !== 'test' && ctx.forward && nics.some((n) => n.name === 'default')) {
+  if (ctx.virtType !== 'test' && ctx.forward && nics.some(isUserNet)) {
     sshPort = ctx.forward.portOf(`${namespace}/${meta.name}`);
     if (sshPort === undefined) return problem('NoForwardPort', `no free port left on host ${ctx.host} to forward to the guest's SSH port (STRATUS_AGENT_FORWARD_PORTS)`);
   }

@@ -73,6 +73,11 @@ export interface VmReconcilerOptions {
   forwards?: ForwardPorts;
   /** records what the reconciles did on the VMs (Created, Started, Stopped, Crashed...): agents/vm/events.ts */
   events?: EventRecorder;
+  /**
+   * The host side of the VMs' Networks: ensure(vm) resolves once the VM's bridges and firewall
+   * ports are built (network/host-network.ts), or says why the VM must wait
+   */
+  networks?: { ensure(vm: VirtualMachineObject): Promise<Problem | undefined> };
   logger?: Logger;
 }
 
@@ -213,11 +218,17 @@ export class VmReconciler {
     let problem: Problem | undefined;
     if (vm && !deleting) {
       // A VM on the user-mode network of a real host gets its SSH port before its domain is built.
-      if (this.o.hostContext().forward && (spec!.networks ?? [{ name: 'default' }]).some((n) => n.name === 'default')) await this.o.forwards?.ensure(key);
+      if (this.o.hostContext().forward && (spec!.networks ?? [{ name: 'default' }]).some((n) => n.name === 'default' && !n.network)) await this.o.forwards?.ensure(key);
       const refs = this.withFreshVolumes(namespace, await this.o.refs.resolve(namespace, spec!));
       const r = resolveDesired(vm, refs, this.o.hostContext());
       desired = r.desired;
       problem = r.problem;
+      // A domain on a Network is defined and started only once its taps exist on their bridges (libvirt only opens them).
+      const waiting = desired && (await this.o.networks?.ensure(vm));
+      if (waiting) {
+        desired = undefined;
+        problem = waiting;
+      }
     }
     const extra = [...(this.leftovers.get(key) ?? [])];
     if (vm && deleting) {

@@ -1,6 +1,6 @@
 // Everything a frontend needs to know who calls and what they may do, built from AuthConfig:
 // authenticators (system tokens, OIDC/JWT, LDAP), the authorizer, rate limits, the audit log, the
-// admission chain (project-admin rule, quota) and the quota ledger's background repair.
+// admission chain (project-admin rule, networks, quota) and the quota ledger's background repair.
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -14,6 +14,7 @@ import type { QuotaRepository } from '../../store/quota';
 import type { TokenRepository } from '../../store/tokens';
 import { chainAdmission, type Admission } from '../admission';
 import { ProjectCache } from '../project-cache';
+import { NetworkAdmission } from '../networks/admission';
 import { QuotaAdmission } from '../quota/admission';
 import { QuotaLedger } from '../quota/ledger';
 import { QuotaReconciler } from '../quota/reconciler';
@@ -95,6 +96,8 @@ export class Security {
     });
     this.admission = chainAdmission([
       new ProjectAdmission({ authorizer: this.authorizer, projects: this.projects }),
+      // before quota: a refused Network or VM never raises a charge
+      new NetworkAdmission({ store: o.store, isAdmin: (u) => this.authorizer.isAdmin(u) }),
       new QuotaAdmission({ ledger: this.ledger, projects: this.projects, logger: o.logger }),
     ]);
   }

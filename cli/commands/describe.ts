@@ -1,5 +1,6 @@
 // `stratus describe KIND [NAME...]`: a readable, sectioned view of objects (metadata, spec,
-// status with a conditions table) and their Events (core/v1, read as kubectl describe reads them).
+// status with a conditions table), a Network's leases, and their Events (core/v1, read as kubectl
+// describe reads them).
 
 import { Command } from 'commander';
 import type { CommandContext, CommandRunner } from '../context';
@@ -11,7 +12,7 @@ import { namedRefs, parseTargets, resourcePath, type KindInfo } from '../resourc
 import { noResourcesMessage } from './get';
 import { EVENT_KIND, eventFrom, eventInterval, lastSeen, type EventObject } from '../../kube/events';
 
-const ACRONYMS = new Set(['uid', 'uuid', 'cpu', 'ip', 'url', 'api', 'id', 'vm', 'os']);
+const ACRONYMS = new Set(['uid', 'uuid', 'cpu', 'ip', 'url', 'api', 'id', 'vm', 'os', 'cidr', 'dns', 'mac', 'mtu', 'vni', 'vlan']);
 
 /** `runStrategy` → `Run Strategy`, `domainUUID` → `Domain UUID`, `uid` → `UID` (as kubectl's describe). */
 export function titleCase(key: string): string {
@@ -167,6 +168,31 @@ export function describeEvents(events: readonly Obj[] | undefined, now: number):
   return `Events:\n${table.split('\n').filter((l) => l !== '').map((l) => `  ${l}`).join('\n')}\n`;
 }
 
+/**
+ * The Leases section of a Network's description: who holds which address (ADDRESS, VM, INTERFACE,
+ * MAC, in address order as the API sends them); "<none>" when nobody; nothing when they could not be
+ * read (undefined).
+ */
+export function describeLeases(leases: readonly Obj[] | undefined): string {
+  if (leases === undefined) return '';
+  if (leases.length === 0) return `${'Leases:'.padEnd(14)}<none>\n`;
+  const headers = ['Address', 'VM', 'Interface', 'MAC'];
+  const rows = leases.map((l) => [scalar(l.address ?? ''), scalar(l.vm ?? ''), scalar(l.interface ?? ''), scalar(l.mac ?? '')]);
+  const table = formatTable(headers, [['-------', '--', '---------', '---'], ...rows], 2);
+  return `Leases:\n${table.split('\n').filter((l) => l !== '').map((l) => `  ${l}`).join('\n')}\n`;
+}
+
+/** A Network's leases (GET …/networks/NAME/leases; undefined when they cannot be read). */
+async function leasesOf(ctx: CommandContext, kind: KindInfo, obj: Obj): Promise<Obj[] | undefined> {
+  const md = isPlainObject(obj.metadata) ? obj.metadata : {};
+  try {
+    const list = await ctx.client.get<Obj>(resourcePath(kind, { namespace: scalar(md.namespace ?? ''), name: scalar(md.name ?? ''), subresource: 'leases' }));
+    return Array.isArray(list.items) ? (list.items as Obj[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The Events of one object, as kubectl describe asks for them (undefined when they cannot be read). */
 async function eventsOf(ctx: CommandContext, kind: KindInfo, obj: Obj): Promise<Obj[] | undefined> {
   const md = isPlainObject(obj.metadata) ? obj.metadata : {};
@@ -208,7 +234,8 @@ export async function describeCommand(ctx: CommandContext, args: string[], opts:
   const texts: string[] = [];
   for (const i of items) {
     const events = i.kind === EVENT_KIND ? undefined : await eventsOf(ctx, i.kind, i.obj);
-    texts.push(describeObject(i.obj, i.kind) + describeEvents(events, ctx.io.now()));
+    const leases = i.kind.kind === 'Network' ? describeLeases(await leasesOf(ctx, i.kind, i.obj)) : '';
+    texts.push(describeObject(i.obj, i.kind) + leases + describeEvents(events, ctx.io.now()));
   }
   ctx.out(texts.join('\n'));
   for (const e of errors) ctx.errLine(formatError(e));

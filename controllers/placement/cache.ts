@@ -36,6 +36,9 @@ export function toHostView(h: CachedObject<HostObject>): HostView {
     ready: conditionStatus(h, 'Ready') === 'True',
     libvirtDown: conditionStatus(h, 'LibvirtConnected') === 'False',
     allocatable,
+    networking: h.status?.networking
+      ? { modes: h.status.networking.modes ?? [], interfaces: h.status.networking.interfaces ?? [] }
+      : undefined,
   };
 }
 

@@ -4,7 +4,7 @@
 
 import type { Placement } from '../../schemas/types.gen';
 import type { LabelSelector } from '../../kube/selectors';
-import { compileTerms, filterHost, type CompiledTerm, type HostView, type PlacedVm } from './filters';
+import { compileTerms, filterHost, type CompiledTerm, type HostView, type NetworkNeed, type PlacedVm } from './filters';
 import { policyScore, preferenceScore, scoreOf, utilization, type Policy } from './scores';
 import { allocatedAt, AT, F_CAPACITY, F_CORDONED, F_LIBVIRT_DOWN, F_LOAD, F_READY, F_TAINTED, shortageAt, STRIDE, type PackedHosts } from './packed';
 import type { Resources } from './resources';
@@ -43,6 +43,8 @@ export interface VmToPlace {
    * other host when nothing fits (e.g. "volume on another host").
    */
   onlyHost?: { host: string; why: string };
+  /** the Networks of its interfaces: only hosts that can build them all fit */
+  networks?: readonly NetworkNeed[];
 }
 
 export interface DecideOptions {
@@ -93,7 +95,8 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   const symmetric = snap.symmetricTerms?.(vm) ?? [];
   const terms = symmetric.length === 0 ? own : [...own, ...symmetric];
   const sel = vm.placement?.hostSelector;
-  const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms };
+  const networks = vm.networks && vm.networks.length > 0 ? vm.networks : undefined;
+  const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms, networks };
   const reasons: Record<string, number> = {};
   const ranked: RankedHost[] = [];
   // With a host selector and a label index, only the hosts with the rarest of its labels: from
@@ -133,7 +136,7 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   // taints or affinity domains; both paths apply the same filters in the same order. Hosts from
   // the label index match the selector already when it has a single label.
   const selectorDone = !sel || (slots !== undefined && Object.values(sel).filter((v) => v !== undefined).length === 1);
-  const viewFree = selectorDone && terms.length === 0;
+  const viewFree = selectorDone && terms.length === 0 && !networks;
   const req = vm.request;
   for (let i = 0; i < m && feasible < sample; i++) {
     const slot = slots ? slots[(start + i) % m] : (start + i) % m;

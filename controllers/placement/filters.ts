@@ -20,6 +20,25 @@ export interface HostView {
   allocatable?: Resources;
   /** measured load, 0..1, when the agent pushes it */
   load?: number;
+  /** what the agent can build for Networks (Host status.networking); undefined: nothing */
+  networking?: { modes: readonly string[]; interfaces: readonly string[] };
+}
+
+/** A Network a VM attaches, as the host filter needs it. */
+export interface NetworkNeed {
+  /** the Network as the VM names it */
+  name: string;
+  mode: 'nat' | 'bridge' | 'overlay';
+  /** mode bridge: the host interface the bridge enslaves */
+  interface?: string;
+}
+
+/** Why `host` cannot attach `net`, or undefined when it can. */
+export function cannotAttach(host: Pick<HostView, 'networking'>, net: NetworkNeed): string | undefined {
+  const n = host.networking;
+  const ok = n !== undefined && n.modes.includes(net.mode) && (net.mode !== 'bridge' || (net.interface !== undefined && n.interfaces.includes(net.interface)));
+  if (ok) return undefined;
+  return `cannot attach network ${net.name} (mode ${net.mode}${net.mode === 'bridge' && net.interface ? ` on ${net.interface}` : ''})`;
 }
 
 /** A VM already bound to or claimed on a host. */
@@ -184,6 +203,8 @@ export interface FilterInput {
   hostSelector?: readonly (readonly [string, string | undefined])[];
   tolerations: readonly Toleration[];
   terms: readonly CompiledTerm[];
+  /** the Networks of the VM's interfaces */
+  networks?: readonly NetworkNeed[];
 }
 
 /** Runs the filters in order; returns the first reason the host is rejected, or undefined. */
@@ -201,6 +222,12 @@ export function filterHost(vm: FilterInput, host: HostView, allocated: Resources
   for (let i = 0; i < host.taints.length; i++) {
     const taint = host.taints[i];
     if (taint.effect !== 'PreferNoSchedule' && !tolerates(vm.tolerations, taint)) return 'untolerated taint';
+  }
+  if (vm.networks) {
+    for (const net of vm.networks) {
+      const why = cannotAttach(host, net);
+      if (why) return why;
+    }
   }
   for (const term of vm.terms) {
     if (!term.required) continue;

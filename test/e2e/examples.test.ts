@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { openTestApi, API, type TestApi } from '../helpers/api';
 import { KINDS } from '../../schemas/kinds';
+import { KIND_ORDER } from '../../cli/manifests';
 
 let api: TestApi;
 beforeAll(async () => { api = await openTestApi('examples'); });
@@ -20,8 +21,8 @@ describe('examples', () => {
       }
     };
     walk(path.join(__dirname, '..', '..', 'examples'));
-    const order = ['Project', 'Host', 'Image', 'Volume', 'VirtualMachine'];
-    docs.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+    // the CLI's apply order (a VM after the Networks it names)
+    docs.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
     const url = (d: any) => {
       const plural = KINDS.find((k) => k.kind === d.kind)!.plural;
       return d.metadata.namespace ? `${API}/namespaces/${d.metadata.namespace}/${plural}/${d.metadata.name}` : `${API}/${plural}/${d.metadata.name}`;

@@ -59,7 +59,7 @@ export interface GuestRig {
  * Starts the rig and applies the project and the guest Image (`debian-12`). The agent is given the
  * virt type from the KVM probe's answer: `qemu` (TCG) here.
  */
-export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 'kvm' } = {}): Promise<GuestRig> {
+export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 'kvm'; agentEnv?: Record<string, string> } = {}): Promise<GuestRig> {
   const image = guestImage();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `stratus-${prefix}-`));
   fs.chmodSync(dir, 0o755);
@@ -84,7 +84,7 @@ export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 
   launch('controllers', [path.join(REPO, 'dist/controllers/main.js')], { STRATUS_CONTROLLERS_METRICS: `127.0.0.1:${await freePort()}`, STRATUS_WATCH_POLL_MS: '100' });
   launch('agent', [path.join(REPO, 'dist/agents/main.js'), '--host', REAL_HOST, '--libvirt-uri', libvirtd.uri, '--state-dir', libvirtd.stateDir,
     '--virt-type', opts.virtType ?? 'qemu', '--labels', 'stratus.dev/real=true', '--heartbeat-ms', '2000'], {
-    STRATUS_WATCH_POLL_MS: '100', STRATUS_SHUTDOWN_GRACE_MS: '120000', STRATUS_AGENT_RESYNC_MS: '5000',
+    STRATUS_WATCH_POLL_MS: '100', STRATUS_SHUTDOWN_GRACE_MS: '120000', STRATUS_AGENT_RESYNC_MS: '5000', ...opts.agentEnv,
   });
   const logs = () => Object.entries(output).map(([n, t]) => `--- ${n}:\n${t.slice(-4000)}`).join('\n');
   const cli = (args: string[], input?: string) => stratus(args, env, input);
@@ -135,10 +135,7 @@ export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 
     }, { timeoutMs: 60_000, everyMs: 500, context: logs });
     const applied = await apply([
       { apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Project', metadata: { name: PROJECT }, spec: {} },
-      {
-        apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Image', metadata: { name: 'debian-12', namespace: PROJECT },
-        spec: { source: { path: image.disk, sha256: image.sha256 }, format: 'qcow2', kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline },
-      },
+      debianImage(PROJECT, image),
     ]);
     if (applied.code !== 0) throw new Error(`apply: ${applied.stderr}`);
   } catch (err) {
@@ -148,12 +145,21 @@ export async function startGuestRig(prefix: string, opts: { virtType?: 'qemu' | 
   return rig;
 }
 
-/** A Debian VM on the real host with the rig's key, user data and a console password. */
-export function debianVm(rig: GuestRig, name: string, opts: { userData?: string; runStrategy?: string } = {}): object {
+/** The Image `debian-12` of the built guest image, in project `namespace`. */
+export function debianImage(namespace: string, image = guestImage()): object {
   return {
-    apiVersion: 'stratuslab.eu/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: PROJECT },
+    apiVersion: 'stratuslab.eu/v1alpha1', kind: 'Image', metadata: { name: 'debian-12', namespace },
+    spec: { source: { path: image.disk, sha256: image.sha256 }, format: 'qcow2', kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline },
+  };
+}
+
+/** A Debian VM on the real host with the rig's key, user data and a console password. */
+export function debianVm(rig: GuestRig, name: string, opts: { userData?: string; runStrategy?: string; namespace?: string; memory?: string; networks?: object[] } = {}): object {
+  return {
+    apiVersion: 'stratuslab.eu/v1alpha1', kind: 'VirtualMachine', metadata: { name, namespace: opts.namespace ?? PROJECT },
     spec: {
-      runStrategy: opts.runStrategy ?? 'Always', cpu: 1, memory: '1Gi',
+      runStrategy: opts.runStrategy ?? 'Always', cpu: 1, memory: opts.memory ?? '1Gi',
+      ...(opts.networks ? { networks: opts.networks } : {}),
       disks: [{ name: 'root', image: 'debian-12', size: '4Gi' }],
       placement: { hostSelector: { 'stratus.dev/real': 'true' } },
       cloudInit: { sshAuthorizedKeys: [rig.key.public], ...(opts.userData ? { userData: opts.userData } : {}) },

@@ -36,6 +36,10 @@ describe('sshEndpoint', () => {
     expect(sshEndpoint(running({ interfaces: [{ name: 'lan' }, { name: 'b', ipAddress: 'fd00::5' }] }))).toMatchObject({ host: 'fd00::5', port: 22 });
   });
 
+  test('an address handed out on a Network (status.addresses) wins over what the guest reports', () => {
+    expect(sshEndpoint(running({ ip: '192.168.1.7', addresses: [{ name: 'lan', ipAddress: '10.42.0.5' }] }))).toMatchObject({ host: '10.42.0.5', port: 22, via: 'the address of interface lan (status.addresses)' });
+  });
+
   test('a VM that is not running is an error (exit 1) naming its phase and what to do', () => {
     const stopped = thrown(() => sshEndpoint({ metadata: { name: 'web-1', namespace: 'demo' }, status: { phase: 'Stopped', ip: '10.0.0.1' } }));
     expect(stopped.message).toBe('VM demo/web-1 is not running (phase Stopped); start it with: stratus start web-1');

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { ApiClient, errorCodeOf } from '../../cli/client';
 import { configPathFor, parseConfig, parseServers } from '../../cli/config';
 import { applyVerdict } from '../../cli/commands/apply';
-import { describeObject, titleCase } from '../../cli/commands/describe';
+import { describeLeases, describeObject, titleCase } from '../../cli/commands/describe';
 import { manifestTarget, normalizeBooleanFlags, withoutVolatileFields } from '../../cli/commands/common';
 import { jsonEqual } from '../../kube/equal';
 import { parseDuration } from '../../cli/duration';
@@ -175,11 +175,13 @@ describe('manifests', () => {
     await expect(readManifests(['/nonexistent/stratus.yaml'])).rejects.toThrow('the path "/nonexistent/stratus.yaml" does not exist');
   });
 
-  test('objects are ordered Project, Host, Image, Volume, VirtualMachine, others last; stable otherwise', () => {
+  test('objects are ordered Project, Host, Image, Volume, Network, SecurityGroup, VirtualMachine, others last; stable otherwise', () => {
     const mk = (kind: string, name: string) => ({ object: { apiVersion: 'stratuslab.eu/v1alpha1', kind, metadata: { name } } });
-    const sorted = sortByKindOrder([mk('VirtualMachine', 'vm1'), mk('Foo', 'f'), mk('Volume', 'v'), mk('VirtualMachine', 'vm2'), mk('Image', 'i'), mk('Host', 'h'), mk('Project', 'p')]);
-    expect(sorted.map((m) => m.object.metadata.name)).toEqual(['p', 'h', 'i', 'v', 'vm1', 'vm2', 'f']);
-    expect(sortByKindOrder(sorted, true).map((m) => m.object.metadata.name)).toEqual(['f', 'vm1', 'vm2', 'v', 'i', 'h', 'p']);
+    const sorted = sortByKindOrder([
+      mk('VirtualMachine', 'vm1'), mk('Foo', 'f'), mk('SecurityGroup', 'sg'), mk('Volume', 'v'), mk('VirtualMachine', 'vm2'), mk('Network', 'n'), mk('Image', 'i'), mk('Host', 'h'), mk('Project', 'p'),
+    ]);
+    expect(sorted.map((m) => m.object.metadata.name)).toEqual(['p', 'h', 'i', 'v', 'n', 'sg', 'vm1', 'vm2', 'f']);
+    expect(sortByKindOrder(sorted, true).map((m) => m.object.metadata.name)).toEqual(['f', 'vm1', 'vm2', 'sg', 'n', 'v', 'i', 'h', 'p']);
   });
 
   test('manifest namespace: the manifest wins, else the default; cluster-scoped objects lose theirs', () => {
@@ -228,7 +230,9 @@ describe('config and kinds', () => {
       expect(resolveKindOrThrow(n).kind).toBe('VirtualMachine');
     }
     expect(resolveKinds('vm,vol').map((k) => k.kind)).toEqual(['VirtualMachine', 'Volume']);
-    expect(resolveKinds('all').map((k) => k.kind)).toEqual(['VirtualMachine', 'Volume', 'Image']);
+    expect(resolveKinds('net,sg').map((k) => k.kind)).toEqual(['Network', 'SecurityGroup']);
+    expect(resolveKinds('networks,securitygroups').map((k) => k.kind)).toEqual(['Network', 'SecurityGroup']);
+    expect(resolveKinds('all').map((k) => k.kind)).toEqual(['VirtualMachine', 'Volume', 'Image', 'Network', 'SecurityGroup']);
   });
 
   test('an unknown kind is a usage error with kubectl\'s message', () => {
@@ -358,6 +362,22 @@ describe('output', () => {
     expect(text).toContain('Status:\n  Conditions:\n    Type   Status  Reason\n    ----   ------  ------\n    Ready  True    Running\n  Phase:  Running\n');
     expect(text).not.toContain('Events');
     expect(titleCase('domainUUID')).toBe('Domain UUID');
+  });
+
+  test('describe: a Network\'s leases as a table, <none> when nobody holds an address', () => {
+    expect(describeLeases([
+      { address: '10.42.0.2', vm: 'demo/web-1', interface: 'eth0', mac: '52:54:00:aa:bb:cc' },
+      { address: '10.42.0.10', vm: 'other/*', interface: 'lan' },
+    ])).toBe([
+      'Leases:',
+      '  Address     VM          Interface  MAC',
+      '  -------     --          ---------  ---',
+      '  10.42.0.2   demo/web-1  eth0       52:54:00:aa:bb:cc',
+      '  10.42.0.10  other/*     lan',
+      '',
+    ].join('\n'));
+    expect(describeLeases([])).toBe('Leases:       <none>\n');
+    expect(describeLeases(undefined)).toBe('');
   });
 
   test('unified diff: hunks with 3 lines of context, empty when equal', () => {

@@ -524,13 +524,19 @@ describe('printer rows', () => {
       ...vm({ runStrategy: 'Always' }, { creationTimestamp: '2024-05-01T11:55:00Z', generation: 3 }),
       status: { phase: 'Running', host: 'hv-042', domainUUID: 'u-1', conditions: [{ type: 'Scheduled', status: 'True' }, { type: 'Ready', status: 'False' }] },
     };
-    expect(info('VirtualMachine').printerColumns!.map((c) => c.name)).toEqual(['Phase', 'Host', 'CPU', 'Memory', 'Ready', 'Age', 'IP', 'Run Strategy', 'Domain UUID', 'Generation']);
-    expect(printRow(info('VirtualMachine'), obj, now)).toEqual(['Running', 'hv-042', 2, '2Gi', 'False', '5m', null, 'Always', 'u-1', 3]);
+    expect(info('VirtualMachine').printerColumns!.map((c) => c.name)).toEqual(['Phase', 'Host', 'CPU', 'Memory', 'Ready', 'Age', 'IP', 'Addresses', 'Run Strategy', 'Domain UUID', 'Generation']);
+    expect(printRow(info('VirtualMachine'), obj, now)).toEqual(['Running', 'hv-042', 2, '2Gi', 'False', '5m', null, null, 'Always', 'u-1', 3]);
     expect(printRow(info('VirtualMachine'), { ...obj, status: { ...obj.status, ip: '10.0.2.15' } }, now)[6]).toBe('10.0.2.15');
+    const addresses = [
+      { name: 'eth0', network: 'demo/web', ipAddress: '10.42.0.2', prefixLength: 24, mac: '52:54:00:00:00:01' },
+      { name: 'eth1', network: 'demo/db', ipAddress: '10.43.0.7', prefixLength: 24, mac: '52:54:00:00:00:02' },
+    ];
+    expect(printRow(info('VirtualMachine'), { ...obj, status: { ...obj.status, addresses } }, now)[7]).toBe('10.42.0.2,10.43.0.7');
+    expect(printRow(info('VirtualMachine'), { ...obj, status: { ...obj.status, addresses: addresses.slice(1) } }, now)[7]).toBe('10.43.0.7');
   });
 
   test('a new VM without status prints nulls for what is not known yet', () => {
-    expect(printRow(info('VirtualMachine'), vm({}, { creationTimestamp: '2024-05-01T11:59:30Z' }), now)).toEqual([null, null, 2, '2Gi', null, '30s', null, null, null, null]);
+    expect(printRow(info('VirtualMachine'), vm({}, { creationTimestamp: '2024-05-01T11:59:30Z' }), now)).toEqual([null, null, 2, '2Gi', null, '30s', null, null, null, null, null]);
   });
 
   test('a host prints Ready, cordon state and capacity against allocation', () => {
@@ -548,6 +554,19 @@ describe('printer rows', () => {
     expect(printRow(info('Project'), { metadata: { creationTimestamp: t }, spec: { quota: { vms: 10 } }, status: { phase: 'Active', usage: { vms: 3 } } }, now)).toEqual([
       'Active', 3, 10, '3h', null, null, null,
     ]);
+  });
+
+  test('networks and security groups print their columns; [*] columns join every value with ","', () => {
+    const t = '2024-05-01T09:00:00Z';
+    const net = {
+      metadata: { creationTimestamp: t }, spec: { cidr: '10.42.0.0/24', mode: 'nat' },
+      status: { addresses: { total: 253, used: 2, free: 251 }, gateway: '10.42.0.1', conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    expect(printRow(info('Network'), net, now)).toEqual(['10.42.0.0/24', 'nat', 2, 251, 'True', '3h', '10.42.0.1', null, null]);
+    const sg = { metadata: { creationTimestamp: t }, spec: { ingress: [{ protocol: 'tcp', ports: '22', cidr: '0.0.0.0/0' }, { protocol: 'icmp', cidr: '0.0.0.0/0' }] }, status: { members: 3 } };
+    expect(printRow(info('SecurityGroup'), sg, now)).toEqual(['tcp,icmp', null, 3, '3h']);
+    expect(evaluateColumnPath({ a: [{ b: 1 }, {}, { b: 2 }] }, '.a[*].b')).toBe('1,2');
+    expect(evaluateColumnPath({ a: [] }, '.a[*].b')).toBeUndefined();
   });
 
   test('ages read like kubectl: seconds, minutes, hours, days, years', () => {

@@ -34,6 +34,9 @@ ID="${STRATUS_LIBVIRTD_UID:-65534}"
 for cmd in libvirtd setpriv; do
   command -v "$cmd" >/dev/null || { echo "session-libvirtd: $cmd is missing (scripts/apt-packages.txt)" >&2; exit 1; }
 done
+# qemu, run as the user, opens the taps the agent made for VMs on Networks (owned by the user)
+# through /dev/net/tun: Debian's udev makes it 0666, a bare container may leave it 0600.
+if [[ -c /dev/net/tun && $(stat -c %a /dev/net/tun) != 666 ]]; then chmod 0666 /dev/net/tun; fi
 mkdir -p "$DIR"/run "$DIR"/home/.config "$DIR"/state/console
 DIR="$(cd "$DIR" && pwd -P)"
 chown "$ID:$ID" "$DIR" "$DIR"/run "$DIR"/home "$DIR"/home/.config "$DIR"/state "$DIR"/state/console

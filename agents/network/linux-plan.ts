@@ -32,6 +32,13 @@ export interface DevicePlan {
 export const BRIDGE_NAME = /^stb-[0-9a-f]{10}$/;
 export const VXLAN_NAME = /^stx-[0-9a-f]{10}$/;
 export const VLAN_NAME = /^stv-[0-9a-f]{10}$/;
+export const TAP_NAME = /^stt-[0-9a-f]{10}$/;
+
+/** A VM's tap as the backend makes it: persistent, owned by the user qemu runs as, on its network's bridge. */
+export interface TapPort {
+  tap: string;
+  bridge: string;
+}
 /** the prefixes of the devices this backend owns (stt- taps belong to libvirt) */
 export const OWNED_PREFIXES = ['stb-', 'stx-', 'stv-'];
 
@@ -195,7 +202,7 @@ function planNetwork(n: HostNetworkSpec, ctx: Context): Step[] {
 }
 
 /** The steps that make the host's Stratus devices match `networks` (in key order, so conflicts always resolve the same way). */
-export function planDevices(networks: HostNetworkSpec[], observed: ObservedHost, uplinks: Iterable<string>): DevicePlan {
+export function planDevices(networks: HostNetworkSpec[], observed: ObservedHost, uplinks: Iterable<string>, taps: readonly TapPort[] = [], tapOwner = 0): DevicePlan {
   const sorted = [...networks].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const ctx: Context = { observed, uplinks: new Set(uplinks), natCidrs: [], directUplinks: new Map() };
   const needed = new Set(sorted.flatMap(neededDevices));
@@ -214,7 +221,29 @@ export function planDevices(networks: HostNetworkSpec[], observed: ObservedHost,
     }
   }
 
+  // taps, after their network's bridge: created when missing (a tap that exists, e.g. held by a
+  // running qemu, is only put back on its bridge)
+  const built = new Set(sorted.filter((n) => !plans.find((p) => p.key === n.key)?.problem).map((n) => n.bridge));
+  const mtuOf = new Map(sorted.map((n) => [n.bridge, n.mtu]));
+  const wantTaps = new Set<string>();
+  for (const t of [...taps].sort((a, b) => (a.tap < b.tap ? -1 : 1))) {
+    if (!TAP_NAME.test(t.tap) || !built.has(t.bridge) || wantTaps.has(t.tap)) continue;
+    wantTaps.add(t.tap);
+    const have = observed.links.get(t.tap);
+    const mtu = mtuOf.get(t.bridge);
+    const steps = have ? portSteps(t.tap, have, t.bridge, mtu) : [
+      ip('tuntap', 'add', 'dev', t.tap, 'mode', 'tap', 'user', String(tapOwner)),
+      ip('link', 'set', 'dev', t.tap, ...(mtu !== undefined ? ['mtu', String(mtu)] : []), 'master', t.bridge, 'up'),
+    ];
+    const plan = plans.find((p) => sorted.find((n) => n.key === p.key)?.bridge === t.bridge)!;
+    plan.steps.push(...steps);
+  }
+
   const cleanup: Step[] = [];
+  // taps (tun devices) no VM here needs any more
+  for (const l of [...observed.links.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (TAP_NAME.test(l.name) && l.kind === 'tun' && !wantTaps.has(l.name)) cleanup.push(ip('link', 'del', 'dev', l.name));
+  }
   const links = [...observed.links.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   // an uplink still enslaved to a bridge that stays but no longer uses it directly
   for (const l of links) {

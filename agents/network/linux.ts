@@ -26,6 +26,8 @@ export interface LinuxNetworkBackendOptions {
   run?: CommandRunner;
   /** whether the kernel tracks bridged connections; default probed once, on the first apply with ports */
   conntrack?: boolean;
+  /** the uid owning the VM taps it creates: the user qemu runs as (a session libvirtd opens them); default 0 */
+  tapOwner?: number;
 }
 
 type Table = { family: 'ip' | 'bridge'; name: string };
@@ -42,9 +44,11 @@ export class LinuxNetworkBackend implements HostNetworkBackend {
   /** what this backend last loaded into each table, and how the kernel listed it right after */
   private readonly loaded = new Map<string, { text: string; listing: string }>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly tapOwner: number;
 
   constructor(opts: LinuxNetworkBackendOptions = {}) {
     this.netns = opts.netns;
+    this.tapOwner = opts.tapOwner ?? 0;
     this.uplinks = [...(opts.uplinks ?? [])];
     this.log = opts.logger;
     this.run = opts.run ?? ((cmd, args, o) => runIn(opts.netns, cmd, args, o));
@@ -73,7 +77,8 @@ export class LinuxNetworkBackend implements HostNetworkBackend {
     };
 
     const observed = await this.observe(state.networks.some((n) => n.mode === 'nat'));
-    const plan = planDevices(state.networks, observed, this.uplinks);
+    const taps = state.ports.flatMap((p) => (p.bridge ? [{ tap: p.tap, bridge: p.bridge }] : []));
+    const plan = planDevices(state.networks, observed, this.uplinks, taps, this.tapOwner);
     try {
       await exec(plan.cleanup);
     } catch (e) {

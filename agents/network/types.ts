@@ -28,6 +28,8 @@ export interface FirewallPort {
   tap: string;
   mac: string;
   address?: string /* its IPv4, anti-spoofing */;
+  /** the bridge the tap goes on: the linux backend creates the tap there (a session libvirtd cannot) */
+  bridge?: string;
   ingress: FirewallRule[];
   egress: FirewallRule[] | 'all';
 }

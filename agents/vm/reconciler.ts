@@ -95,6 +95,12 @@ export class VmReconciler {
   private readonly grace: number;
   /** per key: when the agent asked the guest to shut down */
   private readonly shutdownAt = new Map<string, number>();
+  /**
+   * The startTime this agent last wrote per VM, with the VM's uid and the domain's uuid: a
+   * reconcile that runs before its own status write comes back through the cache must not take
+   * the running domain for a fresh start and write a new startTime.
+   */
+  private readonly startTimes = new Map<string, { uid: string; domain: string; startTime: string }>();
   /** per key: ids of the state change requests carried out, until they leave status */
   private readonly honoured = new Map<string, Set<string>>();
   /** the VMs as this agent last wrote them (newer than the cache until the feed catches up) */
@@ -340,15 +346,18 @@ export class VmReconciler {
       });
       this.own.forget(key);
       this.shutdownAt.delete(key);
+      this.startTimes.delete(key);
       if (released && out) log?.info('removed the domain and volumes of a deleted VM; finalizer released');
       return {};
     }
 
     const now = this.clock.now();
+    const known = this.startTimes.get(key);
+    const previous = vm.status ?? {};
     const agentStatus = computeStatus({
       host,
       generation: vm.metadata.generation ?? 0,
-      previous: vm.status ?? {},
+      previous: !previous.startTime && known && known.uid === vm.metadata.uid && known.domain === after?.uuid ? { ...previous, startTime: known.startTime } : previous,
       desired,
       deleting,
       fenced,
@@ -359,6 +368,7 @@ export class VmReconciler {
       started: result.started,
       now,
     });
+    if (agentStatus.startTime && after) this.startTimes.set(key, { uid: vm.metadata.uid!, domain: after.uuid, startTime: agentStatus.startTime });
     if (finished.length > 0) agentStatus.requests = { uid: vm.metadata.uid!, done: finished };
     for (const e of vmEvents({ host, domain: dname, previousPhase: vm.status?.phase, next: agentStatus, plan: p, observed, done: result.done, started: result.started, error: result.error, problem })) {
       this.o.events?.event(vm, e.type, e.reason, e.message);

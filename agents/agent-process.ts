@@ -149,7 +149,9 @@ export class AgentProcess {
     const controllerMetrics = o.controllerMetrics ?? this.prometheus?.controllers;
     const machine = hostname();
     this.consoleServer = o.console ? this.buildConsoleServer(o.console) : undefined;
-    this.networkSources = new NetworkSources({ store: o.store, logger: o.logger, clock: o.clock, pollIntervalMs: o.pollIntervalMs });
+    // polled at most once a second: a network change seen a second later costs nothing, while
+    // every agent polling three more feeds at the VM feed's pace loads Cassandra on a busy cluster
+    this.networkSources = new NetworkSources({ store: o.store, logger: o.logger, clock: o.clock, pollIntervalMs: Math.max(o.pollIntervalMs ?? 250, 1000) });
     const net = o.network ?? {};
     // The underlay address: found once for the whole process (hollow hosts share the machine's).
     let found: Promise<string | undefined> | undefined;

@@ -37,6 +37,7 @@ import { NoneNetworkBackend } from './network/none';
 import { defaultRouteSource } from './network/underlay';
 import type { HostNetworkBackend } from './network/types';
 import type { AgentNetworkConfig } from '../config/agent';
+import { debugDomainsHandler, type DebugDomainsReport } from './host/debug-domains';
 
 export interface HostSpecForProcess {
   name: string;
@@ -210,6 +211,17 @@ export class AgentProcess {
   /** The event recorder of one host of the process (undefined without events). */
   private recorderOf(host: string) {
     return this.o.events?.recorder({ component: 'stratus-agent', host, controller: 'stratuslab.eu/agent', instance: host });
+  }
+
+  /**
+   * GET /debug/domains of the process's metrics server (host/debug-domains.ts): what libvirt
+   * reports now for every host, each listed after any fence due has stopped its domains.
+   */
+  readonly debugDomainsHandler = debugDomainsHandler(() => this.debugDomains());
+
+  /** What libvirt reports now for every host of the process (the body of GET /debug/domains). */
+  async debugDomains(): Promise<DebugDomainsReport> {
+    return { hosts: await Promise.all(this.agents.map((a) => a.debugDomains())) };
   }
 
   /** Resolves once every host reconciles VMs. */

@@ -48,6 +48,9 @@ import { networkRefOf } from '../kube/networks';
 import { jsonEqual } from '../kube/equal';
 import type { EventRecorder } from '../runtime/events';
 import { API_VERSION } from '../schemas/kinds';
+import { FAILOVER_DEFAULTS } from '../config/failover';
+import { scanHostDomains, type DebugHost } from './host/debug-domains';
+import { FenceGuard } from './host/fence-guard';
 
 /** How many of `items` fall under each key. */
 function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
@@ -63,10 +66,11 @@ export type AgentTimings = Pick<AgentConfig,
   hostFactsRefreshMs: number;
 };
 
+/** The failover timings are config/failover.ts's (the margins the controllers check assume them). */
 export const DEFAULT_TIMINGS: AgentTimings = {
-  renewIntervalMs: 5000,
-  fenceAfterMs: 30_000,
-  heartbeatIntervalMs: 10_000,
+  renewIntervalMs: FAILOVER_DEFAULTS.renewIntervalMs,
+  fenceAfterMs: FAILOVER_DEFAULTS.fenceMs,
+  heartbeatIntervalMs: FAILOVER_DEFAULTS.heartbeatIntervalMs,
   resyncMs: 30_000,
   sampleIntervalMs: 10_000,
   accountingFlushMs: 60_000,
@@ -111,6 +115,11 @@ export interface HostAgentOptions {
   virtType?: VirtType | 'auto';
   defaultDiskBytes?: number;
   timings?: Partial<AgentTimings>;
+  /**
+   * The fence guard of real (qemu) hosts (host/fence-guard.ts): false for none; default on for
+   * non-test URIs, running fence-guard-main.js next to the built agent
+   */
+  fenceGuard?: false | { command?: string[] };
   /** concurrent reconciles; default 4 */
   workers?: number;
   /** concurrent status writes; default 8 */
@@ -152,6 +161,8 @@ export interface HostAgent extends Runnable {
   sweep(): Promise<void>;
   /** the host side of the VMs' Networks (its backend, its last apply) */
   readonly network: HostNetworkController;
+  /** what libvirt reports now, after any fence due (GET /debug/domains: host/debug-domains.ts) */
+  debugDomains(): Promise<DebugHost>;
 }
 
 /** Builds the agent of host `o.host`; nothing runs until start(signal). */
@@ -184,7 +195,12 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     renewIntervalMs: t.renewIntervalMs, fenceAfterMs: t.fenceAfterMs,
     onFence: () => fenceAll(),
     onResume: () => enqueueAll(),
+    onAliveFor: (ms) => guard?.extend(ms),
   });
+  // Real guests outlive a frozen or killed agent: a guard process fences them at the same deadline.
+  const guard = o.fenceGuard !== false && !o.libvirtUri.startsWith('test:')
+    ? new FenceGuard({ uri: o.libvirtUri, host, logger: log, command: o.fenceGuard?.command })
+    : undefined;
   const registrar: HostRegistrar = new HostRegistrar({
     host, store: o.store, conn, pools, pool, labels: o.labels ?? {}, libvirtUri: o.libvirtUri,
     agentVersion: o.agentVersion ?? '0.1.0', hostname: o.hostname,
@@ -388,6 +404,7 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
       }
     },
   });
+  if (guard) manager.add(guard, 'fence-guard');
   // Register, then hold the lease before running anything.
   manager.add(keeper, { name: 'lease', after: async (s) => (await connected.wait(s)) && register(s) });
   manager.add(registrar, { name: 'heartbeat', after: (s) => keeper.waitHeld(s) });
@@ -494,5 +511,6 @@ export function buildHostAgent(o: HostAgentOptions): HostAgent {
     consoleFiles: (namespace, name) => consoleFilesOf(o.consoleDir, virtType, namespace, name),
     sweep,
     network,
+    debugDomains: () => scanHostDomains({ host, conn: link.connection, keeper, started: connected.isOpen }),
   };
 }

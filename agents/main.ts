@@ -8,7 +8,7 @@ import { Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadAgentConfig, type AgentFlags } from '../config/agent';
 import { agentLogger } from './logger';
-import { createCassandraClient, migrate, ObjectStore } from '../store';
+import { createCassandraClient, ObjectStore, startStore, startupSteps } from '../store';
 import { LeaseRepository } from '../store/leases';
 import { MetricsStore } from '../store/samples';
 import { EventRepository } from '../store/events';
@@ -57,12 +57,21 @@ async function main(argv: string[]): Promise<number> {
     contactPoints: cfg.cassandra.contactPoints, localDataCenter: cfg.cassandra.localDataCenter,
     username: cfg.cassandra.username, password: cfg.cassandra.password,
   });
-  await client.connect();
-  await migrate({ client, keyspace: cfg.cassandra.keyspace, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec, logger });
+  // SIGINT/SIGTERM also end the start-up's waiting (for Cassandra, for the schema).
+  const signal = abortOnSignals((sig) => logger.info({ signal: sig }, 'stopping (domains keep running)'));
   const store = new ObjectStore({ client, keyspace: cfg.cassandra.keyspace, logger, feed: { retentionSec: cfg.feedRetentionSec } });
-  await store.init();
-  // The key of console tokens, shared with the frontends through Cassandra (created by whoever comes first).
-  const consoleKey = await new ClusterSecretRepository({ client, keyspace: cfg.cassandra.keyspace }).getOrCreate(CONSOLE_TOKEN_SECRET, () => randomBytes(32));
+  let consoleKey: Uint8Array;
+  try {
+    // Each step retried with backoff: an agent started before Cassandra or the migration waits.
+    await startStore({ client, keyspace: cfg.cassandra.keyspace, store, logger, signal, schemaMode: cfg.cassandra.schemaMode, replicationFactor: cfg.cassandra.replicationFactor, feedRetentionSec: cfg.feedRetentionSec });
+    // The key of console tokens, shared with the frontends through Cassandra (created by whoever comes first).
+    consoleKey = await startupSteps({ logger, signal })('reading the console key',
+      () => new ClusterSecretRepository({ client, keyspace: cfg.cassandra.keyspace }).getOrCreate(CONSOLE_TOKEN_SECRET, () => randomBytes(32)));
+  } catch (err) {
+    await client.shutdown().catch(() => undefined);
+    if (signal.aborted) return 0;
+    throw err;
+  }
 
   const hosts: HostSpecForProcess[] = cfg.hollow > 0
     ? await hollowHosts({ prefix: cfg.host, count: cfg.hollow, dir: join(cfg.stateDir, 'hollow'), cpus: cfg.hollowCpus, memoryMiB: cfg.hollowMemoryMiB, labels: cfg.labels })
@@ -91,7 +100,6 @@ async function main(argv: string[]): Promise<number> {
       libvirtProbeMs: cfg.libvirtProbeMs,
     },
   });
-  const signal = abortOnSignals((sig) => logger.info({ signal: sig }, 'stopping (domains keep running)'));
   logger.info({ hosts: hosts.length, keyspace: cfg.cassandra.keyspace }, 'stratus-agent starting');
   // One manager, started in this order and stopped in reverse: the libvirt workers and Cassandra
   // last, then the sources and hosts, the metrics endpoint first. Any part failing (the metrics
@@ -102,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
     .add(closer('cassandra', () => client.shutdown().catch(() => undefined)));
   proc.addTo(manager);
   if (cfg.metricsPort > 0) {
-    manager.add(new MetricsServer({ registry, host: cfg.metricsAddress, port: cfg.metricsPort, notReady: () => proc.notReady(), logger }), 'metrics-server');
+    manager.add(new MetricsServer({ registry, host: cfg.metricsAddress, port: cfg.metricsPort, notReady: () => proc.notReady(), routes: [proc.debugDomainsHandler], logger }), 'metrics-server');
   }
   let code = 0;
   try {

@@ -31,7 +31,7 @@ import { mountMetrics } from './routes-metrics';
 import { mountEvents } from './events/routes';
 import type { EventRepository } from '../store/events';
 import { largeBodyGate, type LargeBodyGateOptions } from './middleware/large-bodies';
-import type { Clock } from '../runtime';
+import { PROBE_PATHS, type Clock } from '../runtime';
 
 export interface AppOptions {
   store: ObjectStore;
@@ -42,8 +42,8 @@ export interface AppOptions {
   /** watch timings: feed polling, BOOKMARK period (default 60 s), idle keep-alive (default 30 s), stream lifetime */
   watch?: Partial<{ pollMs: number; bookmarkMs: number; keepAliveMs: number; maxTimeoutSeconds: number }>;
   clock?: Clock;
-  /** readiness: resolves true when the store answers */
-  ready?: () => Promise<boolean>;
+  /** readiness: resolves undefined when this frontend can serve, else why not (/readyz answers 503 with it) */
+  notReady?: () => Promise<string | undefined>;
   /** authentication, authorization, admission (quota), rate limits, audit: api/auth/security.ts */
   security: Security;
   /** how many requests with large bodies are served at once (memory bound): api/middleware/large-bodies.ts */
@@ -61,6 +61,12 @@ export interface StratusApp {
   metrics: ApiMetrics;
   /** stops the shared feed followers and ends the console sessions */
   close(): void;
+  /**
+   * the frontend is stopping (SIGTERM): /readyz answers 503, new requests are refused (503 with
+   * Retry-After, the connection closed after each response) and every watch ends (a last
+   * BOOKMARK, then the end of the stream); requests already in flight finish
+   */
+  drain(): void;
   /** the node server's 'upgrade' listener: websockets (VM consoles) through the same middleware as requests */
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
@@ -86,7 +92,19 @@ export function createApp(o: AppOptions): StratusApp {
     admission: o.security.admission, scope: (ctx, t) => o.security.listScope(ctx, t),
   });
 
+  let draining = false;
   app.use(async (ctx: Context, next: Next) => {
+    if (draining) {
+      // Keep-alive connections end with this response: the client reconnects to another frontend.
+      ctx.set('Connection', 'close');
+      // Probes are still answered: load balancers must see /readyz turn false.
+      if (!PROBE_PATHS.has(ctx.path)) {
+        ctx.status = 503;
+        ctx.set('Retry-After', '1');
+        ctx.body = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server is shutting down', reason: 'ServiceUnavailable', code: 503 };
+        return;
+      }
+    }
     // A caller's id is kept when it is a short token (it is logged and echoed); otherwise a new one.
     const given = ctx.get('X-Request-Id');
     const id = /^[A-Za-z0-9._:=+/-]{1,128}$/.test(given) ? given : randomUUID();
@@ -114,10 +132,10 @@ export function createApp(o: AppOptions): StratusApp {
   router.get('/healthz', (ctx) => { ctx.type = 'text/plain'; ctx.body = 'ok'; });
   router.get('/livez', (ctx) => { ctx.type = 'text/plain'; ctx.body = 'ok'; });
   router.get('/readyz', async (ctx) => {
-    const ok = o.ready ? await o.ready().catch(() => false) : true;
-    ctx.status = ok ? 200 : 503;
+    const why = draining ? 'shutting down' : o.notReady ? await o.notReady().catch((err) => `readiness check failed: ${String(err)}`) : undefined;
+    ctx.status = why ? 503 : 200;
     ctx.type = 'text/plain';
-    ctx.body = ok ? 'ok' : 'store unavailable';
+    ctx.body = why ?? 'ok';
   });
   router.get('/metrics', async (ctx) => {
     o.security.authorizeMetrics(ctx);
@@ -193,6 +211,10 @@ export function createApp(o: AppOptions): StratusApp {
     close: () => {
       hub.close();
       consoles.close();
+    },
+    drain: () => {
+      draining = true;
+      hub.drain();
     },
   };
 }

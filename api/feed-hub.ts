@@ -11,7 +11,11 @@ import { systemClock, type Clock } from '../runtime';
 export interface EventSource {
   /** Events since the last call, oldest first. */
   poll(): Promise<WatchEvent[]>;
-  /** A resourceVersion from which nothing after the events returned so far would be missed. */
+  /**
+   * A resourceVersion from which nothing after the events returned so far would be missed; taken
+   * before a poll(), also one that the events that poll returns cover (resuming from it may
+   * replay some of them, never skip one).
+   */
   cursor(): string;
   close(): void;
 }
@@ -42,10 +46,17 @@ class KindFeed {
   subs = new Set<Subscription>();
   idleSince = 0;
   timer?: unknown;
+  /**
+   * The follower's cursor as of the events already handed to the subscriptions' queues. Read
+   * only after a step has queued what it read, so a subscriber that takes it before draining its
+   * queue has every event up to it (the follower's own cursor moves before the events are queued).
+   */
+  delivered: string;
 
   constructor(store: ObjectStore, readonly kind: string, now: number) {
     this.follower = store.follow(kind);
     this.origin = BigInt(now) * 10000n;
+    this.delivered = this.follower.cursor();
   }
 }
 
@@ -59,7 +70,7 @@ class Subscription implements EventSource {
     return q;
   }
   cursor(): string {
-    return this.feed.follower.cursor();
+    return this.feed.delivered;
   }
   close(): void {
     if (this.closed) return;
@@ -88,6 +99,9 @@ export class FeedHub {
   private readonly overlapTicks: bigint;
   private readonly idleMs: number;
   private readonly clock: Clock;
+  private readonly ending = new AbortController();
+  /** aborted when the frontend starts draining: every watch sends its last events (and a BOOKMARK) and ends */
+  readonly draining: AbortSignal = this.ending.signal;
 
   constructor(private readonly o: FeedHubOptions) {
     this.pollMs = o.pollMs ?? 250;
@@ -118,6 +132,11 @@ export class FeedHub {
     }
     feed.subs.add(sub);
     return sub;
+  }
+
+  /** Tells every watch to end (a frontend draining); the followers keep running until close(). */
+  drain(): void {
+    this.ending.abort();
   }
 
   /** Stops every follower (a frontend shutting down). */
@@ -152,6 +171,7 @@ export class FeedHub {
         feed.buffer.push({ ticks: rvTicks(event.object.metadata.resourceVersion!), event });
         for (const s of feed.subs) s.queue.push(event);
       }
+      feed.delivered = feed.follower.cursor();
       const keepAfter = BigInt(this.clock.now()) * 10000n - this.bufferTicks;
       let drop = 0;
       while (drop < feed.buffer.length && (feed.buffer[drop].ticks < keepAfter || feed.buffer.length - drop > this.bufferMax)) drop++;

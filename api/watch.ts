@@ -140,26 +140,39 @@ export class Watcher {
       follower = open(rv);
     }
     this.o.onOpen?.();
+    // A draining frontend ends every watch: the events read so far, a last BOOKMARK (when asked
+    // for) with a cursor that covers them, then the end of the stream: the client resumes there
+    // on another frontend without missing anything.
+    const ending = this.o.hub?.draining;
+    const stop = ending ? AbortSignal.any([signal, ending]) : signal;
     try {
       const clock = this.clock;
       let lastBookmark = clock.now();
-      while (!signal.aborted) {
+      const bookmark = (rv: string) => {
+        send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: req.collection?.apiVersion ?? 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: rv } } });
+        lastBookmark = clock.now();
+      };
+      for (;;) {
+        // Taken before the poll: every event up to it is in what the poll returns (EventSource.cursor).
+        const covered = follower.cursor();
         const events = await follower.poll();
         for (const raw of events) {
           const ev = throughLabelSelector(raw, req.labelSelector);
           if (ev && keep(ev.object) && (!req.allow || await req.allow(ev.object))) send(ev);
         }
-        if (req.bookmarks && clock.now() - lastBookmark >= this.o.bookmarkMs) {
-          send({ type: 'BOOKMARK', object: { kind: req.kind.kind, apiVersion: req.collection?.apiVersion ?? 'stratuslab.eu/v1alpha1', metadata: { resourceVersion: follower.cursor() } } });
-          lastBookmark = clock.now();
+        if (signal.aborted) break;
+        if (ending?.aborted) {
+          if (req.bookmarks) bookmark(covered);
+          break;
         }
+        if (req.bookmarks && clock.now() - lastBookmark >= this.o.bookmarkMs) bookmark(covered);
         const keepAliveMs = this.o.keepAliveMs ?? 30_000;
         if (keepAliveMs > 0 && clock.now() - lastWrite >= keepAliveMs) {
           // Whitespace between events: every watch decoder (client-go's, ours) skips it.
           out.write('\n');
           lastWrite = clock.now();
         }
-        await sleep(clock, this.o.pollMs, signal);
+        await sleep(clock, this.o.pollMs, stop);
       }
     } finally {
       follower.close();

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { intValue, type Env } from './env';
 import { loadCassandraConfig, type CassandraConfig } from './index';
 import { loadEventConfig, type EventConfig } from './events';
+import { FAILOVER_DEFAULTS, heartbeatAckBoundMs } from './failover';
 
 export interface AgentFlags {
   host?: string;
@@ -51,11 +52,16 @@ export interface AgentConfig {
   pollIntervalMs: number;
   /** STRATUS_FEED_RETENTION_SEC: default 900 (as the API's) */
   feedRetentionSec: number;
-  /** --fence-ms / STRATUS_FENCE_MS: T_fence, default 30000 */
+  /**
+   * --fence-ms / STRATUS_FENCE_MS: T_fence, default 10000: the agent stops every domain when it
+   * could not renew its lease and write its heartbeat for this long (by its monotonic clock); it
+   * publishes it as Host status.fenceAfterMs. The controllers' STRATUS_RESCHEDULE_MS must exceed it
+   * by the margins of config/failover.ts (default 20000 for 10000).
+   */
   fenceAfterMs: number;
-  /** STRATUS_LEASE_RENEW_MS: default min(5000, T_fence/6) */
+  /** STRATUS_LEASE_RENEW_MS: default min(2000, T_fence/5) */
   renewIntervalMs: number;
-  /** --heartbeat-ms / STRATUS_HEARTBEAT_MS: Host status.heartbeatTime period, default min(10000, T_fence/3) */
+  /** --heartbeat-ms / STRATUS_HEARTBEAT_MS: Host status.heartbeatTime period, default min(3000, T_fence/3) */
   heartbeatIntervalMs: number;
   /** STRATUS_AGENT_RESYNC_MS: re-reconcile every VM, find orphans; default 30000 */
   resyncMs: number;
@@ -193,9 +199,9 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   if (!['auto', 'kvm', 'qemu', 'test'].includes(virtType)) throw new Error(`virt type must be auto, kvm, qemu or test, got "${virtType}"`);
   const host = flags.host ?? env['STRATUS_AGENT_HOST'] ?? hostname().split('.')[0];
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(host) || host.length > 63) throw new Error(`host name must be a DNS label, got "${host}"`);
-  const fenceAfterMs = intValue('STRATUS_FENCE_MS', flags.fenceMs ?? env['STRATUS_FENCE_MS'], 30_000);
-  const renewIntervalMs = intValue('STRATUS_LEASE_RENEW_MS', env['STRATUS_LEASE_RENEW_MS'], Math.min(5000, Math.max(100, Math.floor(fenceAfterMs / 6))));
-  const heartbeatIntervalMs = intValue('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], Math.min(10_000, Math.max(100, Math.floor(fenceAfterMs / 3))));
+  const fenceAfterMs = intValue('STRATUS_FENCE_MS', flags.fenceMs ?? env['STRATUS_FENCE_MS'], FAILOVER_DEFAULTS.fenceMs);
+  const renewIntervalMs = intValue('STRATUS_LEASE_RENEW_MS', env['STRATUS_LEASE_RENEW_MS'], Math.min(FAILOVER_DEFAULTS.renewIntervalMs, Math.max(100, Math.floor(fenceAfterMs / 5))));
+  const heartbeatIntervalMs = intValue('STRATUS_HEARTBEAT_MS', flags.heartbeatMs ?? env['STRATUS_HEARTBEAT_MS'], Math.min(FAILOVER_DEFAULTS.heartbeatIntervalMs, Math.max(100, Math.floor(fenceAfterMs / 3))));
   const metricsPort = intValue('STRATUS_AGENT_METRICS_PORT', flags.metricsPort ?? env['STRATUS_AGENT_METRICS_PORT'], 0);
   if (metricsPort > 65535) throw new Error(`the metrics port must be at most 65535, got ${metricsPort}`);
   const seeds = (flags.seeds ?? env['STRATUS_AGENT_SEEDS'] ?? 'auto') as AgentConfig['seeds'];
@@ -203,7 +209,12 @@ export function loadAgentConfig(flags: AgentFlags = {}, env: Env = process.env):
   const forwardAddress = env['STRATUS_AGENT_FORWARD_ADDRESS'] ?? '127.0.0.1';
   if (!isIPv4(forwardAddress)) throw new Error(`STRATUS_AGENT_FORWARD_ADDRESS must be an IPv4 address, got "${forwardAddress}"`);
   if (renewIntervalMs >= fenceAfterMs || heartbeatIntervalMs >= fenceAfterMs) {
-    throw new Error(`the lease renewal (${renewIntervalMs} ms) and heartbeat (${heartbeatIntervalMs} ms) periods must be shorter than T_fence (${fenceAfterMs} ms)`);
+    throw new Error(`the lease renewal (STRATUS_LEASE_RENEW_MS ${renewIntervalMs} ms) and heartbeat (STRATUS_HEARTBEAT_MS ${heartbeatIntervalMs} ms) periods must be shorter than T_fence (STRATUS_FENCE_MS ${fenceAfterMs} ms)`);
+  }
+  // A heartbeat counts only if acknowledged within the ack bound: one period must leave room for
+  // a second try before T_fence, or one slow write fences the host.
+  if (heartbeatIntervalMs + heartbeatAckBoundMs(fenceAfterMs) >= fenceAfterMs) {
+    throw new Error(`STRATUS_HEARTBEAT_MS (${heartbeatIntervalMs}) plus the heartbeat ack bound (${heartbeatAckBoundMs(fenceAfterMs)}) must be shorter than STRATUS_FENCE_MS (${fenceAfterMs})`);
   }
   return {
     cassandra,

@@ -5,6 +5,7 @@ import { int, type Env } from './env';
 import { hostname } from 'node:os';
 import { loadCassandraConfig, type CassandraConfig } from './index';
 import { loadEventConfig, type EventConfig } from './events';
+import { FAILOVER_DEFAULTS, heartbeatAckBoundMs, minRescheduleMs } from './failover';
 
 export interface ControllerConfig {
   cassandra: CassandraConfig;
@@ -35,13 +36,21 @@ export interface ControllerConfig {
     /** STRATUS_SCHEDULER_UNSCHEDULABLE_RETRY_MS: default 60000 */
     unschedulableRetryMs: number;
   };
+  /**
+   * Failover (config/failover.ts). Safe only if T_resched ≥ T_fence·(1 + skew) + max(stop
+   * allowance, heartbeat ack bound): loading refuses anything shorter.
+   */
   hostHealth: {
-    /** STRATUS_LEASE_MS: heartbeat age after which a host is NotReady, default 25000 (agents heartbeat every 10 s) */
+    /** STRATUS_LEASE_MS: heartbeat age (as this process saw it) after which a host is NotReady, default 8000 (agents heartbeat every 3 s) */
     leaseDurationMs: number;
-    /** STRATUS_FENCE_MS: the agents' T_fence, default 30000 */
+    /** STRATUS_FENCE_MS: the agents' T_fence, default 10000 (a host that publishes a longer one in status.fenceAfterMs gets the longer one) */
     fenceMs: number;
-    /** STRATUS_RESCHEDULE_MS: T_resched (> T_fence), default 60000 */
+    /** STRATUS_RESCHEDULE_MS: T_resched, heartbeat age after which a host's VMs are rescheduled, default 20000 */
     rescheduleMs: number;
+    /** STRATUS_CLOCK_SKEW_PERCENT: assumed bound on the clock RATE skew between agent and controller machines, default 1 */
+    clockSkewPercent: number;
+    /** STRATUS_FENCE_STOP_ALLOWANCE_MS: time allowed to stop the domains plus the agent's fence lateness, default 5000 */
+    stopAllowanceMs: number;
   };
   audit: {
     /** STRATUS_AUDIT_PERIOD_MS: default 60000 */
@@ -81,14 +90,34 @@ export function loadControllerConfig(env: Env = process.env): ControllerConfig {
       unschedulableRetryMs: int(env, 'STRATUS_SCHEDULER_UNSCHEDULABLE_RETRY_MS', 60_000),
     },
     hostHealth: {
-      leaseDurationMs: int(env, 'STRATUS_LEASE_MS', 25_000), fenceMs: int(env, 'STRATUS_FENCE_MS', 30_000),
-      rescheduleMs: int(env, 'STRATUS_RESCHEDULE_MS', 60_000),
+      leaseDurationMs: int(env, 'STRATUS_LEASE_MS', FAILOVER_DEFAULTS.leaseDurationMs),
+      fenceMs: int(env, 'STRATUS_FENCE_MS', FAILOVER_DEFAULTS.fenceMs),
+      rescheduleMs: int(env, 'STRATUS_RESCHEDULE_MS', FAILOVER_DEFAULTS.rescheduleMs),
+      clockSkewPercent: int(env, 'STRATUS_CLOCK_SKEW_PERCENT', FAILOVER_DEFAULTS.clockSkewPercent),
+      stopAllowanceMs: int(env, 'STRATUS_FENCE_STOP_ALLOWANCE_MS', FAILOVER_DEFAULTS.stopAllowanceMs),
     },
     audit: { periodMs: int(env, 'STRATUS_AUDIT_PERIOD_MS', 60_000), claimGraceMs: int(env, 'STRATUS_CLAIM_GRACE_MS', 30_000) },
     events: loadEventConfig(env),
   };
-  if (cfg.hostHealth.rescheduleMs <= cfg.hostHealth.fenceMs) {
-    throw new Error(`STRATUS_RESCHEDULE_MS (${cfg.hostHealth.rescheduleMs}) must be longer than STRATUS_FENCE_MS (${cfg.hostHealth.fenceMs})`);
-  }
+  checkFailoverTimings(cfg.hostHealth);
   return cfg;
+}
+
+/**
+ * Refuses failover timings that could run a VM on two hosts at once (T_resched too close to
+ * T_fence), or that make no sense (NotReady after T_resched), naming the variables.
+ */
+export function checkFailoverTimings(h: ControllerConfig['hostHealth']): void {
+  const { fenceMs, rescheduleMs, clockSkewPercent: skew, stopAllowanceMs: allowance } = h;
+  if (fenceMs < 1) throw new Error(`STRATUS_FENCE_MS must be at least 1, got ${fenceMs}`);
+  if (skew > 50) throw new Error(`STRATUS_CLOCK_SKEW_PERCENT must be at most 50, got ${skew}`);
+  const min = minRescheduleMs(fenceMs, skew, allowance);
+  if (rescheduleMs < min) {
+    throw new Error(
+      `STRATUS_RESCHEDULE_MS (${rescheduleMs}) is too short for STRATUS_FENCE_MS (${fenceMs}): T_resched must be at least ` +
+      `T_fence x (1 + ${skew}% clock skew) + max(STRATUS_FENCE_STOP_ALLOWANCE_MS ${allowance}, heartbeat ack bound ${heartbeatAckBoundMs(fenceMs)}) = ${min} ms, ` +
+      'or an agent could still run a VM its replacement already runs',
+    );
+  }
+  if (h.leaseDurationMs > rescheduleMs) throw new Error(`STRATUS_LEASE_MS (${h.leaseDurationMs}) must not exceed STRATUS_RESCHEDULE_MS (${rescheduleMs})`);
 }

@@ -1,6 +1,6 @@
 // The only place that reads the environment: every process's settings, with documented defaults.
 
-import { int, type Env } from './env';
+import { int, intValue, type Env } from './env';
 import { loadAuthConfig, type AuthConfig } from './auth';
 
 export type { AuthConfig, OidcConfig, LdapConfig } from './auth';
@@ -17,6 +17,13 @@ export interface CassandraConfig {
   /** STRATUS_CASSANDRA_USER / STRATUS_CASSANDRA_PASSWORD */
   username?: string;
   password?: string;
+  /**
+   * STRATUS_MIGRATE: what a component does about the schema at start. `wait` (default): wait
+   * until the migration step (`npm run migrate` / stratus-migrate) has applied the version it
+   * needs; `auto`: apply the migrations itself (development only: components racing to create a
+   * fresh schema is how Cassandra's schema disagreement happens).
+   */
+  schemaMode: 'wait' | 'auto';
 }
 
 export interface ApiConfig {
@@ -45,6 +52,19 @@ export interface ApiConfig {
   workers: number;
   /** authentication, authorization, rate limits, audit, quota repair (config/auth.ts) */
   auth: AuthConfig;
+  /** STRATUS_SHUTDOWN_GRACE_MS: on SIGTERM, how long in-flight requests and watches may take to finish, default 10000 */
+  shutdownGraceMs: number;
+}
+
+/** What stratus-migrate needs (api/migrate-main.ts). */
+export interface MigrateConfig {
+  cassandra: CassandraConfig;
+  /** STRATUS_FEED_RETENTION_SEC: the change feed's TTL written into a new feed table, default 900 */
+  feedRetentionSec: number;
+  /** STRATUS_MIGRATE_TIMEOUT_SEC (or --timeout): how long to wait for Cassandra to answer, default 120 */
+  timeoutSec: number;
+  /** STRATUS_LOG_LEVEL: default warn (the statements applied are logged at info) */
+  logLevel: string;
 }
 
 
@@ -56,6 +76,28 @@ export function loadCassandraConfig(env: Env = process.env): CassandraConfig {
     replicationFactor: int(env, 'STRATUS_REPLICATION', 1),
     username: env['STRATUS_CASSANDRA_USER'] || undefined,
     password: env['STRATUS_CASSANDRA_PASSWORD'] || undefined,
+    schemaMode: schemaMode(env),
+  };
+}
+
+function schemaMode(env: Env): 'wait' | 'auto' {
+  const v = (env['STRATUS_MIGRATE'] ?? '').trim() || 'wait';
+  if (v !== 'wait' && v !== 'auto') throw new Error(`STRATUS_MIGRATE must be "wait" or "auto", got "${v}"`);
+  return v;
+}
+
+/** STRATUS_SHUTDOWN_GRACE_MS: how long a stopping frontend or controller replica lets work in flight finish; default 10000. */
+export function loadShutdownGraceMs(env: Env = process.env): number {
+  return int(env, 'STRATUS_SHUTDOWN_GRACE_MS', 10_000);
+}
+
+/** `timeoutSec` is the --timeout flag of stratus-migrate, which overrides STRATUS_MIGRATE_TIMEOUT_SEC. */
+export function loadMigrateConfig(env: Env = process.env, flags: { timeout?: string } = {}): MigrateConfig {
+  return {
+    cassandra: loadCassandraConfig(env),
+    feedRetentionSec: int(env, 'STRATUS_FEED_RETENTION_SEC', 900),
+    timeoutSec: flags.timeout !== undefined ? intValue('--timeout', flags.timeout, 120) : int(env, 'STRATUS_MIGRATE_TIMEOUT_SEC', 120),
+    logLevel: env['STRATUS_LOG_LEVEL'] ?? 'warn',
   };
 }
 
@@ -79,5 +121,6 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     feedRetentionSec: int(env, 'STRATUS_FEED_RETENTION_SEC', 900),
     auth: loadAuthConfig(env),
     workers: Math.max(1, int(env, 'STRATUS_API_WORKERS', 1)),
+    shutdownGraceMs: loadShutdownGraceMs(env),
   };
 }

@@ -21,6 +21,7 @@ import { VOLUME_FINALIZER } from '../kube/names';
 import { HOST_DELETED, restartsElsewhere } from './vm-status';
 import type { PlacementDeps } from './placement-deps';
 import { ErrorCode, hasCode } from '../errors';
+import { FAILOVER_DEFAULTS } from '../config/failover';
 
 export interface HostRemovalOptions extends PlacementDeps {
   /** T_resched, as host health's (it must exceed the agents' T_fence); default 60 000 ms */
@@ -73,7 +74,7 @@ export class HostRemoval {
     const now = this.clock.now();
     let since = this.goneSince.get(name);
     if (since === undefined) this.goneSince.set(name, (since = now));
-    const wait = since + (this.o.rescheduleMs ?? 60_000) - now;
+    const wait = since + (this.o.rescheduleMs ?? FAILOVER_DEFAULTS.rescheduleMs) - now;
     if (wait > 0) return { requeueAfterMs: wait + 50 };
     // Confirm against the store: a lagging cache must not take VMs off a host that is back.
     if (await this.o.store.get({ kind: 'Host', namespace: '', name }, { serial: true })) return {};

@@ -23,6 +23,7 @@ import {
   claimAddresses, networkKeyOf, releaseAddressClaim, resolveNetworks, type IpamReason, type KnownClaim, type NetworkLookup,
 } from './ipam';
 import { networkInterfaces } from '../kube/networks';
+import { sharedPoolsNeeded } from '../kube/disks';
 import { vmRequest, type Resources } from '../kube/resources';
 import type { Policy } from './placement/scores';
 import { groupTerms, topologyClaimsOn } from './placement/topology-claims';
@@ -209,11 +210,14 @@ export class Scheduler {
       this.events.event(fresh, 'Warning', 'FailedScheduling', pin.conflict);
       return { requeueAfterMs: this.o.unschedulableRetryMs ?? 60_000 };
     }
+    // Disks kept on a shared pool (a VM that moved, or moves): only hosts with that pool fit.
+    const sharedPools = sharedPoolsNeeded(vm);
     const d = decide(
       {
         key, namespace: vm.metadata.namespace ?? '', labels: vm.metadata.labels ?? {}, request, placement,
         ...(pin.host ? { onlyHost: { host: pin.host, why: 'volume on another host' } } : {}),
         ...(networks.length > 0 ? { networks } : {}),
+        ...(sharedPools.length > 0 ? { sharedPools } : {}),
       },
       cache,
       {

@@ -11,9 +11,14 @@ import { releasePlacement } from './placement/claims';
 import type { PlacementCache } from './placement/cache';
 import type { CachedObject } from '../runtime';
 import { ErrorCode, hasCode } from '../errors';
+import { volumesKeptOnUnbind } from '../kube/disks';
 
-/** Status fields that describe a VM on its host; unbinding clears them. */
-export const HOST_STATUS_FIELDS = ['host', 'domainUUID', 'startTime', 'volumes', 'ip'] as const;
+/**
+ * Status fields that describe a VM on its host; unbinding clears them. status.volumes is cleared
+ * too, except its disks on shared storage pools: they move with the VM, and placement and the
+ * next host read where they are (kube/disks.ts).
+ */
+export const HOST_STATUS_FIELDS = ['host', 'domainUUID', 'startTime', 'ip'] as const;
 
 export interface UnbindDeps {
   store: ObjectStore;
@@ -46,7 +51,12 @@ export async function changeBoundVm(
       if (cur.metadata.uid !== vm.metadata.uid || !st || st.host !== host) return undefined;
       const what = change(st, cur);
       if (!what) return undefined;
-      if (what === 'unbind') for (const f of HOST_STATUS_FIELDS) delete st[f];
+      if (what === 'unbind') {
+        for (const f of HOST_STATUS_FIELDS) delete st[f];
+        const kept = volumesKeptOnUnbind(st.volumes);
+        if (kept.length > 0) st.volumes = kept;
+        else delete st.volumes;
+      }
       outcome = what === 'unbind' ? 'unbound' : 'updated';
       return cur;
     }, { status: true });

@@ -106,6 +106,16 @@ export class Controller<K extends string = string> {
     this.queue.addAfter(key, ms);
   }
 
+  /**
+   * The first stopping phase (runtime/manager.ts Drainable): take no new key and let the
+   * reconciles in flight finish while their signal is still live, so a stopping replica leaves
+   * no half-done work behind (the next replica would redo it, but a bind half-written is noise).
+   */
+  async drain(): Promise<void> {
+    this.queue.shutDown();
+    await this.queue.drained();
+  }
+
   /** Waits for the watched informers to sync, runs the workers until `signal` aborts, then drains. */
   async start(signal: AbortSignal): Promise<void> {
     const log = this.o.logger.child({ controller: this.name });

@@ -1,7 +1,10 @@
 // The one runner of a process (STYLE 9): named runnables started one after the other in the order
 // added (each optionally after a start-up step, e.g. "the lease is held"), and, when the signal
-// aborts or any runnable fails, stopped one by one in reverse order, each awaited up to
-// stopTimeoutMs. Reports readiness for /readyz. A Manager is itself a Runnable.
+// aborts or any runnable fails, stopped in two phases: first every started runnable that can
+// drain (stop taking new work, finish what is in flight: an HTTP server, a controller) drains,
+// all at once; then they are stopped one by one in reverse order, each awaited up to
+// stopTimeoutMs. Reports readiness for /readyz (with the reason a start-up step gives while it
+// waits). A Manager is itself a Runnable.
 
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
@@ -21,9 +24,24 @@ export interface AddOptions {
   name?: string;
   /**
    * a start-up step awaited (in order) before this runnable starts, e.g. "connected" or "synced";
-   * false, or the manager stopping meanwhile, ends the start-up: nothing after it starts
+   * false, or the manager stopping meanwhile, ends the start-up: nothing after it starts. It may
+   * `report` why it is still waiting (e.g. "waiting for Cassandra: ..."): notReady() says so.
    */
-  after?: (signal: AbortSignal) => Promise<boolean | void>;
+  after?: (signal: AbortSignal, report: (why: string | undefined) => void) => Promise<boolean | void>;
+}
+
+/**
+ * A runnable with a first stopping phase: drain() stops taking new work and resolves once the work
+ * in flight is done (or its own grace period ran out). The manager calls it on every started
+ * runnable before it stops any of them, so e.g. an HTTP server finishes its requests while the
+ * parts they use (the store, the audit log) still run.
+ */
+export interface Drainable {
+  drain(): Promise<void>;
+}
+
+function canDrain(r: Runnable): r is Runnable & Drainable {
+  return typeof (r as Partial<Drainable>).drain === 'function';
 }
 
 interface Entry {
@@ -38,6 +56,8 @@ export class Manager implements Runnable {
   private startedCount = 0;
   private allStarted = false;
   private stopped = false;
+  /** what the start-up step in progress last reported */
+  private waitingFor?: string;
   private resolveStarted!: () => void;
   /** resolves once every runnable has started (never, if the manager stopped first) */
   readonly started = new Promise<void>((resolve) => (this.resolveStarted = resolve));
@@ -61,13 +81,14 @@ export class Manager implements Runnable {
   /** 'starting' until every runnable started, 'stopping' once stopping; else the first runnable's reason, if any. */
   notReady(): string | undefined {
     if (this.stopped) return 'stopping';
-    if (!this.allStarted) {
-      const next = this.entries[this.startedCount];
-      return next ? `starting (waiting for ${next.name})` : 'starting';
-    }
-    for (const e of this.entries) {
+    for (const e of this.entries.slice(0, this.startedCount)) {
       const why = e.r.notReady?.();
       if (why) return `${e.name}: ${why}`;
+    }
+    if (!this.allStarted) {
+      const next = this.entries[this.startedCount];
+      if (!next) return 'starting';
+      return this.waitingFor ? `starting: ${this.waitingFor}` : `starting (waiting for ${next.name})`;
     }
     return undefined;
   }
@@ -76,7 +97,7 @@ export class Manager implements Runnable {
   async start(signal: AbortSignal): Promise<void> {
     const log = this.o.logger;
     const clock = this.o.clock ?? systemClock;
-    const running: { name: string; ac: AbortController; done: Promise<void> }[] = [];
+    const running: { name: string; r: Runnable; ac: AbortController; done: Promise<void> }[] = [];
     let firstError: unknown;
     // Aborted when the manager stops: by `signal`, or because a runnable failed or returned.
     const stopping = new AbortController();
@@ -94,10 +115,13 @@ export class Manager implements Runnable {
       if (after) {
         let go: boolean | void;
         try {
-          go = await after(stopping.signal);
+          go = await after(stopping.signal, (why) => (this.waitingFor = why));
         } catch (err) {
-          fail(name, err);
+          // A step cut short by the stop (a retry loop told to give up) is not a failure.
+          if (!stopping.signal.aborted) fail(name, err);
           break;
+        } finally {
+          this.waitingFor = undefined;
         }
         if (go === false || stopping.signal.aborted) break;
       }
@@ -114,7 +138,7 @@ export class Manager implements Runnable {
           },
           (err) => fail(name, err),
         );
-      running.push({ name, ac, done });
+      running.push({ name, r, ac, done });
       this.startedCount++;
     }
     if (!stopping.signal.aborted && this.startedCount === this.entries.length) {
@@ -126,12 +150,18 @@ export class Manager implements Runnable {
     signal.removeEventListener('abort', stop);
     this.stopped = true;
     const timeout = this.o.stopTimeoutMs ?? 30_000;
+    const bounded = async (name: string, what: string, p: Promise<void>) => {
+      const timer = new AbortController();
+      const timedOut = await Promise.race([p.then(() => false), sleep(clock, timeout, timer.signal).then(() => !timer.signal.aborted)]);
+      timer.abort();
+      if (timedOut) log.warn({ runnable: name, timeoutMs: timeout }, `runnable did not ${what} in time`);
+    };
+    await Promise.all(running.map(({ name, r }) => canDrain(r)
+      ? bounded(name, 'drain', Promise.resolve().then(() => r.drain()).catch((err) => log.warn({ runnable: name, err: String(err) }, 'draining failed')))
+      : undefined));
     for (const { name, ac, done } of running.reverse()) {
       ac.abort();
-      const timer = new AbortController();
-      const timedOut = await Promise.race([done.then(() => false), sleep(clock, timeout, timer.signal).then(() => !timer.signal.aborted)]);
-      timer.abort();
-      if (timedOut) log.warn({ runnable: name, timeoutMs: timeout }, 'runnable did not stop in time');
+      await bounded(name, 'stop', done);
     }
     if (firstError !== undefined) throw firstError;
   }

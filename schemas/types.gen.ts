@@ -73,6 +73,10 @@ export type Disk = {
    * The bus the disk is attached with. Absent means virtio.
    */
   bus?: 'virtio' | 'sata' | 'scsi';
+  /**
+   * The disk's content may be thrown away: it is recreated when the VM moves to another host (drain, host failure). Default false: a disk cloned from an Image or a blank disk is the VM's data, kept across moves (on a shared storage pool) or the move is refused. Disks of a Volume ignore it (the Volume keeps its own storage).
+   */
+  ephemeral?: boolean;
 };
 
 /**
@@ -409,6 +413,10 @@ export type HostStatus = {
   conditions?: Conditions;
   heartbeatTime?: Timestamp;
   /**
+   * The agent's T_fence in milliseconds: it stops every domain when it could not renew its lease and write its heartbeat for this long. Host health reschedules the host's VMs only after max(its configured T_fence, this) plus its margins.
+   */
+  fenceAfterMs?: number;
+  /**
    * The libvirt connection URI the agent uses, e.g. qemu:///system.
    */
   libvirtURI?: string;
@@ -476,6 +484,27 @@ export type HostStatus = {
      * Why not ready.
      */
     message?: string;
+  }[];
+  /**
+   * The storage pools of the host the agent uses, and which of them several hosts share (a VM whose disks live on a shared pool can move to a host with the same pool).
+   */
+  storagePools?: {
+    /**
+     * The libvirt storage pool's name.
+     */
+    name: string;
+    /**
+     * The pool's target path on the host.
+     */
+    path?: string;
+    /**
+     * The pool is shared storage (e.g. a netfs pool on NFS) that other hosts mount too.
+     */
+    shared?: boolean;
+    /**
+     * The identity of the shared storage: equal on every host that mounts the same storage.
+     */
+    sharedId?: string;
   }[];
 };
 /**
@@ -1412,6 +1441,14 @@ export type DiskStatus = {
    * The path of the disk's file on the host.
    */
   path?: string;
+  /**
+   * The storage pool holding the disk on its host.
+   */
+  pool?: string;
+  /**
+   * The identity of the shared storage pool holding the disk (Host status.storagePools[].sharedId), when the pool is shared by several hosts: the disk can move with the VM to any host with that pool. Absent: the disk is local to its host.
+   */
+  sharedPool?: string;
 };
 /**
  * One network interface of the VM and its addresses.

@@ -9,8 +9,13 @@
 // Exit 0 and print the release version when ready; exit 1 (reason on stderr) otherwise.
 // A node with authentication on (STRATUS_CASSANDRA_AUTH=1) that asks for credentials is
 // answering CQL: it counts as ready ("authentication required" is printed instead of a version).
+// Listing peers needs a login there: the probe tries STRATUS_CASSANDRA_USER/_PASSWORD, then the
+// operator role of scripts/cassandra-roles.js ($STRATUS_CASSANDRA_CREDENTIALS/stratus_admin.env),
+// then the default superuser cassandra/cassandra (a fresh cluster, before the roles script ran).
 'use strict';
 
+const fs = require('node:fs');
+const path = require('node:path');
 const cassandra = require('cassandra-driver');
 
 function parseArgs(argv) {
@@ -31,7 +36,47 @@ function parseArgs(argv) {
   return opts;
 }
 
+/** Logins to try, in order, when the node asks for credentials. */
+function credentials(env = process.env) {
+  const out = [];
+  if (env.STRATUS_CASSANDRA_USER) out.push([env.STRATUS_CASSANDRA_USER, env.STRATUS_CASSANDRA_PASSWORD || '']);
+  if (env.STRATUS_CASSANDRA_CREDENTIALS) {
+    try {
+      const text = fs.readFileSync(path.join(env.STRATUS_CASSANDRA_CREDENTIALS, 'stratus_admin.env'), 'utf8');
+      const m = /^STRATUS_CASSANDRA_PASSWORD=(.*)$/m.exec(text);
+      if (m) out.push(['stratus_admin', m[1]]);
+    } catch {
+      // no operator role yet
+    }
+  }
+  out.push(['cassandra', 'cassandra']);
+  return out;
+}
+
+const isAuthError = (e) => Object.values((e && e.innerErrors) || {}).some((x) => x && x.name === 'AuthenticationError');
+
 async function probe(opts) {
+  if (opts.peers === 0) {
+    try {
+      return await probeAs(opts);
+    } catch (e) {
+      if (isAuthError(e)) return 'authentication required';
+      throw e;
+    }
+  }
+  let last;
+  for (const login of [undefined, ...credentials()]) {
+    try {
+      return await probeAs(opts, login);
+    } catch (e) {
+      if (!isAuthError(e)) throw e;
+      last = e;
+    }
+  }
+  throw new Error(`authentication required and no known login was accepted to list peers (set STRATUS_CASSANDRA_CREDENTIALS or STRATUS_CASSANDRA_USER): ${String(last.message).split('\n')[0]}`);
+}
+
+async function probeAs(opts, login) {
   const endpoint = `${opts.host}:${opts.port}`;
   const lbp = new cassandra.policies.loadBalancing.AllowListPolicy(
     new cassandra.policies.loadBalancing.RoundRobinPolicy(),
@@ -45,16 +90,11 @@ async function probe(opts) {
       reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(60000),
     },
     pooling: { warmup: false },
+    authProvider: login ? new cassandra.auth.PlainTextAuthProvider(login[0], login[1]) : undefined,
     socketOptions: { connectTimeout: opts.timeoutMs, readTimeout: opts.timeoutMs },
   });
   try {
-    try {
-      await client.connect();
-    } catch (e) {
-      const inner = Object.values((e && e.innerErrors) || {});
-      if (opts.peers === 0 && inner.some((x) => x && x.name === 'AuthenticationError')) return 'authentication required';
-      throw e;
-    }
+    await client.connect();
     const local = await client.execute('SELECT release_version FROM system.local');
     const version = local.first() && local.first().release_version;
     if (!version) throw new Error('system.local returned no release_version');

@@ -3,11 +3,14 @@
 // (PasswordAuthenticator + CassandraAuthorizer), which `npm run up` does by default and then runs
 // this script. Idempotent: run it again after upgrades (new tables).
 //
-//   node scripts/cassandra-roles.js        (after `npm run build`: it applies the migrations from dist/)
+//   node scripts/cassandra-roles.js          (after `npm run build`: it applies the migrations from dist/)
+//   node scripts/cassandra-roles.js --admin  (step 1 only: `npm run up` then migrates as stratus_admin
+//                                             with `npm run migrate`, and runs this script again for step 3)
 //
 // 1. Logs in as the operator role stratus_admin (its password file), or the first time as the
 //    default superuser cassandra/cassandra, and creates stratus_admin (superuser; for operators,
-//    migrations and this script only).
+//    migrations and this script only). In a cluster, checks that system_auth (roles, passwords,
+//    permissions) is replicated on min(3, nodes) nodes, and fixes it if not (see ensureAuthReplication).
 // 2. Applies the schema migrations as stratus_admin (components' roles may not create tables).
 // 3. Creates the login roles stratus_frontend, stratus_controllers, stratus_agents, each with a
 //    random password and only SELECT/MODIFY on the tables that component uses. Users of Stratus
@@ -137,7 +140,35 @@ async function connectAsSuperuser() {
   }
 }
 
+/** The replication factor of a keyspace in datacenter DC, from its system_schema row. */
+function replicationOf(replication) {
+  const r = replication || {};
+  return Number(String(r.class).endsWith('SimpleStrategy') ? r.replication_factor : (r[DC] ?? r.replication_factor ?? 0));
+}
+
+/**
+ * Cassandra creates system_auth with one replica: in a cluster each role would then live on one node
+ * only, and logins fail while that node is down. scripts/cassandra.sh starts a fresh cluster with
+ * min(3, nodes) replicas; a cluster started otherwise is altered here. There is no nodetool repair in
+ * this setup, so the rows written before are written again (roles here, permissions by the grants
+ * below) to reach every replica. Returns true when it altered the keyspace.
+ */
+async function ensureAuthReplication(c) {
+  const nodes = c.getState().getConnectedHosts().length || 1;
+  const peers = (await c.execute('SELECT peer FROM system.peers_v2')).rowLength;
+  const want = Math.min(3, Math.max(nodes, peers + 1));
+  const ks = (await c.execute("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'system_auth'")).first();
+  const have = replicationOf(ks && ks.replication);
+  if (have >= want) return false;
+  log(`system_auth has ${have} replica(s) on a cluster of ${peers + 1} nodes: altering it to ${want}`);
+  await c.execute(`ALTER KEYSPACE system_auth WITH replication = {'class': 'NetworkTopologyStrategy', '${DC}': ${want}}`);
+  return true;
+}
+
 async function main() {
+  const adminOnly = process.argv.includes('--admin');
+  const unknown = process.argv.slice(2).filter((a) => a !== '--admin');
+  if (unknown.length) throw new Error(`unknown argument ${unknown[0]} (usage: cassandra-roles.js [--admin])`);
   let { c, user } = await connectAsSuperuser();
   log(`logged in as ${user}`);
   if (user === 'cassandra') {
@@ -160,6 +191,17 @@ async function main() {
     log(`created the operator role ${ADMIN}`);
   }
   try {
+    if (await ensureAuthReplication(c)) {
+      // Write the known roles again so that every replica has them.
+      await ensureRole(c, ADMIN, readEnv(ADMIN), 'LOGIN = true'); // (a role may not change its own superuser status)
+      for (const role of Object.keys(ROLES)) {
+        if (readEnv(role) && (await roleExists(c, role))) await ensureRole(c, role, readEnv(role), 'LOGIN = true AND SUPERUSER = false');
+      }
+    }
+    if (adminOnly) {
+      log(`operator role ${ADMIN} ready (credentials in ${DIR}/${ADMIN}.env)`);
+      return;
+    }
     // The schema, as the operator (components' roles cannot create tables).
     const { migrate } = require(path.join(REPO, 'dist/store/migrations.js'));
     const ran = await migrate({ client: c, keyspace: KS, replicationFactor: RF });
@@ -171,8 +213,8 @@ async function main() {
     for (const [role, perTable] of Object.entries(ROLES)) {
       const password = readEnv(role) || newPassword();
       const existed = await roleExists(c, role);
-      if (!existed) await ensureRole(c, role, password, 'LOGIN = true AND SUPERUSER = false');
-      else if (!readEnv(role)) await ensureRole(c, role, password, 'LOGIN = true AND SUPERUSER = false'); // lost its file: new password
+      // A role that lost its file gets a new password.
+      if (!existed || !readEnv(role)) await ensureRole(c, role, password, 'LOGIN = true AND SUPERUSER = false');
       // Start from nothing, then grant exactly the list (a table dropped from the list loses its grant).
       await c.execute(`REVOKE ALL PERMISSIONS ON KEYSPACE ${KS} FROM ${role}`);
       for (const t of tables) await c.execute(`REVOKE ALL PERMISSIONS ON TABLE ${KS}.${t} FROM ${role}`);

@@ -298,6 +298,14 @@ launch_node() {
   [[ -n "$jamm" ]] && args+=("-javaagent:$jamm")
   # With authentication on, create the default superuser (cassandra) at once, not after 10 s.
   if [[ "$AUTH" == 1 ]]; then args+=(-Dcassandra.superuser_setup_delay_ms=500); fi
+  # In a cluster the system keyspaces that hold roles, permissions and repair history are created
+  # replicated on up to 3 nodes (Cassandra's default is 1: a role would then live on one node only,
+  # and logging in would fail whenever that node is down). The seed creates them before its peers
+  # join, so this must be right from the first start; scripts/cassandra-roles.js fixes older clusters.
+  if [[ "$NODES" -gt 1 ]]; then
+    local rf=$(( NODES < 3 ? NODES : 3 ))
+    args+=("-Dcassandra.system_auth.default_rf=$rf" "-Dcassandra.system_distributed.default_rf=$rf" "-Dcassandra.system_traces.default_rf=$rf")
+  fi
   if [[ -n "${STRATUS_CASSANDRA_JMX_PORT:-}" ]]; then
     args+=("-Dcassandra.jmx.local.port=$((STRATUS_CASSANDRA_JMX_PORT + i - 1))")
   fi
@@ -354,8 +362,8 @@ show_failure() {
   fi
 }
 
-# wait_ready DEADLINE_EPOCH NODE... : every node answers CQL; with WAIT_PEERS=N, node 1 also lists
-# N peers in system.peers_v2.
+# wait_ready DEADLINE_EPOCH NODE... : every node answers CQL; with WAIT_PEERS=N, each also lists
+# N peers in system.peers_v2 (every node sees every other one).
 wait_ready() {
   local deadline="$1"; shift
   local pending=("$@") last_dot=$SECONDS dots=0 i dir pid still version
@@ -370,8 +378,7 @@ wait_ready() {
         show_failure "$dir"
         return 1
       fi
-      local peers=0
-      [[ "$i" -eq 1 ]] && peers="${WAIT_PEERS:-0}"
+      local peers="${WAIT_PEERS:-0}"
       if cql_port_open "$(node_addr "$i")" && version="$(cql_ready "$(node_addr "$i")" "$peers")"; then
         CASSANDRA_RELEASE="$version"
       else
@@ -392,6 +399,23 @@ wait_ready() {
     if (( SECONDS - last_dot >= 3 )); then printf '.' >&2; last_dot=$SECONDS; dots=$((dots + 1)); fi
     sleep 1
   done
+}
+
+# Refuses to launch node $1 when its CQL address is answered by a process that is not that node:
+# another mode's node of the same data folder, or something else.
+check_addr_free() {
+  local i="$1" addr dir
+  addr="$(node_addr "$i")"
+  dir="$(node_dir "$i")"
+  cql_port_open "$addr" || return 0
+  [[ -n "$(node_pid "$dir")" ]] && return 0
+  if [[ "$NODES" -gt 1 && -n "$(node_pid "$DATA")" ]]; then
+    die "a single-node Cassandra of $DATA runs at $addr:$PORT: stop it first (npm run down, or bash scripts/cassandra.sh stop with the same STRATUS_CASSANDRA_DATA), then start the $NODES-node cluster"
+  fi
+  if [[ "$NODES" -eq 1 && -n "$(all_pids)" ]]; then
+    die "a $(ls -d "$DATA"/node[0-9]* 2>/dev/null | wc -l)-node Cassandra cluster of $DATA runs at $addr:$PORT: stop it first (npm run down), or start it again with STRATUS_CASSANDRA_NODES (npm run up -- --cluster)"
+  fi
+  die "$addr:$PORT is taken by a process that is not a Cassandra node of $DATA: stop it, or choose another STRATUS_CASSANDRA_ADDR"
 }
 
 all_answer() {
@@ -423,6 +447,8 @@ start() {
   # Node 1 (the seed) first.
   local d1
   d1="$(node_dir 1)"
+  local j
+  for j in $(seq 1 "$NODES"); do check_addr_free "$j"; done
   if [[ -n "$(node_pid "$d1")" ]]; then
     log "node 1 already launched (pid $(node_pid "$d1")); waiting for it"
   else

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# `npm run down`: stops the local cloud that `npm run up` started (components, the real host's
-# guests and session libvirtd, then its Cassandra node: the one under STRATUS_CASSANDRA_DATA of
-# scripts/up-env.sh, never the test suite's).
+# `npm run down`: stops the local cloud that `npm run up` started, single or cluster mode
+# (components: every pid file of $STATE/run; the real host's guests and session libvirtd; then its
+# Cassandra node or nodes: every one under STRATUS_CASSANDRA_DATA of scripts/up-env.sh, never the
+# test suite's). The data stays; `npm run up` starts it again.
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
+# The mode `up` recorded decides, whatever the environment says now (--cluster is accepted too).
+for arg in "$@"; do
+  case "$arg" in --cluster) ;; *) echo "unknown argument '$arg' (usage: npm run down)" >&2; exit 2 ;; esac
+done
+if [[ "$(cat "${STRATUS_STATE_DIR:-$REPO/.stratus}/run/mode" 2>/dev/null)" == cluster || " $* " == *" --cluster "* ]]; then
+  export STRATUS_CLUSTER=1
+else
+  export STRATUS_CLUSTER=0 STRATUS_CASSANDRA_NODES=1
+fi
 . "$REPO/scripts/up-env.sh"
 stop_pidfile() {
   local pidfile="$1" name pid
@@ -35,4 +45,4 @@ if [[ -f "$STATE/run/libvirtd.pid" ]] && kill -0 "$(cat "$STATE/run/libvirtd.pid
   fi
 fi
 stop_pidfile "$STATE/run/libvirtd.pid"
-bash "$REPO/scripts/cassandra.sh" stop
+bash "$REPO/scripts/cassandra.sh" stop && rm -f "$STATE/run/mode"

@@ -5,3 +5,6 @@ export * from './feed';
 export * from './object-store';
 export * from './migrations';
 export * from './cassandra';
+export * from './schema-wait';
+export * from './startup';
+export * from './unavailable';

@@ -1,5 +1,8 @@
-// Versioned, idempotent schema migrations, safe when several frontends start at once: a lease
-// taken by compare-and-set lets one process apply them while the others wait for it.
+// Versioned, idempotent schema migrations, applied by their own step (stratus-migrate,
+// api/migrate-main.ts) before the components start; the components wait for the version they
+// need (store/schema-wait.ts). Still safe when two runs meet: a lease taken by compare-and-set
+// lets one apply them while the other waits. Every DDL statement must be agreed by all nodes
+// before the next one runs (concurrent or unsettled DDL is how Cassandra schemas disagree).
 
 import type { Client } from 'cassandra-driver';
 import { types } from 'cassandra-driver';
@@ -168,6 +171,19 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
+/** The schema version this code needs: the highest migration id (every lower one applied too). */
+export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.id));
+
+/** Thrown when the nodes do not agree on the schema after a DDL statement. */
+export class SchemaDisagreementError extends Error {
+  readonly code = 'SchemaDisagreement';
+  constructor(cql: string, waitedMs: number) {
+    super(`the Cassandra nodes did not agree on the schema within ${Math.round(waitedMs / 1000)} s after: ${cql.replace(/\s+/g, ' ').slice(0, 120)}`
+      + ' (check that every node is up, `nodetool describecluster`, then run the migration again)');
+    this.name = 'SchemaDisagreementError';
+  }
+}
+
 export interface MigrateOptions {
   client: Client;
   keyspace: string;
@@ -177,6 +193,8 @@ export interface MigrateOptions {
   logger?: Logger;
   owner?: string;
   sleep?: (ms: number) => Promise<void>;
+  /** how long to wait for schema agreement after a DDL statement beyond the driver's own wait; default 60 000 ms */
+  agreementTimeoutMs?: number;
 }
 
 const defaultSleep = (ms: number) => sleep(systemClock, ms);
@@ -190,17 +208,16 @@ export async function migrate(o: MigrateOptions): Promise<number[]> {
   const sleep = o.sleep ?? defaultSleep;
   const owner = o.owner ?? `${process.pid}-${Math.random().toString(36).slice(2)}`;
   const feedRetentionSec = o.feedRetentionSec ?? 900;
+  const ddl = (cql: string) => executeDdl(client, cql, { sleep, timeoutMs: o.agreementTimeoutMs ?? 60_000, logger: o.logger });
 
   // With Cassandra authorization on, components' roles may not CREATE (Cassandra checks the
   // permission even for IF NOT EXISTS): skip what exists, so they only read schema_migrations.
   const present = await client.execute(
     `SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name IN ('schema_migrations', 'schema_lock')`, [ks]);
   if (present.rowLength < 2) {
-    await client.execute(
-      `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': ${rf}}`,
-    );
-    await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (id int PRIMARY KEY, description text, applied_at timestamp, applied_by text)`);
-    await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.schema_lock (id int PRIMARY KEY, owner text)`);
+    await ddl(`CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': ${rf}}`);
+    await ddl(`CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (id int PRIMARY KEY, description text, applied_at timestamp, applied_by text)`);
+    await ddl(`CREATE TABLE IF NOT EXISTS ${ks}.schema_lock (id int PRIMARY KEY, owner text)`);
   }
 
   const applied = async () => {
@@ -228,7 +245,7 @@ export async function migrate(o: MigrateOptions): Promise<number[]> {
       for (const stmt of m.statements({ feedRetentionSec })) {
         const cql = stmt.replace(/\b(TABLE IF NOT EXISTS|ALTER TABLE) (\w+)/, `$1 ${ks}.$2`);
         try {
-          await client.execute(cql);
+          await ddl(cql);
         } catch (err) {
           // A column added by an earlier run that stopped before recording the migration.
           if (!/^ALTER TABLE/.test(cql) || !/conflicts with an existing column|already exist/i.test(String((err as Error).message))) throw err;
@@ -242,4 +259,25 @@ export async function migrate(o: MigrateOptions): Promise<number[]> {
     await client.execute(`DELETE FROM ${ks}.schema_lock WHERE id = 0 IF owner = ?`, [owner]);
   }
   return ran;
+}
+
+/**
+ * Runs one DDL statement and returns once every node agrees on the schema. The driver already
+ * waits up to protocolOptions.maxSchemaAgreementWaitSeconds (10 s) and says whether agreement was
+ * reached; if not, poll checkSchemaAgreement() up to `timeoutMs`, then fail rather than run the
+ * next statement on a schema some nodes have not seen.
+ */
+async function executeDdl(client: Client, cql: string, o: { sleep: (ms: number) => Promise<void>; timeoutMs: number; logger?: Logger }): Promise<void> {
+  const rs = await client.execute(cql);
+  // Both are in the driver (lib/types/result-set.js, lib/metadata/index.js) but not in its typings.
+  if ((rs.info as { isSchemaInAgreement?: boolean }).isSchemaInAgreement !== false) return;
+  const metadata = client.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> };
+  const driverWaitMs = ((client as unknown as { options?: { protocolOptions?: { maxSchemaAgreementWaitSeconds?: number } } }).options?.protocolOptions?.maxSchemaAgreementWaitSeconds ?? 10) * 1000;
+  const started = Date.now();
+  o.logger?.warn({ cql: cql.slice(0, 80) }, 'schema not yet agreed by every node; waiting');
+  while (Date.now() - started < o.timeoutMs) {
+    await o.sleep(500);
+    if (await metadata.checkSchemaAgreement()) return;
+  }
+  throw new SchemaDisagreementError(cql, Date.now() - started + driverWaitMs);
 }

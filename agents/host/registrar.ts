@@ -2,7 +2,9 @@
  * HostRegistrar: registers this hypervisor as a Host (labels from the agent's flags; capacity,
  * allocatable and nodeInfo from libvirt) and writes the heartbeat: status.heartbeatTime every
  * heartbeatIntervalMs, the field the host-health controller watches. Every success is reported
- * to the LeaseKeeper (fencing needs both the lease and the heartbeat). Only the agent's status
+ * to the LeaseKeeper (fencing needs both the lease and the heartbeat), stamped with its send time
+ * on the keeper's monotonic clock; the agent's T_fence is published as status.fenceAfterMs, so
+ * host health never reschedules before it (controllers/host-health.ts). Only the agent's status
  * fields are written, by compare-and-set; of the conditions, the agent writes Fenced and those
  * its `conditions` option gives (LibvirtConnected), and leaves the others to host-health.
  * The heartbeat never depends on libvirt: when the facts cannot be re-read (libvirt is down), the
@@ -51,7 +53,7 @@ export interface HostRegistrarOptions {
    */
   networking?: () => HostNetworking | undefined;
   clock?: Clock;
-  /** default 10 000 ms */
+  /** default 3000 ms (config/agent.ts: STRATUS_HEARTBEAT_MS) */
   heartbeatIntervalMs?: number;
   /** how often capacity is re-read from libvirt; default 60 000 ms */
   capacityRefreshMs?: number;
@@ -135,7 +137,11 @@ export class HostRegistrar {
       ...(net?.networks ? { networks: net.networks } : {}),
       capacity,
       allocatable: hostAllocatable(capacity, cur.spec),
+      // Which pools this host has, and which are shared with other hosts (disks there move with their VMs).
+      storagePools: this.o.pools.storageStatus(),
       heartbeatTime: new Date(heartbeatAt).toISOString(),
+      // Host health never reschedules this host's VMs before this agent's T_fence (plus margins) passed.
+      fenceAfterMs: this.o.keeper.fenceAfterMs,
       libvirtURI: this.o.libvirtUri,
       agentVersion: this.o.agentVersion,
       observedGeneration: cur.metadata.generation ?? 0,
@@ -179,6 +185,8 @@ export class HostRegistrar {
   /** Writes the heartbeat (and refreshed capacity) now; true on success. */
   async beat(): Promise<boolean> {
     const sentAt = this.clock.now();
+    // The send time on the clock fencing is measured on (a late acknowledgement does not count).
+    const stamp = this.o.keeper.stamp();
     try {
       if (!this.facts || sentAt - this.facts.at >= (this.o.capacityRefreshMs ?? 60_000)) {
         await this.readFacts().catch((err: unknown) => {
@@ -196,7 +204,7 @@ export class HostRegistrar {
         return false;
       }
       this.cached = out;
-      this.o.keeper.heartbeatOk(sentAt);
+      this.o.keeper.heartbeatOk(stamp);
       return true;
     } catch (err) {
       this.cached = undefined;
@@ -219,7 +227,7 @@ export class HostRegistrar {
 
   /** Beats every heartbeatIntervalMs (and when asked to) until `signal` aborts. */
   async start(signal: AbortSignal): Promise<void> {
-    const every = this.o.heartbeatIntervalMs ?? 10_000;
+    const every = this.o.heartbeatIntervalMs ?? 3000;
     this.running = true;
     try {
       while (!signal.aborted) {

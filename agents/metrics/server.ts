@@ -17,6 +17,8 @@ export interface MetricsServerOptions {
   /** /readyz answers 200 while this holds, else 503 with the reason it returns */
   notReady?: () => string | undefined;
   logger?: Logger;
+  /** more GET routes (e.g. /debug/domains), tried in order before the 404; true when one answered */
+  routes?: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>)[];
 }
 
 export class MetricsServer {
@@ -45,6 +47,7 @@ export class MetricsServer {
       const why = this.o.notReady?.();
       res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(why ?? 'ok');
     } else {
+      for (const route of this.o.routes ?? []) if (await route(req, res)) return;
       res.writeHead(404).end();
     }
   }

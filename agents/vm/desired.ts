@@ -26,6 +26,11 @@ export interface HostContext {
   pool: string;
   /** target path of each known pool */
   poolPaths: Readonly<Record<string, string>>;
+  /**
+   * The pools shared with other hosts (name → identity, PoolCache.shared()): VM disks created in
+   * one follow the VM to any host that has it. Absent: none.
+   */
+  sharedPools?: Readonly<Record<string, string>>;
   /** size of a disk cloned from an Image when neither the disk nor the Image gives one */
   defaultDiskBytes: number;
   /**
@@ -62,6 +67,8 @@ export interface DesiredVolume {
   capacityBytes: number;
   /** true: created for this VM and deleted with it; false: a Volume object's */
   owned: boolean;
+  /** the identity of the shared pool holding it, when its pool is shared by several hosts */
+  sharedPool?: string;
   /** the Volume object backing the disk, if any */
   volumeObject?: string;
 }
@@ -168,7 +175,11 @@ function placeVolume<X extends object>(
   const dir = ctx.poolPaths[v.pool];
   if (dir === undefined) return { reason: 'PoolNotFound', message: `${what}: storage pool ${v.pool} does not exist on host ${ctx.host}`, terminal: false };
   const path = `${dir.replace(/\/+$/, '')}/${v.name}`;
-  return { pool: v.pool, name: v.name, path, capacityBytes: v.capacityBytes, xml: buildVolumeXml({ name: v.name, capacityBytes: v.capacityBytes, backing: v.backing }), ...extra };
+  const sharedPool = ctx.sharedPools?.[v.pool];
+  return {
+    pool: v.pool, name: v.name, path, capacityBytes: v.capacityBytes, xml: buildVolumeXml({ name: v.name, capacityBytes: v.capacityBytes, backing: v.backing }),
+    ...(sharedPool !== undefined ? { sharedPool } : {}), ...extra,
+  };
 }
 
 /**
@@ -233,6 +244,20 @@ function resolveNics(vm: VirtualMachineObject, ctx: HostContext): { nics: Domain
   return { nics, seedNics };
 }
 
+/**
+ * A disk of the VM that already lives on a shared pool this host does not have (it moved here
+ * from a host that has it): never create a fresh one in its place. Undefined when it can be used here.
+ */
+function ownDiskElsewhere(disk: string, status: VirtualMachineStatus, ctx: HostContext): Problem | undefined {
+  const at = (status.volumes ?? []).find((v) => v.name === disk && !v.volume);
+  if (!at?.sharedPool || ctx.sharedPools?.[ctx.pool] === at.sharedPool) return undefined;
+  return {
+    reason: 'DiskOnOtherStorage',
+    message: `disk ${disk} lives on shared storage pool ${at.sharedPool}${at.path ? ` (${at.path})` : ''}, which host ${ctx.host} does not have: the VM must run on a host with that pool`,
+    terminal: false,
+  };
+}
+
 export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx: HostContext): DesiredResult {
   const meta = vm.metadata;
   const namespace = meta.namespace ?? '';
@@ -268,7 +293,7 @@ export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx
       } catch (err) {
         return problem('InvalidSpec', `disk ${d.name}: ${(err as Error).message}`, true);
       }
-      vol = placeVolume({ pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes, backing }, ctx, `disk ${d.name}`, { disk: d.name, owned: true });
+      vol = ownDiskElsewhere(d.name, status, ctx) ?? placeVolume({ pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes, backing }, ctx, `disk ${d.name}`, { disk: d.name, owned: true });
     } else if (d.volume) {
       const v = refs.volumes[d.volume];
       if (!v) return problem('VolumeNotFound', `disk ${d.name}: Volume ${namespace}/${d.volume} not found`);
@@ -292,7 +317,7 @@ export function resolveDesired(vm: VirtualMachineObject, refs: ResolvedRefs, ctx
         return problem('InvalidSpec', `disk ${d.name}: ${(err as Error).message}`, true);
       }
       if (!capacityBytes) return problem('InvalidSpec', `disk ${d.name}: a blank disk needs a size`, true);
-      vol = placeVolume({ pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes }, ctx, `disk ${d.name}`, { disk: d.name, owned: true });
+      vol = ownDiskElsewhere(d.name, status, ctx) ?? placeVolume({ pool: ctx.pool, name: vmVolumeName(namespace, meta.name, d.name, uid), capacityBytes }, ctx, `disk ${d.name}`, { disk: d.name, owned: true });
     }
     if (isProblem(vol)) return { problem: vol };
     volumes.push(vol);

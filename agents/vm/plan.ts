@@ -74,6 +74,11 @@ export interface PlanInput {
   shutdownGraceMs: number;
   /** the start, stop or restart request to act on (agents/vm/requests.ts), if any */
   request?: StateChangeRequest;
+  /**
+   * Without `desired`: the volumes ("pool/name") to leave in place, because the VM still exists
+   * and they are its data, moving with it (agents/vm/disk-keep.ts). Absent: remove them all (deletion).
+   */
+  keep?: readonly string[];
 }
 
 /** What a plan does about the request it was given. */
@@ -155,9 +160,11 @@ export function plan(input: PlanInput): Plan {
   const owned = ownedBy(host, domain);
   const base: Plan = { actions: [], intent: 'remove', cleanedUp: false, starts: false, restartPending: false, drift: [] };
 
-  // Gone, unbound or being deleted: remove our domain (never a foreign one) and this VM's volumes.
+  // Gone, unbound or being deleted: remove our domain (never a foreign one) and this VM's volumes,
+  // except those an unbound VM keeps (its data on a shared pool goes with it; a move never deletes it).
   if (!desired) {
-    const volumes = observed.volumes.filter((v) => parseVmVolumeName(v.name) !== undefined);
+    const keep = new Set(input.keep ?? []);
+    const volumes = observed.volumes.filter((v) => parseVmVolumeName(v.name) !== undefined && !keep.has(`${v.pool}/${v.name}`));
     const seed: Action[] = observed.seed ? [{ type: 'deleteSeed', path: observed.seed.path }] : [];
     return { ...base, actions: [...removal(owned ? domain : undefined, volumes), ...seed], cleanedUp: true };
   }

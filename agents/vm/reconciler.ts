@@ -19,6 +19,7 @@ import { resolveDesired, type DesiredVm, type HostContext, type Problem, type Re
 import { domainAfter, observeVm } from './observe';
 import type { DomainNames } from './domain-names';
 import { execute } from './execute';
+import { volumesToKeep } from './disk-keep';
 import { consoleFilesOf, prepareConsoleDir, removeConsoleDir } from '../console/files';
 import { isActive, plan, type Observed, type Plan } from './plan';
 import { computeStatus, mergeStatus, type AgentStatus, type DomainAfter } from './status';
@@ -226,7 +227,8 @@ export class VmReconciler {
       // A VM on the user-mode network of a real host gets its SSH port before its domain is built.
       if (this.o.hostContext().forward && (spec!.networks ?? [{ name: 'default' }]).some((n) => n.name === 'default' && !n.network)) await this.o.forwards?.ensure(key);
       const refs = this.withFreshVolumes(namespace, await this.o.refs.resolve(namespace, spec!));
-      const r = resolveDesired(vm, refs, this.o.hostContext());
+      // The shared pools (agents/host/pools.ts) unless the host context already says (H4: disks move with the VM).
+      const r = resolveDesired(vm, refs, { sharedPools: this.o.pools.shared(), ...this.o.hostContext() });
       desired = r.desired;
       problem = r.problem;
       // A domain on a Network is defined and started only once its taps exist on their bridges (libvirt only opens them).
@@ -262,6 +264,8 @@ export class VmReconciler {
       p = plan({
         host, desired: vm && !deleting ? desired : undefined, observed, fenced, now: this.clock.now(), shutdownGraceMs: this.grace,
         request: selection.head,
+        // Not bound here (moved or gone): what the VM keeps of its disks (H4: agents/vm/disk-keep.ts).
+        ...(vm ? {} : { keep: await volumesToKeep(store, namespace, name, observed.volumes, (pool) => this.o.pools.sharedId(pool)) }),
       });
       problem = p.blocked;
     }

@@ -80,7 +80,9 @@ export function computeStatus(i: StatusInput): AgentStatus {
     consoleLog: i.desired?.domain.consoleLog ?? i.previous.consoleLog,
     startTime,
     volumes: i.desired
-      ? i.desired.volumes.map((v) => ({ name: v.disk, path: v.path, ...(v.volumeObject ? { volume: v.volumeObject } : {}) }))
+      ? i.desired.volumes.map((v) => ({
+        name: v.disk, path: v.path, pool: v.pool, ...(v.volumeObject ? { volume: v.volumeObject } : {}), ...(v.sharedPool ? { sharedPool: v.sharedPool } : {}),
+      }))
       : i.previous.volumes,
     clearAddresses: after === undefined || !isActiveState(after.state),
     ...(after !== undefined && isActiveState(after.state) && i.plan?.restartRequired ? { restartRequired: i.plan.restartRequired } : {}),

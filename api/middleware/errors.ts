@@ -2,7 +2,8 @@
 // bug, logged with its stack and the request id that the answer names.
 
 import type { Context, Next } from 'koa';
-import { ErrorCode, isStratusError } from '../../errors';
+import { ErrorCode, isStratusError, ServiceUnavailableError } from '../../errors';
+import { isDatabaseUnavailable } from '../../store/unavailable';
 import { statusFromError } from '../status';
 import { sendObject } from '../negotiate';
 
@@ -14,7 +15,11 @@ export function errorMiddleware() {
         ctx.status = 404;
         sendObject(ctx, statusFromError({ code: ErrorCode.NotFound, status: 404, reason: 'NotFound', expose: true, message: 'the server could not find the requested resource' }));
       }
-    } catch (err) {
+    } catch (thrown) {
+      // Cassandra unavailable for now (a node died mid-request, too few replicas): 503, retry.
+      const err = isDatabaseUnavailable(thrown)
+        ? Object.assign(new ServiceUnavailableError(`the database could not answer: ${(thrown as Error).message}; retry`), { cause: thrown })
+        : thrown;
       const status = statusFromError(err);
       const unexpected = !isStratusError(err) || !err.expose;
       if (unexpected && status.code >= 500) {
@@ -27,6 +32,7 @@ export function errorMiddleware() {
       }
       if (ctx.headerSent) return;
       if (status.details?.retryAfterSeconds) ctx.set('Retry-After', String(status.details.retryAfterSeconds));
+      else if (err !== thrown) ctx.set('Retry-After', '1');
       ctx.status = status.code;
       sendObject(ctx, status);
     }

@@ -4,6 +4,7 @@
 // Implements the ClusterSnapshot the pure decide() reads.
 
 import { compareRv, type HostAllocationObject, type HostObject, type VirtualMachineObject } from '../../store';
+import { hostSharedPools } from '../../kube/disks';
 import { getCondition } from '../../kube/conditions';
 import type { CachedObject, Informer } from '../../runtime';
 import { claimsOf, totalOf, type Claims } from './allocation-record';
@@ -36,6 +37,7 @@ export function toHostView(h: CachedObject<HostObject>): HostView {
     ready: conditionStatus(h, 'Ready') === 'True',
     libvirtDown: conditionStatus(h, 'LibvirtConnected') === 'False',
     allocatable,
+    sharedPools: hostSharedPools(h.status),
     networking: h.status?.networking
       ? { modes: h.status.networking.modes ?? [], interfaces: h.status.networking.interfaces ?? [] }
       : undefined,

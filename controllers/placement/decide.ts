@@ -45,6 +45,8 @@ export interface VmToPlace {
   onlyHost?: { host: string; why: string };
   /** the Networks of its interfaces: only hosts that can build them all fit */
   networks?: readonly NetworkNeed[];
+  /** shared storage pools holding its disks: only hosts that have them all fit */
+  sharedPools?: readonly string[];
 }
 
 export interface DecideOptions {
@@ -96,7 +98,8 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   const terms = symmetric.length === 0 ? own : [...own, ...symmetric];
   const sel = vm.placement?.hostSelector;
   const networks = vm.networks && vm.networks.length > 0 ? vm.networks : undefined;
-  const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms, networks };
+  const sharedPools = vm.sharedPools && vm.sharedPools.length > 0 ? vm.sharedPools : undefined;
+  const input = { request: vm.request, hostSelector: sel ? Object.entries(sel) : undefined, tolerations, terms, networks, sharedPools };
   const reasons: Record<string, number> = {};
   const ranked: RankedHost[] = [];
   // With a host selector and a label index, only the hosts with the rarest of its labels: from
@@ -136,7 +139,7 @@ export function decide(vm: VmToPlace, snap: ClusterSnapshot, o: DecideOptions = 
   // taints or affinity domains; both paths apply the same filters in the same order. Hosts from
   // the label index match the selector already when it has a single label.
   const selectorDone = !sel || (slots !== undefined && Object.values(sel).filter((v) => v !== undefined).length === 1);
-  const viewFree = selectorDone && terms.length === 0 && !networks;
+  const viewFree = selectorDone && terms.length === 0 && !networks && !sharedPools;
   const req = vm.request;
   for (let i = 0; i < m && feasible < sample; i++) {
     const slot = slots ? slots[(start + i) % m] : (start + i) % m;

@@ -22,6 +22,8 @@ export interface HostView {
   load?: number;
   /** what the agent can build for Networks (Host status.networking); undefined: nothing */
   networking?: { modes: readonly string[]; interfaces: readonly string[] };
+  /** the shared storage pools the host mounts (Host status.storagePools, kube/disks.ts hostSharedPools) */
+  sharedPools?: readonly string[];
 }
 
 /** A Network a VM attaches, as the host filter needs it. */
@@ -205,6 +207,14 @@ export interface FilterInput {
   terms: readonly CompiledTerm[];
   /** the Networks of the VM's interfaces */
   networks?: readonly NetworkNeed[];
+  /** the shared storage pools the VM's existing disks live on (kube/disks.ts sharedPoolsNeeded): the host must have them all */
+  sharedPools?: readonly string[];
+}
+
+/** Why `host` cannot reach the shared pools holding a VM's disks, or undefined when it can. */
+export function lacksSharedPools(host: Pick<HostView, 'sharedPools'>, need: readonly string[] | undefined): string | undefined {
+  const missing = (need ?? []).find((p) => !(host.sharedPools ?? []).includes(p));
+  return missing === undefined ? undefined : `no shared storage pool ${missing}`;
 }
 
 /** Runs the filters in order; returns the first reason the host is rejected, or undefined. */
@@ -229,6 +239,8 @@ export function filterHost(vm: FilterInput, host: HostView, allocated: Resources
       if (why) return why;
     }
   }
+  const storage = lacksSharedPools(host, vm.sharedPools);
+  if (storage) return storage;
   for (const term of vm.terms) {
     if (!term.required) continue;
     const d = domainOf(host, term.topologyKey);

@@ -92,7 +92,7 @@ test('a VM with a Volume disk: the Volume is claimed for its host and reports In
   expect(await storage(A, 'data-1')).toContain("<capacity unit='bytes'>2147483648</capacity>");
   expect(await storage(B, 'data-1')).toBeUndefined();
   // The VM's disk is the Volume's storage.
-  expect((await get('VirtualMachine', 'vm-1'))!.status!.volumes).toEqual([{ name: 'data', path: `${POOL_DIR}/stratus.demo.data-1.vol`, volume: 'data-1' }]);
+  expect((await get('VirtualMachine', 'vm-1'))!.status!.volumes).toEqual([{ name: 'data', path: `${POOL_DIR}/stratus.demo.data-1.vol`, pool: 'default', volume: 'data-1' }]);
 });
 
 test('deleting the VM keeps the Volume\'s storage, and the Volume becomes Available', async () => {

@@ -121,7 +121,7 @@ test('a VM bound to the host reaches Running with phase, Ready, observedGenerati
   expect(running.metadata.finalizers).toContain('stratuslab.eu/agent');
   expect(await domainState('web-1')).toBe('running');
   expect(await volumesOf('web-1')).toHaveLength(1);
-  expect(st.volumes).toEqual([{ name: 'data', path: expect.stringMatching(/^\/var\/lib\/stratus\/pools\/default\/stratus\.demo\.web-1\.data\./) }]);
+  expect(st.volumes).toEqual([{ name: 'data', pool: 'default', path: expect.stringMatching(/^\/var\/lib\/stratus\/pools\/default\/stratus\.demo\.web-1\.data\./) }]);
 });
 
 test('runStrategy Halted stops the domain and says so; Always starts it again', async () => {
@@ -242,20 +242,34 @@ test('deleting a VM removes its domain and volumes, then releases the finalizer'
   expect(await volumesOf('del-1')).toEqual([]);
 });
 
-test('a VM bound to another host is removed from this one, and a domain the agent does not own is never touched', async () => {
-  await createVm('move-1');
+test('a VM bound to another host is removed from this one but its data disk is kept while it exists, and a domain the agent does not own is never touched', async () => {
+  await createVm('move-1', { disks: [{ name: 'data', size: '2Gi' }, { name: 'tmp', size: '1Gi', ephemeral: true }] });
   await bind('move-1');
   await until('Running', async () => (await vm('move-1'))?.status?.phase === 'Running');
+  expect(await volumesOf('move-1')).toHaveLength(2);
   (await conn.defineDomain(`<domain type='test'><name>foreign</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`)).free();
   await bind('move-1', 'elsewhere');
   await until('domain removed', async () => (await domainState('move-1')) === undefined);
-  expect(await volumesOf('move-1')).toEqual([]);
+  // a move never deletes the VM's data (only its ephemeral disk goes)
+  await until('the ephemeral disk deleted', async () => (await volumesOf('move-1')).length === 1);
+  expect((await volumesOf('move-1'))[0]).toMatch(/^stratus\.demo\.move-1\.data\./);
   // The status now belongs to the other host's agent: this one wrote nothing more.
   const o = await vm('move-1');
   expect(o?.status?.host).toBe('elsewhere');
   await proc.agents[0].sweep();
   await new Promise((r) => setTimeout(r, 500));
   expect(await domainState('foreign', 'foreign')).toBe('shutoff');
+  expect(await volumesOf('move-1')).toHaveLength(1);
+  // once the VM is gone, the sweep deletes what was left of it here
+  await t.store.guaranteedUpdate(vmKey('demo', 'move-1'), (cur) => {
+    cur.metadata.finalizers = [];
+    return cur;
+  });
+  await t.store.delete(vmKey('demo', 'move-1'));
+  await until('the data disk deleted by the sweep', async () => {
+    await proc.agents[0].sweep();
+    return (await volumesOf('move-1')).length === 0;
+  });
 });
 
 test('a VM whose Image is missing reports ImageNotFound and runs once the Image exists (copy-on-write clone)', async () => {

@@ -40,7 +40,7 @@ export interface Frontend {
   close(): Promise<void>;
 }
 
-async function waitReady(url: string, ca?: string, ms = 60000): Promise<void> {
+export async function waitReady(url: string, ca?: string, ms = 60000): Promise<void> {
   const end = Date.now() + ms;
   const dispatcher = ca ? new Agent({ connect: { ca: fs.readFileSync(ca) } }) : undefined;
   while (Date.now() < end) {
@@ -59,7 +59,11 @@ export function makePki(dir: string): { ca: string; cert: string; key: string } 
   return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server-key.pem') };
 }
 
-export async function startFrontend(prefix: string, extraEnv: Record<string, string> = {}, opts: { tls?: boolean } = {}): Promise<Frontend> {
+/**
+ * `migrate: false`: the keyspace is left empty and the frontend is not awaited (it waits for the
+ * schema, not ready): for tests of the start-up itself.
+ */
+export async function startFrontend(prefix: string, extraEnv: Record<string, string> = {}, opts: { tls?: boolean; migrate?: boolean } = {}): Promise<Frontend> {
   const keyspace = `t_${prefix}_${randomBytes(4).toString('hex')}`;
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `stratus-${prefix}-`));
@@ -70,6 +74,8 @@ export async function startFrontend(prefix: string, extraEnv: Record<string, str
     STRATUS_CASSANDRA: cassandraContactPoints().join(','), STRATUS_TLS_CERT: pki?.cert ?? '', STRATUS_TLS_KEY: pki?.key ?? '', ...extraEnv,
   };
   const scheme = env['STRATUS_TLS_CERT'] ? 'https' : 'http';
+  // The schema is its own step (as in `npm run up`); the frontend only waits for it.
+  if (opts.migrate !== false) migrateKeyspace(env);
   const launch = () => spawn(process.execPath, [path.join(REPO, 'dist/api/main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const fe: Frontend = {
     url: `${scheme}://127.0.0.1:${port}`, port, keyspace, dir, env, proc: launch(), ca: pki?.ca, token: '',
@@ -92,10 +98,16 @@ export async function startFrontend(prefix: string, extraEnv: Record<string, str
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+  if (opts.migrate === false) return fe;
   await waitReady(fe.url, pki?.ca);
   fe.token = bootstrapToken(env);
   lastToken = fe.token;
   return fe;
+}
+
+/** Runs stratus-migrate (dist/api/migrate-main.js) on the keyspace of `env` (STRATUS_KEYSPACE); throws with its output on failure. */
+export function migrateKeyspace(env: Record<string, string>): string {
+  return execFileSync(process.execPath, [path.join(REPO, 'dist/api/migrate-main.js')], { env: { ...env, STRATUS_LOG_LEVEL: 'warn' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs stratus-bootstrap (dist/api/auth/bootstrap.js) against a frontend's keyspace: a new admin token. */

@@ -4,10 +4,10 @@ import { hostAllocatable, hostCapacity, versionString } from '../../agents/host/
 
 test('defaults, then environment, then flags', () => {
   const d = loadAgentConfig({}, { STRATUS_AGENT_HOST: 'hv-1' });
-  expect(d).toMatchObject({ host: 'hv-1', libvirtUri: 'qemu:///system', hollow: 0, pool: 'default', virtType: 'auto', fenceAfterMs: 30_000, renewIntervalMs: 5000, heartbeatIntervalMs: 10_000, sampleIntervalMs: 10_000, monitoring: true });
+  expect(d).toMatchObject({ host: 'hv-1', libvirtUri: 'qemu:///system', hollow: 0, pool: 'default', virtType: 'auto', fenceAfterMs: 10_000, renewIntervalMs: 2000, heartbeatIntervalMs: 3000, sampleIntervalMs: 10_000, monitoring: true });
   expect(d.cassandra.keyspace).toBe('stratus');
   const f = loadAgentConfig({ host: 'hv-2', cassandra: 'a:9042,b:9042', keyspace: 'k', labels: 'rack=r1, zone=z', hollow: '10', fenceMs: '6000' }, { STRATUS_AGENT_HOST: 'hv-1', STRATUS_KEYSPACE: 'x' });
-  expect(f).toMatchObject({ host: 'hv-2', labels: { rack: 'r1', zone: 'z' }, hollow: 10, fenceAfterMs: 6000, renewIntervalMs: 1000, heartbeatIntervalMs: 2000 });
+  expect(f).toMatchObject({ host: 'hv-2', labels: { rack: 'r1', zone: 'z' }, hollow: 10, fenceAfterMs: 6000, renewIntervalMs: 1200, heartbeatIntervalMs: 2000 });
   expect(f.cassandra).toMatchObject({ contactPoints: ['a:9042', 'b:9042'], keyspace: 'k' });
 });
 

@@ -75,7 +75,7 @@ export async function runApi(signal: AbortSignal): Promise<void> {
   // One manager, started in this order: Cassandra's client, the server (probes only), then the
   // frontend once built. Stopping (SIGTERM) drains first: /readyz false, no new connections or
   // requests, watches end with a last BOOKMARK, requests in flight finish (up to
-  // STRATUS_SHUTDOWN_GRACE_MS); then, in reverse order, the watch followers and consoles, the
+  // STRATUS_DRAIN_GRACE_MS); then, in reverse order, the watch followers and consoles, the
   // quota ledger's background repair and the audit flush, the server, and Cassandra last.
   const manager = new Manager({ logger })
     .add(closer('cassandra', () => client.shutdown()))

@@ -45,7 +45,7 @@ export interface ControllerConfig {
     leaseDurationMs: number;
     /** STRATUS_FENCE_MS: the agents' T_fence, default 10000 (a host that publishes a longer one in status.fenceAfterMs gets the longer one) */
     fenceMs: number;
-    /** STRATUS_RESCHEDULE_MS: T_resched, heartbeat age after which a host's VMs are rescheduled, default 20000 */
+    /** STRATUS_RESCHEDULE_MS: T_resched, heartbeat age after which a host's VMs are rescheduled, default 16000 */
     rescheduleMs: number;
     /** STRATUS_CLOCK_SKEW_PERCENT: assumed bound on the clock RATE skew between agent and controller machines, default 1 */
     clockSkewPercent: number;

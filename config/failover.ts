@@ -1,7 +1,7 @@
 // The failover timings the agents and the controllers must agree on, and the rule that keeps a VM
 // from running on two hosts at once (agents/host/lease.ts and controllers/host-health.ts state the
 // whole argument). Defaults: an agent killed or frozen has its VMs running elsewhere within about
-// T_resched + a heartbeat period ≈ 20–23 s, under the 30 s goal.
+// T_resched + placement and start ≈ 17–20 s, under the 30 s goal (margin T_resched − T_fence = 6 s ≥ the 5.1 s the rule needs).
 
 /** Defaults, in ms, and the assumed clock rate skew between two machines (a fraction). */
 export const FAILOVER_DEFAULTS = {
@@ -14,7 +14,7 @@ export const FAILOVER_DEFAULTS = {
   /** a heartbeat older than this (as the controller saw it) makes the host NotReady: 2 missed beats + 2 s */
   leaseDurationMs: 8000,
   /** T_resched: the controllers reschedule a silent host's VMs after this */
-  rescheduleMs: 20_000,
+  rescheduleMs: 16_000,
   /** clock RATE skew between agent and controller, ≤ 1 %: generous (quartz drifts ~0.005 %, NTP slews ≤ 0.05 %) */
   clockSkewPercent: 1,
   /**

@@ -52,7 +52,7 @@ export interface ApiConfig {
   workers: number;
   /** authentication, authorization, rate limits, audit, quota repair (config/auth.ts) */
   auth: AuthConfig;
-  /** STRATUS_SHUTDOWN_GRACE_MS: on SIGTERM, how long in-flight requests and watches may take to finish, default 10000 */
+  /** STRATUS_DRAIN_GRACE_MS: on SIGTERM, how long in-flight requests and watches may take to finish, default 10000 */
   shutdownGraceMs: number;
 }
 
@@ -86,9 +86,9 @@ function schemaMode(env: Env): 'wait' | 'auto' {
   return v;
 }
 
-/** STRATUS_SHUTDOWN_GRACE_MS: how long a stopping frontend or controller replica lets work in flight finish; default 10000. */
+/** STRATUS_DRAIN_GRACE_MS: how long a stopping frontend or controller replica lets work in flight finish; default 10000. */
 export function loadShutdownGraceMs(env: Env = process.env): number {
-  return int(env, 'STRATUS_SHUTDOWN_GRACE_MS', 10_000);
+  return int(env, 'STRATUS_DRAIN_GRACE_MS', 10_000);
 }
 
 /** `timeoutSec` is the --timeout flag of stratus-migrate, which overrides STRATUS_MIGRATE_TIMEOUT_SEC. */

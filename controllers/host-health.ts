@@ -21,8 +21,8 @@
 // - The agent publishes its T_fence in status.fenceAfterMs: a host with a longer T_fence than the
 //   configured one has its rescheduling delayed by the difference (scaled by the skew), so an
 //   agent configured differently is never rescheduled early.
-// Defaults (config/failover.ts): T_fence 10 s, T_resched 20 s, NotReady after 8 s: VMs of a dead
-// agent run elsewhere some 18–23 s after it died.
+// Defaults (config/failover.ts): T_fence 10 s, T_resched 16 s, NotReady after 8 s: VMs of a dead
+// agent run elsewhere some 17–25 s after it died (placement and start of many VMs add to it).
 
 import type { Logger } from 'pino';
 import type { HostObject, ObjectStore, VirtualMachineObject } from '../store';

@@ -12,7 +12,7 @@ const BASE = '/apis/stratuslab.eu/v1alpha1';
 let fe: Frontend;
 
 beforeAll(async () => {
-  fe = await startFrontend('graceful', { STRATUS_SHUTDOWN_GRACE_MS: '15000', STRATUS_WATCH_POLL_MS: '100' });
+  fe = await startFrontend('graceful', { STRATUS_DRAIN_GRACE_MS: '15000', STRATUS_WATCH_POLL_MS: '100' });
 });
 afterAll(async () => {
   await fe?.close();

@@ -8,7 +8,7 @@ const base = { STRATUS_CONTROLLERS_METRICS: 'off' };
 
 test('the defaults: T_fence 10 s, T_resched 20 s, NotReady 8 s, and they satisfy the margin rule', () => {
   const h = loadControllerConfig(base).hostHealth;
-  expect(h).toEqual({ leaseDurationMs: 8000, fenceMs: 10_000, rescheduleMs: 20_000, clockSkewPercent: 1, stopAllowanceMs: 5000 });
+  expect(h).toEqual({ leaseDurationMs: 8000, fenceMs: 10_000, rescheduleMs: 16_000, clockSkewPercent: 1, stopAllowanceMs: 5000 });
   expect(minRescheduleMs(h.fenceMs, h.clockSkewPercent, h.stopAllowanceMs)).toBe(15_100);
   const a = loadAgentConfig({ host: 'hv-1' }, {});
   expect(a).toMatchObject({ fenceAfterMs: 10_000, renewIntervalMs: 2000, heartbeatIntervalMs: 3000 });

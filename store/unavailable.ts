@@ -16,6 +16,8 @@ const RETRYABLE_CODES = new Set<number>([
 
 /** True when `err` says Cassandra (or the connection to it) is unavailable for now. */
 export function isDatabaseUnavailable(err: unknown): boolean {
+  // A client this process shut down is a bug of ours, not the database's unavailability.
+  if (err instanceof errors.NoHostAvailableError && /after shutdown/i.test(err.message)) return false;
   if (err instanceof errors.NoHostAvailableError || err instanceof errors.OperationTimedOutError || err instanceof errors.BusyConnectionError) return true;
   if (err instanceof errors.ResponseError) return RETRYABLE_CODES.has(err.code);
   // A connection closed under a request in flight ("Socket was closed", "Connection closed").

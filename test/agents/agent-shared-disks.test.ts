@@ -116,6 +116,9 @@ describeIfAvailable('agent-shared-disks.test.ts', qemuUnavailable())('a VM disk 
         return cur;
       });
     await setHost('sd-b', (h) => ((h.spec ??= {}).unschedulable = true));
+    // The scheduler learns of the cordon from its feed: create the VM only once it has.
+    await until('the scheduler sees sd-b cordoned', async () =>
+      replicas!.replicas.every((r) => (r.informers.hosts.get('sd-b') as { spec?: { unschedulable?: boolean } } | undefined)?.spec?.unschedulable === true), 30_000);
     await t.store.create({ apiVersion: API_VERSION, kind: 'Image', metadata: { name: 'base', namespace: NS }, spec: { source: { path: path.join(dir, 'base.qcow2') }, format: 'qcow2' } });
     // Manual first (placed, not started): its disk is made, and written to while no qemu holds it
     await t.store.create({

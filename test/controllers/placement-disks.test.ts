@@ -104,8 +104,9 @@ test('draining a host moves a VM whose disk is ephemeral and keeps one whose dis
   // both VMs on one host: the others cordoned meanwhile
   const [first, ...others] = hosts;
   for (const h of others) await setUnschedulable(h, true);
-  // The schedulers learn of the cordons from their feed (polled): give them a few polls first.
-  await new Promise((r) => setTimeout(r, 2000));
+  // The schedulers learn of the cordons from their feed: create the VMs only once they have.
+  await until('the schedulers see the cordons', async () => running!.replicas.every((r) => others.every((h) =>
+    (r.informers.hosts.get(h) as { spec?: { unschedulable?: boolean } } | undefined)?.spec?.unschedulable === true)), TIMEOUT_MS);
   keepUid = (await store.create(diskVm('keep', false))).metadata.uid!;
   const scratchUid = (await store.create(diskVm('scratch', true))).metadata.uid!;
   const [keep, scratch] = await until('both VMs Running', async () => {

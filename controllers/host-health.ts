@@ -65,6 +65,15 @@ export interface HostHealthOptions {
 
 export const HOST_INDEX = 'host';
 
+/** Whether heartbeat `a` is later than `b` (RFC 3339 times; an unparsable one counts as newer, as any change did before). */
+export function newerHeartbeat(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined) return false;
+  if (b === undefined) return true;
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  return Number.isNaN(ta) || Number.isNaN(tb) || ta > tb;
+}
+
 /** VMs of a failed host unbound at once (each is one compare-and-set on its own partition). */
 const EVACUATE_CONCURRENCY = 16;
 
@@ -119,10 +128,17 @@ export class HostHealth {
     return this.controller.start(signal);
   }
 
-  private observe(name: string, h: CachedObject<HostObject>): void {
+  /**
+   * Notes the heartbeat of `h` and when this process first saw it. From the cache (`fromStore`
+   * false) only a newer heartbeat counts: a cached copy that missed the latest one (a feed entry
+   * that landed late) must not undo what a store read showed, or the two would take turns
+   * restarting the heartbeat's age and the host would never be declared NotReady. A store read is
+   * the truth, even a heartbeat earlier than the one noted (an agent whose clock stepped back).
+   */
+  private observe(name: string, h: Readonly<Pick<HostObject, 'status'>>, fromStore = false): void {
     const hb = h.status?.heartbeatTime;
     const cur = this.observed.get(name);
-    if (!cur || cur.hb !== hb) this.observed.set(name, { hb, at: this.mono() });
+    if (!cur || (cur.hb !== hb && (fromStore || newerHeartbeat(hb, cur.hb)))) this.observed.set(name, { hb, at: this.mono() });
     if (isFenced(h)) {
       if (!this.fencedSince.has(name)) this.fencedSince.set(name, this.mono());
     } else this.fencedSince.delete(name);
@@ -164,17 +180,24 @@ export class HostHealth {
     const prev = getCondition(host.status?.conditions, 'Ready');
     if (prev?.status !== ready.status || prev?.reason !== ready.reason) {
       let changed = false;
+      let stored: HostObject | undefined;
       await this.o.store.guaranteedUpdate<HostObject>({ kind: 'Host', namespace: '', name }, (cur) => {
         changed = false;
+        stored = cur;
         if (cur.status?.heartbeatTime !== obs.hb) return undefined; // changed meanwhile: next reconcile decides
         const st = (cur.status ??= {});
         st.conditions = setCondition(st.conditions, { type: 'Ready', ...ready }, now);
         changed = true;
         return cur;
       }, { status: true });
+      if (!changed) {
+        // The store holds another heartbeat than this process's cache: count the newer one and decide again.
+        if (stored) this.observe(name, stored, true);
+        return { requeueAfterMs: 50 };
+      }
       ctx.logger.info({ ready: ready.status, reason: ready.reason }, 'host readiness changed');
       // Not for a host's first heartbeat (no condition yet): that one is no news.
-      if (changed && (prev || ready.status !== 'True')) {
+      if (prev || ready.status !== 'True') {
         if (ready.status === 'True') this.o.events?.event(host, 'Normal', 'Ready', `host ${name} is ready: ${ready.message}`);
         else this.o.events?.event(host, 'Warning', 'NotReady', `host ${name} is not ready (${ready.reason}): ${ready.message}`);
       }
@@ -195,7 +218,7 @@ export class HostHealth {
     const cur = await this.o.store.get<HostObject>({ kind: 'Host', namespace: '', name }, { serial: true });
     if (!cur) return {};
     if (cur.status?.heartbeatTime !== obs.hb) {
-      this.observe(name, cur);
+      this.observe(name, cur, true);
       return { requeueAfterMs: 50 };
     }
     // The agent published a longer T_fence than the cached Host showed: wait for that one.

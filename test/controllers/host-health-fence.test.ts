@@ -73,3 +73,28 @@ test('a host publishing a longer T_fence is rescheduled that much later; a short
   // Only meaningful when the short host was handled before the long one's deadline (it normally is).
   if (at - since < 5030) expect(longStillBound).toBe(true);
 });
+
+test('a heartbeat the feed never delivered still counts: the host goes NotReady a lease after it, not never', async () => {
+  // The replica of the previous test keeps running. A host whose heartbeat the controller sees...
+  const name = 'hv-stale';
+  await t.store.create(hostObject(name));
+  await until(`${name} seen by host health`, async () => running!.replicas[0].hostHealth !== undefined
+    && (await t.store.get<HostObject>({ kind: 'Host', namespace: '', name }))?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true, 30_000);
+  // ...then one more heartbeat written to the object without a feed entry (as when the entry lands
+  // later than the followers' overlap window): the controller's cache keeps the older one.
+  const cur = (await t.store.get<HostObject>({ kind: 'Host', namespace: '', name }))!;
+  const hb = new Date().toISOString();
+  cur.status = { ...cur.status, heartbeatTime: hb };
+  await t.client.execute(`UPDATE ${t.keyspace}.objects SET body = ? WHERE kind = 'Host' AND namespace = '' AND name = ?`, [JSON.stringify(cur), name], { prepare: true });
+  const written = Date.now();
+  // The host is declared NotReady after the lease, counted from that newer heartbeat.
+  let seen: HostObject | undefined;
+  await until(`${name} NotReady`, async () => {
+    seen = await t.store.get<HostObject>({ kind: 'Host', namespace: '', name });
+    return seen?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False') === true;
+  }, { timeoutMs: 30_000, context: () => JSON.stringify(seen?.status) });
+  expect(Date.now() - written).toBeGreaterThanOrEqual(T.leaseDurationMs);
+  const ready = seen!.status!.conditions!.find((c) => c.type === 'Ready')!;
+  expect(ready.reason).toBe('LeaseExpired');
+  expect(ready.message).toContain(hb);
+});

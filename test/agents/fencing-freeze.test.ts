@@ -71,7 +71,7 @@ const setUnschedulable = (name: string, on: boolean) => store.guaranteedUpdate<H
 });
 
 beforeAll(async () => {
-  t = await openTestStore('fencing_freeze', { followerGraceMs: 200, followerOverlapMs: 300 });
+  t = await openTestStore('fencing_freeze', { followerGraceMs: 200 });
   store = t.store;
   dir = await mkdtemp(join(tmpdir(), 'stratus-freeze-'));
   // The controllers with their defaults: the timings under test.

@@ -10,7 +10,7 @@ let hub: FeedHub;
 let follows = 0;
 
 beforeAll(async () => {
-  t = await openTestStore('hub', { followerGraceMs: 200, followerOverlapMs: 300 });
+  t = await openTestStore('hub', { followerGraceMs: 200 });
   const follow = t.store.follow.bind(t.store);
   t.store.follow = (kind: string, from?: string) => { follows++; return follow(kind, from); };
   hub = new FeedHub({ store: t.store, logger: pino({ level: 'silent' }), pollMs: 50, overlapMs: 300 });

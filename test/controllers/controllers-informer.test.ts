@@ -13,7 +13,7 @@ let store: ObjectStore;
 const logger = pino({ level: 'silent' });
 
 beforeAll(async () => {
-  t = await openTestStore('informer', { followerGraceMs: 200, followerOverlapMs: 300 });
+  t = await openTestStore('informer', { followerGraceMs: 200 });
   store = t.store;
 });
 afterAll(async () => t.close());

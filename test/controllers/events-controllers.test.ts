@@ -18,7 +18,7 @@ let running: RunningReplicas | undefined;
 const logger = pino({ level: process.env.STRATUS_TEST_LOG ?? 'silent' });
 
 beforeAll(async () => {
-  t = await openTestStore('events_ctl', { followerGraceMs: 200, followerOverlapMs: 300 });
+  t = await openTestStore('events_ctl', { followerGraceMs: 200 });
   repo = new EventRepository({ client: t.client, keyspace: t.keyspace, feed: t.store.feed });
 });
 afterEach(async () => {

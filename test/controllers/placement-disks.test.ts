@@ -34,7 +34,7 @@ let running: RunningReplicas | undefined;
 let events: EventRepository;
 
 beforeAll(async () => {
-  t = await openTestStore('placement_disks', { followerGraceMs: 200, followerOverlapMs: 300 });
+  t = await openTestStore('placement_disks', { followerGraceMs: 200 });
   store = t.store;
   events = new EventRepository({ client: t.client, keyspace: t.keyspace, feed: t.store.feed });
   dir = await mkdtemp(join(tmpdir(), 'stratus-disks-'));

@@ -27,7 +27,7 @@ let ledger: Ledger;
 
 const T = { heartbeatMs: 300, leaseDurationMs: 2000, fenceMs: 2500, rescheduleMs: 5000 };
 const TIMEOUT_MS = 45_000;
-const FEED = { followerGraceMs: 200, followerOverlapMs: 300 };
+const FEED = { followerGraceMs: 200 };
 
 beforeAll(async () => {
   t = await openTestStore('placement_hostfail', FEED);

@@ -85,7 +85,7 @@ export interface HollowAgentsOptions {
   memoryMiB?: number;
   timings: Partial<AgentTimings>;
   /** follower tuning of each agent's store; default the production one (narrow windows lose events under load) */
-  feed?: { followerGraceMs: number; followerOverlapMs: number };
+  feed?: { followerGraceMs: number; followerOverlapMs?: number };
 }
 
 /** Starts one AgentProcess per hollow host (each with its own Cassandra client) and waits until each runs VMs. */

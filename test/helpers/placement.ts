@@ -19,7 +19,7 @@ export interface PlacementSuite {
 
 const KINDS = ['VirtualMachine', 'Volume', ALLOCATION_KIND, TOPOLOGY_CLAIM_KIND, 'Host'];
 
-export function placementSuite(name: string, feed = { followerGraceMs: 200, followerOverlapMs: 300 }): PlacementSuite {
+export function placementSuite(name: string, feed: { followerGraceMs: number; followerOverlapMs?: number } = { followerGraceMs: 200 }): PlacementSuite {
   let t: TestStore | undefined;
   let running: RunningReplicas | undefined;
   const suite: PlacementSuite = {

@@ -30,30 +30,10 @@ export interface ObjectStoreOptions {
   /** random source of the conflict-retry backoff; default Math.random */
   random?: () => number;
   logger?: Logger;
-  /**
-   * follower tuning (see FeedFollower). The overlap must cover the feed-append deadline of every
-   * writer plus the clock offset between processes: default 1000 ms (deadline 500 + offset 500).
-   */
+  /** follower tuning (see FeedFollower) */
   followerOverlapMs?: number;
   followerGraceMs?: number;
-  /**
-   * A change whose feed entry took longer than this to land (counted from its resourceVersion's
-   * time) is withdrawn before its compare-and-set and written again under a new version, so no
-   * follower can have moved its window past an entry it has not read; default 500 ms
-   * (FEED_APPEND_DEADLINE_MS). Must not exceed followerOverlapMs.
-   */
-  feedAppendDeadlineMs?: number;
 }
-
-/** See ObjectStoreOptions.feedAppendDeadlineMs. */
-export const FEED_APPEND_DEADLINE_MS = 500;
-/** Default FeedFollower overlap: the append deadline plus 500 ms of clock offset between processes. */
-export const FEED_FOLLOWER_OVERLAP_MS = 1000;
-/** A write whose feed entry keeps missing the deadline fails (503) after this long. */
-const FEED_APPEND_GIVE_UP_MS = 10_000;
-
-/** An appended entry that landed too late to be trusted to followers: the write is tried again. */
-class LateFeedEntry extends Error {}
 
 export interface DeleteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
@@ -125,42 +105,6 @@ export class ObjectStore {
     this.clock = o.clock ?? systemClock;
     this.rvClock = new RvClock(this.clock);
     this.batcher = new PartitionBatcher(this.client);
-    const deadline = o.feedAppendDeadlineMs ?? FEED_APPEND_DEADLINE_MS;
-    const overlap = o.followerOverlapMs ?? FEED_FOLLOWER_OVERLAP_MS;
-    if (!(deadline > 0) || overlap < deadline) {
-      throw new Error(`feed tuning: followerOverlapMs (${overlap}) must be at least feedAppendDeadlineMs (${deadline}), which must be positive`);
-    }
-    this.appendDeadlineTicks = BigInt(Math.round(deadline)) * 10_000n;
-  }
-
-  private readonly appendDeadlineTicks: bigint;
-
-  /**
-   * Appends `entry`; if it landed later than the deadline after its version's time, removes it
-   * (it was never applied) and throws LateFeedEntry so the caller writes again under a new version.
-   */
-  private async appendInTime(entry: FeedEntry): Promise<void> {
-    await this.feed.append(entry);
-    const lag = this.rvClock.nowTicks() - entry.ticks;
-    if (lag <= this.appendDeadlineTicks) return;
-    this.feed.remove(entry).catch((err) => this.o.logger?.warn({ err: String(err), ts: entry.ts }, 'could not remove a late feed entry'));
-    throw new LateFeedEntry(`feed entry ${entry.ts} landed ${Number(lag / 10_000n)} ms after its version`);
-  }
-
-  /** Runs `attempt` again while its feed entry lands too late, up to FEED_APPEND_GIVE_UP_MS. */
-  private async retryLate<R>(what: string, attempt: () => Promise<R>): Promise<R> {
-    const start = this.clock.now();
-    for (let n = 0; ; n++) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (!(err instanceof LateFeedEntry)) throw err;
-        this.o.logger?.warn({ what, attempt: n, err: err.message }, 'feed append missed its deadline; writing again under a new version');
-        if (this.clock.now() - start > FEED_APPEND_GIVE_UP_MS) {
-          throw new ServiceUnavailableError('the database is too slow to accept writes in time; retry');
-        }
-      }
-    }
   }
 
   /** Reads (or records, the first time) the cluster-wide feed layout. Call once before use. */
@@ -231,10 +175,6 @@ export class ObjectStore {
 
   /** Creates an object: uid, resourceVersion, generation 1 and creationTimestamp are set here. */
   async create<T extends StoredObject = StoredObject>(input: NoInfer<T>, opts: WriteOptions<T> = {}): Promise<T> {
-    return this.retryLate('create', () => this.createOnce(input, opts));
-  }
-
-  private async createOnce<T extends StoredObject>(input: T, opts: WriteOptions<T>): Promise<T> {
     const key = keyOf(input);
     const rv = this.rvClock.next();
     const obj = structuredClone(input);
@@ -253,7 +193,7 @@ export class ObjectStore {
     const micros = rvMicros(rv);
     const nsKey = `${key.kind}/${key.namespace}`;
     await Promise.all([
-      this.appendInTime(entry),
+      this.feed.append(entry),
       this.batcher.write(`${key.kind}/${key.namespace}`, `INSERT INTO ${this.ks}.object_names (kind, namespace, name) VALUES (?, ?, ?) USING TIMESTAMP ?`,
         [key.kind, key.namespace, key.name, types.Long.fromString(micros.toString())]),
       this.knownNamespaces.has(nsKey) ? undefined
@@ -432,7 +372,7 @@ export class ObjectStore {
       kind,
       from,
       clock: this.clock,
-      overlapMs: this.o.followerOverlapMs ?? FEED_FOLLOWER_OVERLAP_MS,
+      overlapMs: this.o.followerOverlapMs,
       graceMs: this.o.followerGraceMs,
       resolve: (e) => this.resolve(e),
     });
@@ -494,10 +434,6 @@ export class ObjectStore {
 
   /** Writes `next` (or deletes, when null) over `cur` by compare-and-set on its resourceVersion. */
   private async write<T extends StoredObject>(key: ObjectKey, cur: T, next: T | null, opts: WriteOptions<T>): Promise<T> {
-    return this.retryLate('write', () => this.writeOnce(key, cur, next, opts));
-  }
-
-  private async writeOnce<T extends StoredObject>(key: ObjectKey, cur: T, next: T | null, opts: WriteOptions<T>): Promise<T> {
     const curRv = cur.metadata.resourceVersion!;
     if (next && jsonEqual(cur, { ...next, metadata: { ...next.metadata, resourceVersion: curRv } })) return cur;
     const finalizing = next && next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0;
@@ -511,7 +447,7 @@ export class ObjectStore {
     if (next && !finalizing) {
       const entry = this.entry(key, rv, uid, 'MODIFIED', body);
       if (!jsonEqual(cur.metadata.labels ?? {}, next.metadata.labels ?? {})) entry.prevLabels = JSON.stringify(cur.metadata.labels ?? {});
-      await this.appendInTime(entry);
+      await this.feed.append(entry);
       const ok = await this.cas(entry, `UPDATE ${this.ks}.objects SET rv = ?, body = ? WHERE kind = ? AND namespace = ? AND name = ? IF rv = ?`,
         [rv, body, key.kind, key.namespace, key.name, curRv]);
       if (!ok) throw this.conflict(key, cur.kind);
@@ -519,7 +455,7 @@ export class ObjectStore {
       return out;
     }
     const entry = this.entry(key, rv, uid, 'DELETED', body);
-    await this.appendInTime(entry);
+    await this.feed.append(entry);
     const ok = await this.cas(entry, `DELETE FROM ${this.ks}.objects WHERE kind = ? AND namespace = ? AND name = ? IF rv = ?`,
       [key.kind, key.namespace, key.name, curRv]);
     if (!ok) throw this.conflict(key, cur.kind);

@@ -27,12 +27,17 @@ interface VmView {
   uid: string;
   phase?: string;
   host?: string;
+  /** the VM's conditions, "type=status/reason" each: what a stuck VM waits for */
+  conditions?: string;
 }
 
 /** name → uid, phase, host of every VM of the namespace, read through the API. */
 async function vmViews(c: ApiClient): Promise<Map<string, VmView>> {
   const out = new Map<string, VmView>();
-  for (const vm of await c.listVms(NAMESPACE)) out.set(vm.metadata.name, { uid: vm.metadata.uid, phase: vm.status?.phase, host: vm.status?.host });
+  for (const vm of await c.listVms(NAMESPACE)) out.set(vm.metadata.name, {
+    uid: vm.metadata.uid, phase: vm.status?.phase, host: vm.status?.host,
+    conditions: (vm.status?.conditions ?? []).map((c: { type: string; status: string; reason?: string }) => `${c.type}=${c.status}/${c.reason ?? ''}`).join(' '),
+  });
   return out;
 }
 
@@ -49,7 +54,14 @@ async function waitRunning(ctx: ScenarioContext, names: string[]): Promise<{ not
   for (;;) {
     const views = await vmViews(obs);
     pending = names.filter((n) => views.get(n)?.phase !== 'Running');
-    if (pending.length === 0 || Date.now() > end) return { notConverged: pending, at: Date.now() };
+    if (pending.length === 0) return { notConverged: pending, at: Date.now() };
+    if (Date.now() > end) {
+      for (const n of pending.slice(0, 10)) {
+        const v = views.get(n);
+        ctx.log(`  not Running after ${Math.round(ctx.convergeMs / 1000)} s: ${n} ${v ? `phase ${v.phase ?? '-'}, host ${v.host ?? '-'}, ${v.conditions || 'no conditions'}` : 'not listed'}`);
+      }
+      return { notConverged: pending, at: Date.now() };
+    }
     await sleep(500);
   }
 }

@@ -12,6 +12,7 @@ import type { PlacementCache } from './placement/cache';
 import type { CachedObject } from '../runtime';
 import { ErrorCode, hasCode } from '../errors';
 import { volumesKeptOnUnbind } from '../kube/disks';
+import { removeCondition } from '../kube/conditions';
 
 /**
  * Status fields that describe a VM on its host; unbinding clears them. status.volumes is cleared
@@ -19,6 +20,12 @@ import { volumesKeptOnUnbind } from '../kube/disks';
  * next host read where they are (kube/disks.ts).
  */
 export const HOST_STATUS_FIELDS = ['host', 'domainUUID', 'startTime', 'ip'] as const;
+
+/**
+ * Conditions addressed to the host the VM is bound to; unbinding clears them. Evicting (a drain
+ * asking that host to stop the VM) left on a VM that moved would make its next host stop it.
+ */
+export const HOST_CONDITIONS = ['Evicting'] as const;
 
 export interface UnbindDeps {
   store: ObjectStore;
@@ -53,6 +60,7 @@ export async function changeBoundVm(
       if (!what) return undefined;
       if (what === 'unbind') {
         for (const f of HOST_STATUS_FIELDS) delete st[f];
+        if (st.conditions) for (const c of HOST_CONDITIONS) st.conditions = removeCondition(st.conditions, c);
         const kept = volumesKeptOnUnbind(st.volumes);
         if (kept.length > 0) st.volumes = kept;
         else delete st.volumes;

@@ -23,8 +23,8 @@ async function boundVm(name: string, host: string, evicting: boolean): Promise<V
     vm.status = {
       ...(vm.status ?? {}), host, phase: 'Running', domainUUID: '6f1c1f0e-0000-4000-8000-000000000001',
       conditions: [
-        { type: 'Scheduled', status: 'True', reason: 'Scheduled', message: `bound to ${host}`, lastTransitionTime: '2026-12-06T00:00:00Z' },
-        ...(evicting ? [{ type: 'Evicting', status: 'True', reason: 'HostDrained', message: `host ${host} is being drained`, lastTransitionTime: '2026-12-06T00:00:00Z' }] : []),
+        { type: 'Scheduled', status: 'True' as const, reason: 'Scheduled', message: `bound to ${host}`, lastTransitionTime: '2026-12-06T00:00:00Z' },
+        ...(evicting ? [{ type: 'Evicting', status: 'True' as const, reason: 'HostDrained', message: `host ${host} is being drained`, lastTransitionTime: '2026-12-06T00:00:00Z' }] : []),
       ],
     };
     return vm;

@@ -102,6 +102,9 @@ test('the audit deletes topology records nobody needs and restores the records o
   await suite.store.create({ apiVersion: 'stratuslab.eu/v1alpha1', kind: TOPOLOGY_CLAIM_KIND, metadata: { namespace: 'aud', name: 'tc-ghost' }, spec: { ...ghost } });
 
   const r = running.replicas[0];
+  // The audit works from the replica's informers: it must have seen db-0 bound (its feed can lag the store).
+  const bound = (await getVm('aud', 'db-0')).status!.host;
+  await until('aud/db-0 bound in the informer', async () => r.informers.vms.get('aud/db-0')?.status?.host === bound, TIMEOUT_MS);
   const audit = new AllocationAudit({ store: suite.store, informers: r.informers, cache: r.cache, logger: pino({ level: 'silent' }), metrics: new PlacementMetrics(new Registry()), claimGraceMs: 1000 });
   expect((await audit.runOnce()).topology).toEqual({ leaked: 1, missing: 1, conflicts: 0 });
   const now = await allOf<TopologyClaimObject>(TOPOLOGY_CLAIM_KIND);

@@ -162,7 +162,8 @@ test('a failed host with a VM whose disk is local data: the VM is Failed/HostLos
   expect(conditionOf(failed, 'Ready')!.message).toContain(home);
   expect(conditionOf(failed, 'Ready')!.message).toContain('disk data');
   expect(conditionOf(failed, 'Scheduled')?.reason).not.toBe('HostLost');
-  expect((await eventsOf('keep')).some((e) => e.reason === 'HostLostLocalDisks' && e.type === 'Warning')).toBe(true);
+  // the Event is recorded after the status write (events are written off the reconcile path)
+  await until('a HostLostLocalDisks Warning on the VM', async () => (await eventsOf('keep')).some((e) => e.reason === 'HostLostLocalDisks' && e.type === 'Warning'), TIMEOUT_MS);
 
   // the user accepts losing the disk: the next pass moves the VM
   await store.guaranteedUpdate(vmKey(NS, 'keep'), (cur) => {

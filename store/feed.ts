@@ -124,6 +124,11 @@ export class Feed {
        WHERE kind = ? AND bucket = ? AND shard = ? AND ts > ?`,
       [kind, bucket, shard, from], { fetchSize: 1000 });
     for await (const r of rows) {
+      // A row with no body is not an entry: a follower's commit mark that landed after the
+      // writer removed the entry (a mark is an UPDATE, which recreates the row with that column
+      // alone; a DELETED entry whose compare-and-set lost to another deletion is confirmed by the
+      // object being gone). Skipped: its writer's compare-and-set did not apply.
+      if (r['body'] == null) continue;
       const ts = String(r['ts']);
       out.push({
         ts, ticks: rvTicks(ts), kind, namespace: r['namespace'], name: r['name'], uid: r['uid'],
@@ -213,10 +218,21 @@ export class FeedFollower<T extends StoredObject = StoredObject> {
         this.pending.set(e.ts, e);
       }
     }
+    // A check that fails (a SERIAL read timing out while the cluster restarts) leaves its entry
+    // pending, never abandoned, and does not fail the poll: the committed entries above are
+    // already marked seen and must be emitted. Only a poll with nothing to show reports it.
+    let failure: unknown;
     for (const [ts, p] of [...this.pending].sort((a, b) => compareRv(a[0], b[0]))) {
       const age = now - p.ticks;
       if (age < this.grace) continue;
-      if ((await this.o.resolve(p)) === 'real') {
+      let outcome: Resolution;
+      try {
+        outcome = await this.o.resolve(p);
+      } catch (err) {
+        failure ??= err;
+        continue;
+      }
+      if (outcome === 'real') {
         this.pending.delete(ts);
         this.seen.set(ts, p.ticks);
         ready.push(p);
@@ -229,6 +245,7 @@ export class FeedFollower<T extends StoredObject = StoredObject> {
     if (pos > this.position) this.position = pos;
     const forget = this.position - this.overlap * 2n;
     for (const [ts, t] of this.seen) if (t < forget) this.seen.delete(ts);
+    if (failure !== undefined && ready.length === 0) throw failure;
     ready.sort((a, b) => compareRv(a.ts, b.ts));
     return ready.map((e) => toEvent<T>(e));
   }
